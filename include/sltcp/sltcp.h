@@ -1,0 +1,135 @@
+/* sltcp public API.
+ *
+ * Error convention (the only one): functions returning int or ssize_t
+ * return >= 0 on success and a negative errno value on failure
+ * (-EAGAIN: would block, -EINVAL: bad argument, -ENOMEM, -ECONNRESET,
+ * -ETIMEDOUT, -ENOTCONN, -EADDRINUSE, -EMFILE: connection limit, ...).
+ * sl_strerror() renders them.
+ *
+ * Threading: a stack and everything it owns belong to the thread that
+ * calls sl_run(). Callbacks run inside sl_run().
+ */
+#ifndef SLTCP_H
+#define SLTCP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sl_stack sl_stack;
+typedef struct sl_conn sl_conn;
+typedef struct sl_listener sl_listener;
+
+/* Congestion control algorithms. */
+enum sl_cc { SL_CC_NEWRENO = 0, SL_CC_CUBIC = 1 };
+
+struct sl_config {
+    const char *dev;      /* "packet:IFACE" | "tap:NAME" (required) */
+    uint32_t addr;        /* our IPv4 address, host byte order */
+    uint8_t prefix_len;   /* e.g. 24 */
+    uint32_t gateway;     /* 0 = none; host byte order */
+    const char *impair;   /* NULL or "loss=P,dup=P,reorder=P,delay=MS,seed=N" */
+    uint32_t max_conns;   /* 0 = default (131072) */
+    uint32_t sndbuf;      /* per-connection, power of two; 0 = default */
+    uint32_t rcvbuf;      /* per-connection, power of two; 0 = default */
+    enum sl_cc cc;
+    int no_gso;           /* disable TSO/GSO on transmit even if available */
+    const uint8_t *isn_key; /* 16 bytes, NULL = random per process */
+};
+
+/* Readiness events delivered to a connection callback. */
+#define SL_EV_READABLE 0x01  /* data or EOF can be read */
+#define SL_EV_WRITABLE 0x02  /* send space is available */
+#define SL_EV_CONNECTED 0x04 /* active open completed */
+#define SL_EV_HUP 0x08       /* peer sent FIN (read returns 0 once drained) */
+#define SL_EV_ERROR 0x10     /* reset or timeout; sl_conn_error() says which */
+#define SL_EV_CLOSED 0x20    /* handle is about to become invalid (after sl_close) */
+
+typedef void (*sl_conn_cb)(sl_conn *c, unsigned events, void *user);
+typedef void (*sl_listen_cb)(sl_listener *l, void *user);
+
+int sl_stack_create(const struct sl_config *cfg, sl_stack **out, char *err, size_t errlen);
+void sl_stack_destroy(sl_stack *s);
+
+/* Runs one iteration of the event loop: waits up to timeout_ms for
+ * packets (0 = don't wait, -1 = until the next timer), processes them,
+ * fires timers, flushes output. Returns 0 or -errno. */
+int sl_run(sl_stack *s, int timeout_ms);
+/* Current monotonic time of the stack, microseconds. */
+uint64_t sl_now_us(sl_stack *s);
+
+/* ---- passive open ---- */
+struct sl_listen_opts {
+    uint32_t backlog; /* accept queue length; 0 = default (1024) */
+};
+int sl_listen(sl_stack *s, uint16_t port, const struct sl_listen_opts *opts, sl_listen_cb cb,
+              void *user, sl_listener **out);
+/* Returns 0 and a connection in *out, or -EAGAIN when the queue is empty. */
+int sl_accept(sl_listener *l, sl_conn **out);
+void sl_listener_close(sl_listener *l);
+
+/* ---- active open ---- */
+int sl_connect(sl_stack *s, uint32_t daddr, uint16_t dport, sl_conn **out);
+
+/* ---- per connection ---- */
+/* Sets the callback and user pointer; pending readiness is delivered on
+ * the next sl_run(). */
+void sl_conn_set_cb(sl_conn *c, sl_conn_cb cb, void *user);
+void *sl_conn_user(const sl_conn *c);
+/* >0 bytes read, 0 at EOF, -EAGAIN, or the connection error. */
+ssize_t sl_read(sl_conn *c, void *buf, size_t len);
+/* Bytes queued (may be short), -EAGAIN when the buffer is full, or -EPIPE /
+ * the connection error. */
+ssize_t sl_write(sl_conn *c, const void *buf, size_t len);
+/* Free space in the send buffer, bytes. */
+size_t sl_write_space(const sl_conn *c);
+/* SHUT_WR sends FIN after queued data. SHUT_RD discards further input. */
+int sl_shutdown(sl_conn *c, int how);
+/* Closes the handle: queued data is still delivered, then FIN. The handle
+ * must not be used after this call; the callback gets SL_EV_CLOSED. */
+int sl_close(sl_conn *c);
+/* Hard close: sends RST, discards queues. */
+int sl_abort(sl_conn *c);
+/* 0 or the negative errno that ended the connection. */
+int sl_conn_error(const sl_conn *c);
+
+enum sl_opt {
+    SL_OPT_NODELAY = 1,   /* disable Nagle (int 0/1) */
+    SL_OPT_KEEPALIVE = 2, /* int seconds idle before probing; 0 = off */
+};
+int sl_conn_setopt(sl_conn *c, enum sl_opt opt, int value);
+
+struct sl_conn_info {
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    uint8_t state; /* RFC 9293 state, see sl_state_name() */
+    uint32_t srtt_us, rto_us, cwnd, ssthresh, snd_mss;
+    uint64_t retransmits;
+};
+int sl_conn_info(const sl_conn *c, struct sl_conn_info *out);
+const char *sl_state_name(uint8_t state);
+
+/* ---- stats ---- */
+/* Number of named counters, and name/value by index. */
+unsigned sl_stats_count(void);
+const char *sl_stats_name(unsigned i);
+uint64_t sl_stats_value(const sl_stack *s, unsigned i);
+/* Writes "name value\n" for every non-zero counter (all if `all`). */
+void sl_stats_dump(const sl_stack *s, int fd, int all);
+unsigned sl_conn_count(const sl_stack *s);
+
+const char *sl_strerror(int err);
+
+/* Parses "A.B.C.D" (returns 0 and host-order address) or -EINVAL. */
+int sl_parse_ip(const char *str, uint32_t *out);
+/* Parses "A.B.C.D/LEN". */
+int sl_parse_cidr(const char *str, uint32_t *addr, uint8_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,70 @@
+/* Named counters. Every dropped packet, refused connection and store
+ * failure increments exactly one of these (principle 3: nothing is dropped
+ * silently). The list is an X-macro so names, enum values and the stats dump
+ * can never drift apart.
+ *
+ * Convention: pure layers (wire, tcp engine) never touch global state; they
+ * either return an `enum sl_ctr` drop verdict (wire parsers: 0 == accepted)
+ * or add to a counter array handed to them by the caller (engine). */
+#ifndef SL_COMMON_CTR_H
+#define SL_COMMON_CTR_H
+
+#include <stdint.h>
+
+#define SL_CTR_LIST(X)                                                       \
+    X(ok)                       /* 0: not a drop; never incremented */       \
+    /* link / io */                                                          \
+    X(rx_frames) X(rx_bytes) X(tx_frames) X(tx_bytes) X(tx_gso_frames)       \
+    X(rx_csum_unverified)       /* CSUMNOTREADY / NEEDS_CSUM: trusted */     \
+    X(rx_oversize_frames)       /* GRO frames larger than the MTU */         \
+    X(drop_tx_ring_full) X(drop_tx_error) X(drop_rx_truncated)               \
+    X(impair_dropped) X(impair_duplicated) X(impair_reordered)               \
+    X(impair_delayed)                                                        \
+    /* ethernet */                                                           \
+    X(drop_eth_short) X(drop_eth_not_for_us) X(drop_eth_type)                \
+    /* arp */                                                                \
+    X(arp_rx) X(arp_reply_tx) X(arp_request_tx) X(arp_learned)               \
+    X(drop_arp_malformed) X(drop_arp_not_for_us) X(drop_arp_unresolved)      \
+    X(drop_arp_table_full)                                                   \
+    /* ipv4 */                                                               \
+    X(drop_ip_short) X(drop_ip_version) X(drop_ip_hdrlen) X(drop_ip_totlen)  \
+    X(drop_ip_csum) X(drop_ip_not_for_us) X(drop_ip_bad_src)                 \
+    X(drop_ip_frag)             /* fragments are counted and dropped */      \
+    X(drop_ip_proto) X(ip_options_skipped) X(drop_ip_no_route)              \
+    /* icmp */                                                               \
+    X(icmp_echo_rx) X(icmp_echo_tx) X(drop_icmp_short) X(drop_icmp_csum)     \
+    X(drop_icmp_type) X(icmp_frag_needed) X(drop_icmp_ptb_no_conn)           \
+    X(drop_icmp_ptb_bad_seq) X(drop_icmp_ptb_mtu)                            \
+    /* tcp header */                                                         \
+    X(drop_tcp_short) X(drop_tcp_doff) X(drop_tcp_csum)                      \
+    X(drop_tcp_opt_malformed) X(drop_tcp_bad_flags) X(drop_tcp_bad_port)     \
+    /* tcp engine */                                                         \
+    X(tcp_rx_segs) X(tcp_tx_segs) X(tcp_tx_data_segs) X(tcp_retransmits)     \
+    X(tcp_rto_fired) X(tcp_fast_retransmits) X(tcp_sack_retransmits)         \
+    X(tcp_tlp_probes) X(tcp_rst_tx) X(tcp_rst_rx) X(tcp_dupacks_rx)          \
+    X(tcp_delayed_acks) X(tcp_zwp_tx) X(tcp_keepalive_tx) X(tcp_ooo_segs)    \
+    X(tcp_passive_opens) X(tcp_active_opens) X(tcp_established)             \
+    X(tcp_closed) X(tcp_timeouts) X(tcp_timewait_reused)                     \
+    X(tcp_challenge_ack_tx) X(drop_tcp_challenge_ack_limited)                \
+    X(drop_tcp_no_conn)         /* answered with RST (3.10.7.1) */           \
+    X(drop_tcp_no_conn_rst)     /* RST to nothing: dropped, no reply */      \
+    X(drop_tcp_listen_ack) X(drop_tcp_listen_rst) X(drop_tcp_listen_nosyn)   \
+    X(drop_tcp_synsent_bad_ack) X(drop_tcp_synsent_noflags)                  \
+    X(drop_tcp_out_of_window) X(drop_tcp_paws) X(drop_tcp_rst_bad_seq)       \
+    X(drop_tcp_syn_in_window) X(drop_tcp_ack_unsent) X(drop_tcp_no_ack)      \
+    X(drop_tcp_old_ack) X(drop_tcp_data_after_fin) X(drop_tcp_rcv_overflow)  \
+    X(drop_tcp_syn_data)        /* SYN payload discarded (no TFO) */         \
+    X(drop_tcp_backlog_full) X(drop_tcp_max_conns) X(drop_tcp_nomem)         \
+    X(drop_tcp_land) X(drop_tcp_closed_conn)                                 \
+    X(tcp_mss_clamped)
+
+enum sl_ctr {
+#define SL_CTR_ENUM(n) SL_CTR_##n,
+    SL_CTR_LIST(SL_CTR_ENUM)
+#undef SL_CTR_ENUM
+    SL_CTR__COUNT
+};
+
+extern const char *const sl_ctr_names[SL_CTR__COUNT];
+
+#endif

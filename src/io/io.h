@@ -1,0 +1,94 @@
+/* Packet I/O backends behind one small table of function pointers
+ * (the shape of nginx's ngx_event_actions_t / Redis' connection.h).
+ *
+ * A backend moves whole Ethernet frames. It never parses beyond what the
+ * kernel interface needs (vnet header / tpacket status).
+ *
+ * Receive is zero-copy in bursts: rx_burst fills up to `max` frame views
+ * that stay valid until the next rx_burst or rx_release call.
+ * Transmit is zero-copy: tx_alloc hands out a writable slot of at least
+ * `len` bytes (NULL if the ring is full: the caller counts
+ * drop_tx_ring_full), tx_commit queues it, tx_flush kicks the kernel.
+ */
+#ifndef SL_IO_H
+#define SL_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ctr.h"
+
+/* sl_frame.flags */
+#define SL_FRAME_CSUM_TRUSTED 0x1 /* L3/L4 checksum not (yet) filled in by a
+                                     local sender (TP_STATUS_CSUMNOTREADY /
+                                     VIRTIO_NET_HDR_F_NEEDS_CSUM) or already
+                                     verified (DATA_VALID): skip verification */
+
+struct sl_frame {
+    uint8_t *data; /* starts at the Ethernet header */
+    uint32_t len;
+    uint32_t flags;
+};
+
+/* Transmit metadata for one frame. */
+struct sl_tx_meta {
+    /* If non-zero, the frame is one IPv4/TCP super-segment whose payload
+     * the device (or kernel) cuts into gso_size pieces (TSO/GSO). Only set
+     * when the backend advertises max_gso > 0. */
+    uint16_t gso_size;
+    /* If non-zero, the TCP checksum field holds only the pseudo-header sum
+     * and the backend/kernel must complete it (NEEDS_CSUM). Only set when
+     * the backend advertises csum_offload. l4_off is the TCP header offset
+     * from the start of the frame. */
+    uint8_t csum_partial;
+    uint16_t l4_off;
+};
+
+struct sl_io;
+
+struct sl_io_ops {
+    const char *name;
+    int (*rx_burst)(struct sl_io *io, struct sl_frame *frames, int max);
+    void (*rx_release)(struct sl_io *io);
+    uint8_t *(*tx_alloc)(struct sl_io *io, uint32_t len);
+    /* Queue the frame written into the last tx_alloc slot. Returns 0 or -errno. */
+    int (*tx_commit)(struct sl_io *io, uint32_t len, const struct sl_tx_meta *meta);
+    int (*tx_flush)(struct sl_io *io);
+    /* fd to poll for readability, or -1 (then the loop spins / sleeps). */
+    int (*poll_fd)(struct sl_io *io);
+    void (*destroy)(struct sl_io *io);
+};
+
+struct sl_io {
+    const struct sl_io_ops *ops;
+    uint8_t mac[6];
+    uint32_t mtu;       /* L3 MTU, e.g. 1500 */
+    uint32_t max_frame; /* largest frame rx may deliver / tx may accept */
+    uint32_t max_gso;   /* largest super-segment payload, 0 = no GSO */
+    int csum_offload;   /* tx may use csum_partial */
+    uint64_t *ctr;      /* counter array (SL_CTR__COUNT), set by the stack */
+};
+
+/* Open a backend from a spec: "packet:IFACE", "tap:NAME". Returns 0 or
+ * -errno and writes a human-readable reason into err. */
+int sl_io_open(const char *spec, struct sl_io **out, char *err, size_t errlen);
+
+/* Backends. */
+int sl_io_packet_open(const char *ifname, struct sl_io **out, char *err, size_t errlen);
+int sl_io_tap_open(const char *name, struct sl_io **out, char *err, size_t errlen);
+
+/* In-memory pair for tests: frames transmitted on one end are received on
+ * the other (after tx_flush), in order. Up to `depth` frames in flight. */
+int sl_io_mem_pair(uint32_t mtu, uint32_t depth, struct sl_io **a, struct sl_io **b);
+
+/* Impairment layer wrapping any backend (applies on receive and on
+ * transmit): loss, duplication, reordering, delay; seeded, deterministic.
+ * Spec: "loss=P,dup=P,reorder=P,delay=MS,seed=N" (P in percent, 0..100,
+ * fractional allowed). Takes ownership of `inner`. The delay queue needs a
+ * clock: `now_us` is read through the callback so tests can use a virtual
+ * clock. */
+typedef uint64_t (*sl_clock_fn)(void *arg);
+int sl_io_impair_wrap(struct sl_io *inner, const char *spec, sl_clock_fn clock, void *clock_arg,
+                      struct sl_io **out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,240 @@
+/* TCP engine: a pure state machine (RFC 9293 3.10).
+ *
+ * Segments and clock in, segments and events out. The engine calls no
+ * socket, no clock, no store and allocates nothing. Its whole state is
+ * `struct sl_tcb`, a fixed-size struct of integers with no pointers, plus
+ * two byte rings addressed by sequence number (ring index = seq & (size-1)):
+ *   send ring: bytes [snd_una, snd_end) are the unacknowledged + unsent
+ *              stream (the SYN's sequence number is never stored);
+ *   recv ring: bytes [rcv_read, rcv_nxt) are in-order data not yet read by
+ *              the application; out-of-order data sits at its own sequence
+ *              position inside the window, its ranges listed in ooo[].
+ * So a connection is (tcb, ring bytes) and can be copied to a store and back
+ * without translation.
+ */
+#ifndef SL_TCP_H
+#define SL_TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ctr.h"
+#include "wire/wire.h"
+
+enum sl_tcp_state {
+    SL_TCP_CLOSED = 0,
+    SL_TCP_LISTEN,
+    SL_TCP_SYN_SENT,
+    SL_TCP_SYN_RCVD,
+    SL_TCP_ESTABLISHED,
+    SL_TCP_FIN_WAIT_1,
+    SL_TCP_FIN_WAIT_2,
+    SL_TCP_CLOSE_WAIT,
+    SL_TCP_CLOSING,
+    SL_TCP_LAST_ACK,
+    SL_TCP_TIME_WAIT,
+    SL_TCP__NSTATES
+};
+
+/* tcb.flags */
+#define SL_TF_SACK_OK 0x0001    /* both sides sent SACK-permitted */
+#define SL_TF_TS_OK 0x0002      /* both sides sent timestamps */
+#define SL_TF_WS_OK 0x0004      /* both sides sent window scale */
+#define SL_TF_NODELAY 0x0008    /* Nagle off */
+#define SL_TF_FIN_QUEUED 0x0010 /* app closed its side: FIN follows snd_end */
+#define SL_TF_FIN_RCVD 0x0020   /* peer FIN consumed (rcv_nxt includes it) */
+#define SL_TF_ACK_NOW 0x0040    /* an ACK must go out on the next output */
+#define SL_TF_IN_RECOVERY 0x0080 /* fast recovery (RFC 6582 / 6675) */
+#define SL_TF_RTT_VALID 0x0100  /* an RTT sample is being timed (Karn) */
+#define SL_TF_PASSIVE 0x0200    /* created from LISTEN */
+#define SL_TF_RD_SHUT 0x0400    /* app shut down reading: discard input */
+#define SL_TF_GSO 0x0800        /* device can cut super-segments */
+#define SL_TF_PERSIST 0x1000    /* t_rexmt is the persist timer */
+#define SL_TF_HAVE_RTT 0x2000   /* srtt/rttvar initialised */
+#define SL_TF_TLP_SENT 0x4000   /* a tail loss probe is outstanding */
+#define SL_TF_OPENING_SYN 0x8000 /* SYN retransmit timer (SYN_SENT/RCVD) */
+
+#define SL_TCP_MAX_OOO 4
+
+/* The control block. 256 bytes or less; see docs/architecture.md. */
+struct sl_tcb {
+    /* identity */
+    uint32_t laddr, raddr; /* host order */
+    uint16_t lport, rport;
+    uint8_t state;         /* enum sl_tcp_state */
+    uint8_t cc;            /* enum sl_cc */
+    uint16_t flags;        /* SL_TF_* */
+
+    /* send sequence space (RFC 9293 3.3.1) */
+    uint32_t iss, snd_una, snd_nxt, snd_max; /* snd_max: highest seq sent + 1 */
+    uint32_t snd_end;      /* seq after the last byte the app queued */
+    uint32_t snd_wnd;      /* peer's window, scaled, bytes */
+    uint32_t snd_wl1, snd_wl2;
+    uint32_t max_snd_wnd;  /* largest window the peer offered (SWS, RFC 9293 3.8.6.2.1) */
+
+    /* receive sequence space */
+    uint32_t irs, rcv_nxt;
+    uint32_t rcv_adv;      /* right edge of the window we advertised */
+    uint32_t rcv_read;     /* next byte the application reads */
+
+    uint32_t snd_bufsz, rcv_bufsz; /* ring sizes, powers of two */
+
+    uint16_t snd_mss;      /* payload bytes per segment we send */
+    uint16_t rcv_mss;      /* MSS we advertised */
+    uint16_t peer_mss;     /* MSS the peer advertised (536 if none) */
+    uint16_t path_mss;     /* from PMTU (RFC 5927/1191), 0 = unknown */
+    uint8_t snd_wscale, rcv_wscale; /* shift applied to peer's / our window */
+    uint8_t backoff;       /* RTO doublings so far (RFC 6298 5.5) */
+    uint8_t dupacks;
+
+    /* timestamps (RFC 7323) */
+    uint32_t ts_recent;
+    uint32_t ts_recent_ms; /* when ts_recent was set (ms clock) */
+    uint32_t ts_offset;    /* per-connection random offset for TSval */
+    uint32_t last_ack_sent;
+
+    /* RTT estimation (RFC 6298), microseconds */
+    uint32_t srtt, rttvar, rto;
+    uint32_t rtt_seq;      /* seq being timed (Karn: never a retransmission) */
+    uint32_t rtt_start_us; /* low 32 bits of the send time */
+
+    /* congestion control (RFC 5681, 6582, 9438) */
+    uint32_t cwnd, ssthresh;
+    uint32_t recover;      /* RFC 6582 "recover" */
+    uint32_t ca_acked;     /* bytes acked in congestion avoidance */
+    uint32_t cub_wmax;     /* CUBIC W_max, bytes */
+    uint32_t cub_k_us;     /* CUBIC K */
+    uint32_t cub_epoch_us; /* start of the current epoch (low 32 bits), 0 = none */
+    uint32_t cub_west;     /* Reno-friendly estimate, bytes */
+
+    /* SACK scoreboard of our data the peer holds (RFC 2018 / 6675) */
+    struct sl_sack_block sacked[SL_TCP_MAX_SACK];
+    uint32_t high_rxt;     /* RFC 6675 HighRxt */
+    uint8_t n_sacked;
+    uint8_t n_ooo;
+    uint8_t ka_probes;     /* keepalive probes sent without answer */
+    uint8_t segs_unacked;  /* full segments received since our last ACK */
+
+    /* out-of-order receive ranges, data held in the recv ring */
+    struct sl_sack_block ooo[SL_TCP_MAX_OOO];
+
+    /* timers: absolute deadlines in microseconds, 0 = off */
+    uint64_t t_rexmt;  /* RTO, SYN retransmit, persist (SL_TF_PERSIST) */
+    uint64_t t_delack; /* delayed ACK */
+    uint64_t t_keep;   /* keepalive, FIN-WAIT-2 and TIME-WAIT timeout */
+    uint64_t t_idle_since; /* last segment received */
+
+    uint32_t keepidle_s;   /* 0 = keepalive off */
+    uint32_t chack_window; /* RFC 5961 7: start (s) of the rate window */
+    uint16_t chack_count;
+    int16_t err;           /* negative errno that ended the connection */
+    uint32_t retrans_total;
+};
+
+/* Engine events (bitmask in sl_tcp_out.events). */
+#define SL_TEV_READABLE 0x01
+#define SL_TEV_WRITABLE 0x02
+#define SL_TEV_CONNECTED 0x04 /* reached ESTABLISHED */
+#define SL_TEV_HUP 0x08       /* peer FIN received */
+#define SL_TEV_ERROR 0x10     /* tcb.err set: reset, refused, timeout */
+#define SL_TEV_CLOSED 0x20    /* reached CLOSED: the tcb may be freed */
+
+/* One segment to transmit. Payload is `len` bytes of the send ring from
+ * `seq` (after a SYN, from seq+1). When gso != 0, len may exceed snd_mss and
+ * the device cuts the payload into gso-byte segments. */
+struct sl_tcp_emit {
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint16_t wnd;  /* raw window field, already scaled down */
+    uint32_t len;
+    uint16_t gso;
+    struct sl_tcp_opts opts;
+};
+
+#define SL_TCP_OUT_MAX 64
+struct sl_tcp_out {
+    unsigned n;
+    unsigned events;
+    uint64_t *ctr; /* counter array (SL_CTR__COUNT), may be shared */
+    struct sl_tcp_emit seg[SL_TCP_OUT_MAX];
+};
+
+/* Per-connection configuration handed in at open. */
+struct sl_tcp_cfg {
+    uint16_t mss;        /* from the interface MTU: mtu - 40 */
+    uint32_t sndbuf, rcvbuf; /* powers of two */
+    uint8_t cc;          /* enum sl_cc */
+    bool gso;            /* device accepts super-segments */
+    bool no_sack, no_ts, no_ws; /* for tests: disable an option */
+};
+
+struct sl_tcp_bufs {
+    uint8_t *snd, *rcv;
+};
+
+/* ---- opening ---- */
+/* Active open (RFC 9293 3.10.1): SYN_SENT; the first output emits the SYN. */
+void sl_tcp_open_active(struct sl_tcb *t, const struct sl_tcp_cfg *cfg, uint64_t now,
+                        uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
+                        uint32_t iss, uint32_t ts_offset, struct sl_tcp_out *out);
+/* LISTEN processing of an acceptable SYN (3.10.7.2): SYN_RCVD, emits SYN-ACK.
+ * The caller has already checked RST/ACK on the segment with
+ * sl_tcp_listen_check(). */
+void sl_tcp_open_passive(struct sl_tcb *t, const struct sl_tcp_cfg *cfg, uint64_t now,
+                         uint32_t laddr, uint32_t raddr, const struct sl_tcp_seg *syn,
+                         uint32_t iss, uint32_t ts_offset, struct sl_tcp_out *out);
+/* What a LISTEN socket does with a segment (3.10.7.2): returns SL_CTR_ok if
+ * it is a SYN to accept, else the drop reason; a RST reply (for an ACK) is
+ * appended to out. */
+enum sl_ctr sl_tcp_listen_check(const struct sl_tcp_seg *seg, struct sl_tcp_out *out);
+/* Segment for no connection (CLOSED, 3.10.7.1): appends the RST reply
+ * unless the segment itself is a RST. Returns the counter to bump. */
+enum sl_ctr sl_tcp_closed_reply(const struct sl_tcp_seg *seg, struct sl_tcp_out *out);
+
+/* ---- segment arrival, timers, output ---- */
+void sl_tcp_input(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
+                  const struct sl_tcp_seg *seg, struct sl_tcp_out *out);
+void sl_tcp_timers(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
+                   struct sl_tcp_out *out);
+/* Emits whatever the windows, Nagle and pending ACKs allow. */
+void sl_tcp_output(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
+                   struct sl_tcp_out *out);
+uint64_t sl_tcp_next_deadline(const struct sl_tcb *t);
+
+/* ---- application side (pure memory operations) ---- */
+uint32_t sl_tcp_send_space(const struct sl_tcb *t);
+uint32_t sl_tcp_write(struct sl_tcb *t, const struct sl_tcp_bufs *b, const void *data, uint32_t len);
+uint32_t sl_tcp_readable(const struct sl_tcb *t);
+uint32_t sl_tcp_read(struct sl_tcb *t, const struct sl_tcp_bufs *b, void *data, uint32_t len);
+/* Application close (3.10.4): queue FIN after the data. */
+void sl_tcp_close(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
+void sl_tcp_shutdown_rd(struct sl_tcb *t);
+/* Abort (3.10.5): emit RST, go to CLOSED. */
+void sl_tcp_abort(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
+
+/* ICMP fragmentation-needed for this connection (RFC 5927 / 1191): `seq`
+ * is the quoted sequence number. Returns SL_CTR_ok or the drop reason. */
+enum sl_ctr sl_tcp_icmp_ptb(struct sl_tcb *t, uint32_t seq, uint16_t mtu);
+
+/* ISN per RFC 6528: M + F(4-tuple, key), F = SipHash-2-4 (libsodium
+ * crypto_shorthash), M = 4-microsecond clock. */
+uint32_t sl_tcp_isn(const uint8_t key[16], uint32_t laddr, uint16_t lport, uint32_t raddr,
+                    uint16_t rport, uint64_t now_us);
+
+const char *sl_tcp_state_name(uint8_t state);
+
+/* Tunables (RFC 6298, 1122, 9293). */
+#define SL_TCP_RTO_INIT_US 1000000u
+#define SL_TCP_RTO_MIN_US 200000u /* Linux-like; RFC 6298 2.4 says SHOULD 1s */
+#define SL_TCP_RTO_MAX_US 60000000u
+#define SL_TCP_DELACK_US 40000u   /* <= 200 ms (RFC 1122 4.2.3.2, RFC 9293 3.8.6.3) */
+#define SL_TCP_MSL_US 30000000u   /* TIME-WAIT = 2*MSL = 60 s */
+#define SL_TCP_FIN_WAIT2_US 60000000u
+#define SL_TCP_SYN_RETRIES 6
+#define SL_TCP_DATA_RETRIES 15    /* R2 (RFC 1122 4.2.3.5) */
+#define SL_TCP_KEEPINTVL_US 75000000u
+#define SL_TCP_KEEPCNT 9
+#define SL_TCP_CHACK_LIMIT 10     /* challenge ACKs per second (RFC 5961 7) */
+
+#endif
