@@ -104,8 +104,8 @@ struct sl_tcb {
     uint32_t recover;      /* RFC 6582 "recover" */
     uint32_t ca_acked;     /* bytes acked in congestion avoidance */
     uint32_t cub_wmax;     /* CUBIC W_max, bytes */
-    uint32_t cub_k_us;     /* CUBIC K */
-    uint32_t cub_epoch_us; /* start of the current epoch (low 32 bits), 0 = none */
+    uint32_t cub_k_ms;     /* CUBIC K, ms */
+    uint32_t cub_epoch_ms; /* start of the current epoch (ms clock), 0 = none */
     uint32_t cub_west;     /* Reno-friendly estimate, bytes */
 
     /* SACK scoreboard of our data the peer holds (RFC 2018 / 6675) */
@@ -205,6 +205,9 @@ uint64_t sl_tcp_next_deadline(const struct sl_tcb *t);
 /* ---- application side (pure memory operations) ---- */
 uint32_t sl_tcp_send_space(const struct sl_tcb *t);
 uint32_t sl_tcp_write(struct sl_tcb *t, const struct sl_tcp_bufs *b, const void *data, uint32_t len);
+/* Copies len bytes of the send stream from seq (for building frames). */
+void sl_tcp_copy_out(const struct sl_tcb *t, const uint8_t *snd, uint32_t seq, uint8_t *dst,
+                     uint32_t len);
 uint32_t sl_tcp_readable(const struct sl_tcb *t);
 uint32_t sl_tcp_read(struct sl_tcb *t, const struct sl_tcp_bufs *b, void *data, uint32_t len);
 /* Application close (3.10.4): queue FIN after the data. */
@@ -223,6 +226,8 @@ uint32_t sl_tcp_isn(const uint8_t key[16], uint32_t laddr, uint16_t lport, uint3
                     uint16_t rport, uint64_t now_us);
 
 const char *sl_tcp_state_name(uint8_t state);
+/* RFC 9293 3.6.1 / RFC 6191: may this SYN reopen a TIME-WAIT connection? */
+bool sl_tcp_tw_accept_syn(const struct sl_tcb *t, const struct sl_tcp_seg *s);
 
 /* Tunables (RFC 6298, 1122, 9293). */
 #define SL_TCP_RTO_INIT_US 1000000u

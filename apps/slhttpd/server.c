@@ -1,0 +1,710 @@
+/* slhttpd: static file serving over sltcp. See server.h.
+ *
+ * Each connection is a small state machine driven from its sltcp callback:
+ *
+ *   READING  feed buffered/read bytes to the parser until a request is done
+ *   WRITING  push the response head, then the body (mmap for large files,
+ *            pread for small ones) as send space allows; then READING again
+ *            for keep-alive (pipelined bytes already buffered come first),
+ *            or LINGER
+ *   LINGER   response sent and FIN queued (SHUT_WR); discard input until the
+ *            peer closes too, so unread input cannot turn into a reset that
+ *            destroys the response in flight; then sl_close
+ *   CLOSED   sl_close called; the state is freed on SL_EV_CLOSED
+ *
+ * While a response is being written no input is read (pipelined requests
+ * wait in the socket), and nothing relies on a readiness edge: after each
+ * response the input is read again directly.
+ */
+#include "server.h"
+
+#include "http_parse.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define IN_BUF 4096          /* per-connection input buffer */
+#define HDR_BUF 1024         /* response head (+ small error body) */
+#define SCRATCH (256 * 1024) /* shared pread buffer */
+#define MMAP_MIN (256 * 1024) /* bodies at least this big are sent from a mapping */
+#define LINGER_US (5 * 1000000ull)
+
+enum conn_state { ST_READING, ST_WRITING, ST_LINGER, ST_CLOSED };
+
+struct conn {
+    struct conn *prev, *next;
+    struct server *srv;
+    sl_conn *c;
+    enum conn_state state;
+    int keep;        /* keep the connection after this response */
+    int peer_eof;    /* sl_read returned 0 */
+    uint64_t last_us; /* last progress (read, write, state change) */
+    uint32_t raddr;
+    uint16_t rport;
+
+    /* input */
+    size_t in_off, in_len;
+
+    /* response in progress */
+    size_t hdr_off, hdr_len;
+    int fd;             /* -1 when unused */
+    uint8_t *map;       /* mapping of [map_off, map_off + map_len) or NULL */
+    uint64_t map_off;
+    size_t map_len;
+    uint64_t body_off, body_end; /* file offsets still to send */
+    int status;          /* for the access log */
+
+    char hdr[HDR_BUF];
+    char in[IN_BUF];
+    struct http_parser parser; /* big: last */
+};
+
+struct server {
+    sl_stack *s;
+    sl_listener *l;
+    struct server_opts o;
+    size_t root_len;
+    struct conn *head;
+    unsigned nconns;
+    int stopping;
+    long page;
+
+    /* counters */
+    uint64_t accepted, refused, requests, resp_2xx, resp_3xx, resp_4xx, resp_5xx;
+    uint64_t parse_errors, body_bytes, idle_closed, conn_errors, mmap_fallbacks;
+
+    time_t date_t;
+    char date[40];
+    char scratch[SCRATCH];
+};
+
+#define LOG(srv, ...)                                                                    \
+    do {                                                                                 \
+        if (!(srv)->o.quiet)                                                             \
+            fprintf(stderr, "slhttpd: " __VA_ARGS__);                                    \
+    } while (0)
+
+static void conn_run(struct conn *cn);
+
+/* ---- helpers ---- */
+
+static const char *ip_str(uint32_t a, char *buf)
+{
+    snprintf(buf, 16, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+    return buf;
+}
+
+static void http_date(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+    static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const mo[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    gmtime_r(&t, &tm);
+    snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d GMT", wd[tm.tm_wday % 7], tm.tm_mday,
+             mo[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static const char *now_date(struct server *srv)
+{
+    time_t t = time(NULL);
+    if (t != srv->date_t) {
+        srv->date_t = t;
+        http_date(t, srv->date, sizeof(srv->date));
+    }
+    return srv->date;
+}
+
+static const char *content_type(const char *path)
+{
+    static const struct {
+        const char *ext, *type;
+    } tab[] = {
+        {"html", "text/html; charset=utf-8"},
+        {"htm", "text/html; charset=utf-8"},
+        {"txt", "text/plain; charset=utf-8"},
+        {"css", "text/css"},
+        {"js", "text/javascript"},
+        {"json", "application/json"},
+        {"xml", "application/xml"},
+        {"png", "image/png"},
+        {"jpg", "image/jpeg"},
+        {"jpeg", "image/jpeg"},
+        {"gif", "image/gif"},
+        {"svg", "image/svg+xml"},
+        {"ico", "image/x-icon"},
+        {"webp", "image/webp"},
+        {"pdf", "application/pdf"},
+        {"wasm", "application/wasm"},
+        {"mp4", "video/mp4"},
+        {"gz", "application/gzip"},
+    };
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(slash ? slash : path, '.');
+    size_t i;
+    if (dot != NULL && dot[1] != '\0') {
+        for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+            if (strcasecmp(dot + 1, tab[i].ext) == 0)
+                return tab[i].type;
+    }
+    return "application/octet-stream";
+}
+
+static uint64_t now_us(struct server *srv)
+{
+    return sl_now_us(srv->s);
+}
+
+/* ---- connection list / lifetime ---- */
+
+static void release_body(struct conn *cn)
+{
+    if (cn->map != NULL) {
+        munmap(cn->map, cn->map_len);
+        cn->map = NULL;
+    }
+    if (cn->fd >= 0) {
+        close(cn->fd);
+        cn->fd = -1;
+    }
+    cn->body_off = cn->body_end = 0;
+}
+
+static void conn_free(struct conn *cn)
+{
+    struct server *srv = cn->srv;
+    release_body(cn);
+    if (cn->prev)
+        cn->prev->next = cn->next;
+    else
+        srv->head = cn->next;
+    if (cn->next)
+        cn->next->prev = cn->prev;
+    srv->nconns--;
+    free(cn);
+}
+
+/* Closes the handle. `cn` may be freed before this returns (if the stack
+ * delivers SL_EV_CLOSED synchronously): callers must not touch it after. */
+static void conn_close(struct conn *cn)
+{
+    sl_conn *c = cn->c;
+    int rc;
+    if (cn->state == ST_CLOSED)
+        return;
+    cn->state = ST_CLOSED;
+    release_body(cn);
+    rc = sl_close(c);
+    if (rc < 0)
+        fprintf(stderr, "slhttpd: sl_close: %s\n", sl_strerror(rc));
+}
+
+static void orphan_cb(sl_conn *c, unsigned events, void *user)
+{
+    (void)c;
+    (void)events;
+    (void)user;
+}
+
+static void conn_cb(sl_conn *c, unsigned events, void *user)
+{
+    struct conn *cn = user;
+    (void)c;
+    if (events & SL_EV_CLOSED) {
+        conn_free(cn);
+        return;
+    }
+    if (cn->state == ST_CLOSED)
+        return;
+    if (events & SL_EV_ERROR) {
+        int err = sl_conn_error(cn->c);
+        cn->srv->conn_errors++;
+        if (cn->srv->o.verbose) {
+            char ip[16];
+            fprintf(stderr, "slhttpd: %s:%u: connection error: %s\n", ip_str(cn->raddr, ip),
+                    cn->rport, sl_strerror(err));
+        }
+        conn_close(cn);
+        return;
+    }
+    /* READABLE, WRITABLE, HUP: do whatever work is possible now. A FIN
+     * (HUP) is seen as sl_read() == 0 once buffered requests are served. */
+    conn_run(cn);
+}
+
+static void listen_cb(sl_listener *l, void *user)
+{
+    struct server *srv = user;
+    for (;;) {
+        sl_conn *c;
+        struct conn *cn;
+        struct sl_conn_info info;
+        int rc = sl_accept(l, &c);
+        if (rc == -EAGAIN)
+            break;
+        if (rc < 0) {
+            fprintf(stderr, "slhttpd: sl_accept: %s\n", sl_strerror(rc));
+            break;
+        }
+        if (srv->stopping || (srv->o.max_conns && srv->nconns >= srv->o.max_conns) ||
+            (cn = calloc(1, sizeof(*cn))) == NULL) {
+            srv->refused++;
+            sl_conn_set_cb(c, orphan_cb, NULL);
+            sl_close(c);
+            continue;
+        }
+        srv->accepted++;
+        cn->srv = srv;
+        cn->c = c;
+        cn->fd = -1;
+        cn->state = ST_READING;
+        cn->last_us = now_us(srv);
+        http_parser_init(&cn->parser);
+        if (sl_conn_info(c, &info) == 0) {
+            cn->raddr = info.raddr;
+            cn->rport = info.rport;
+        }
+        cn->next = srv->head;
+        if (srv->head)
+            srv->head->prev = cn;
+        srv->head = cn;
+        srv->nconns++;
+        sl_conn_setopt(c, SL_OPT_NODELAY, 1);
+        sl_conn_set_cb(c, conn_cb, cn);
+        conn_run(cn); /* the request may already be here; may close (and free) cn */
+    }
+}
+
+/* ---- responses ---- */
+
+static void count_status(struct server *srv, int status)
+{
+    if (status < 300)
+        srv->resp_2xx++;
+    else if (status < 400)
+        srv->resp_3xx++;
+    else if (status < 500)
+        srv->resp_4xx++;
+    else
+        srv->resp_5xx++;
+}
+
+static void access_log(struct conn *cn, const char *method, const char *target, uint64_t len)
+{
+    char ip[16];
+    if (!cn->srv->o.verbose)
+        return;
+    fprintf(stderr, "slhttpd: %s:%u \"%s %.200s\" %d %" PRIu64 "\n", ip_str(cn->raddr, ip),
+            cn->rport, method, target, cn->status, len);
+}
+
+/* Starts writing a head + short text body built here. */
+static void respond_simple(struct conn *cn, int status, int head_only, const char *extra)
+{
+    struct server *srv = cn->srv;
+    char body[96];
+    int blen = snprintf(body, sizeof(body), "%d %s\n", status, http_reason(status));
+    int n = snprintf(cn->hdr, sizeof(cn->hdr),
+                     "HTTP/1.1 %d %s\r\nServer: slhttpd\r\nDate: %s\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n%s%s\r\n",
+                     status, http_reason(status), now_date(srv), blen, extra ? extra : "",
+                     cn->keep ? "" : "Connection: close\r\n");
+    if (n < 0 || (size_t)n >= sizeof(cn->hdr)) /* cannot happen: extra is short */
+        n = 0;
+    if (!head_only && (size_t)n + (size_t)blen < sizeof(cn->hdr)) {
+        memcpy(cn->hdr + n, body, (size_t)blen);
+        n += blen;
+    }
+    cn->hdr_off = 0;
+    cn->hdr_len = (size_t)n;
+    cn->status = status;
+    count_status(srv, status);
+    cn->state = ST_WRITING;
+}
+
+/* Resolves `rel` under the root to an open regular file. Returns 0 or an
+ * HTTP status. `path` receives the canonical path. */
+static int open_file(struct server *srv, const char *rel, int *fd_out, struct stat *st,
+                     char *path)
+{
+    char want[PATH_MAX];
+    int n, fd, tries;
+
+    n = snprintf(want, sizeof(want), "%s/%s", srv->o.root, rel);
+    if (n < 0 || (size_t)n >= sizeof(want))
+        return 414;
+    for (tries = 0; tries < 2; tries++) {
+        if (realpath(want, path) == NULL)
+            return errno == EACCES ? 403 : errno == ENAMETOOLONG ? 414 : 404;
+        /* must stay inside the root (symlinks included) */
+        if (strncmp(path, srv->o.root, srv->root_len) != 0 ||
+            (path[srv->root_len] != '/' && path[srv->root_len] != '\0' &&
+             !(srv->root_len == 1 && srv->o.root[0] == '/')))
+            return 404;
+        if (stat(path, st) < 0)
+            return errno == EACCES ? 403 : 404;
+        if (S_ISDIR(st->st_mode)) {
+            if (tries > 0)
+                return 404;
+            n = snprintf(want, sizeof(want), "%s/index.html", path);
+            if (n < 0 || (size_t)n >= sizeof(want))
+                return 414;
+            continue;
+        }
+        break;
+    }
+    if (!S_ISREG(st->st_mode))
+        return 404;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == EACCES ? 403 : 404;
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        close(fd);
+        return 404;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+/* Sets up the body [first, last] of the open file: a mapping for big
+ * bodies (one copy into the send buffer), pread otherwise. */
+static void setup_body(struct conn *cn, uint64_t first, uint64_t last)
+{
+    struct server *srv = cn->srv;
+    uint64_t len = last - first + 1;
+    cn->body_off = first;
+    cn->body_end = last + 1;
+    if (len >= MMAP_MIN && len <= SIZE_MAX / 2) {
+        uint64_t off = first & ~(uint64_t)(srv->page - 1);
+        size_t mlen = (size_t)(last + 1 - off);
+        void *m = mmap(NULL, mlen, PROT_READ, MAP_SHARED, cn->fd, (off_t)off);
+        if (m != MAP_FAILED) {
+            madvise(m, mlen, MADV_SEQUENTIAL);
+            cn->map = m;
+            cn->map_off = off;
+            cn->map_len = mlen;
+            close(cn->fd); /* the mapping keeps the file */
+            cn->fd = -1;
+        } else {
+            srv->mmap_fallbacks++;
+        }
+    }
+}
+
+static void handle_request(struct conn *cn)
+{
+    struct server *srv = cn->srv;
+    const struct http_request *r = &cn->parser.req;
+    int head_only = r->method == HTTP_METHOD_HEAD;
+    char rel[PATH_MAX], path[PATH_MAX], lm[40], crange[96];
+    struct stat st;
+    int rc, status, n;
+    uint64_t size, first = 0, last = 0, len;
+    enum http_range_result rr = HTTP_RANGE_NONE;
+
+    srv->requests++;
+    cn->keep = r->keep_alive && !srv->stopping;
+
+    if (r->method != HTTP_METHOD_GET && r->method != HTTP_METHOD_HEAD) {
+        respond_simple(cn, 405, 0, "Allow: GET, HEAD\r\n");
+        goto log;
+    }
+    rc = http_target_to_path(r->target, rel, sizeof(rel));
+    if (rc != 0) {
+        respond_simple(cn, rc == -2 ? 414 : 400, head_only, NULL);
+        goto log;
+    }
+    rc = open_file(srv, rel, &cn->fd, &st, path);
+    if (rc != 0) {
+        respond_simple(cn, rc, head_only, NULL);
+        goto log;
+    }
+    size = (uint64_t)st.st_size;
+    http_date(st.st_mtime, lm, sizeof(lm));
+
+    /* Range applies to GET only (RFC 9110 section 14.2); an If-Range that
+     * does not match our Last-Modified exactly means "send it all". */
+    if (r->method == HTTP_METHOD_GET && r->has_range == 1 &&
+        (r->has_if_range == 0 || (r->has_if_range == 1 && strcmp(r->if_range, lm) == 0)))
+        rr = http_range_resolve(r->range, size, &first, &last);
+
+    if (rr == HTTP_RANGE_UNSATISFIABLE) {
+        snprintf(crange, sizeof(crange), "Content-Range: bytes */%" PRIu64 "\r\n", size);
+        release_body(cn);
+        respond_simple(cn, 416, 0, crange);
+        goto log;
+    }
+    if (rr == HTTP_RANGE_OK) {
+        status = 206;
+        snprintf(crange, sizeof(crange),
+                 "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n", first, last,
+                 size);
+    } else {
+        status = 200;
+        crange[0] = '\0';
+        first = 0;
+        last = size ? size - 1 : 0;
+    }
+    len = size ? last - first + 1 : 0;
+
+    n = snprintf(cn->hdr, sizeof(cn->hdr),
+                 "HTTP/1.1 %d %s\r\nServer: slhttpd\r\nDate: %s\r\nContent-Type: %s\r\n"
+                 "Content-Length: %" PRIu64 "\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n"
+                 "%s%s\r\n",
+                 status, http_reason(status), now_date(srv), content_type(path), len, lm, crange,
+                 !cn->keep ? "Connection: close\r\n"
+                 : r->version_minor == 0 ? "Connection: keep-alive\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof(cn->hdr)) {
+        release_body(cn);
+        respond_simple(cn, 500, head_only, NULL);
+        goto log;
+    }
+    cn->hdr_off = 0;
+    cn->hdr_len = (size_t)n;
+    cn->status = status;
+    count_status(srv, status);
+    cn->state = ST_WRITING;
+    if (head_only || len == 0)
+        release_body(cn);
+    else
+        setup_body(cn, first, last);
+    access_log(cn, r->method_str, r->target, head_only ? 0 : len);
+    return;
+log:
+    access_log(cn, r->method_str, r->target, 0);
+}
+
+/* Writes as much of the response as fits. 1 = done, 0 = wait for space,
+ * -1 = connection or file error. */
+static int flush(struct conn *cn)
+{
+    struct server *srv = cn->srv;
+    while (cn->hdr_off < cn->hdr_len) {
+        ssize_t n = sl_write(cn->c, cn->hdr + cn->hdr_off, cn->hdr_len - cn->hdr_off);
+        if (n == -EAGAIN || n == 0)
+            return 0;
+        if (n < 0)
+            return -1;
+        cn->hdr_off += (size_t)n;
+        cn->last_us = now_us(srv);
+    }
+    while (cn->body_off < cn->body_end) {
+        uint64_t left = cn->body_end - cn->body_off;
+        ssize_t n;
+        if (cn->map != NULL) {
+            size_t want = left > (1u << 30) ? (1u << 30) : (size_t)left;
+            n = sl_write(cn->c, cn->map + (cn->body_off - cn->map_off), want);
+        } else {
+            size_t space = sl_write_space(cn->c);
+            size_t want = sizeof(srv->scratch);
+            ssize_t r;
+            if (space > 0 && space < want)
+                want = space;
+            if (left < want)
+                want = (size_t)left;
+            r = pread(cn->fd, srv->scratch, want, (off_t)cn->body_off);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) {
+                fprintf(stderr, "slhttpd: read error or file shrank at offset %" PRIu64 "\n",
+                        cn->body_off);
+                return -1;
+            }
+            n = sl_write(cn->c, srv->scratch, (size_t)r);
+        }
+        if (n == -EAGAIN || n == 0)
+            return 0;
+        if (n < 0)
+            return -1;
+        cn->body_off += (uint64_t)n;
+        srv->body_bytes += (uint64_t)n;
+        cn->last_us = now_us(srv);
+    }
+    return 1;
+}
+
+/* Response fully queued and no keep-alive: send FIN, then wait for the peer. */
+static int start_linger(struct conn *cn)
+{
+    if (cn->peer_eof)
+        return -1;
+    if (sl_shutdown(cn->c, SHUT_WR) < 0)
+        return -1;
+    cn->state = ST_LINGER;
+    cn->last_us = now_us(cn->srv);
+    return 0;
+}
+
+static void conn_run(struct conn *cn)
+{
+    struct server *srv = cn->srv;
+    for (;;) {
+        switch (cn->state) {
+        case ST_WRITING: {
+            int rc = flush(cn);
+            if (rc == 0)
+                return;
+            if (rc < 0) {
+                conn_close(cn);
+                return;
+            }
+            release_body(cn);
+            cn->last_us = now_us(srv);
+            if (!cn->keep) {
+                if (start_linger(cn) < 0) {
+                    conn_close(cn);
+                    return;
+                }
+            } else {
+                cn->state = ST_READING;
+            }
+            break;
+        }
+        case ST_READING: {
+            ssize_t n;
+            if (cn->in_off < cn->in_len) {
+                size_t used = 0;
+                enum http_result r = http_parse(&cn->parser, cn->in + cn->in_off,
+                                                cn->in_len - cn->in_off, &used);
+                cn->in_off += used;
+                if (r == HTTP_PARSE_DONE) {
+                    handle_request(cn);
+                    http_parser_reset(&cn->parser);
+                    break;
+                }
+                if (r == HTTP_PARSE_ERROR) {
+                    char ip[16];
+                    srv->parse_errors++;
+                    if (srv->o.verbose)
+                        fprintf(stderr, "slhttpd: %s:%u: bad request: %s\n",
+                                ip_str(cn->raddr, ip), cn->rport, cn->parser.error);
+                    cn->keep = 0;
+                    respond_simple(cn, cn->parser.status, 0, NULL);
+                    break;
+                }
+                /* INCOMPLETE: every buffered byte was used */
+            }
+            if (cn->peer_eof) {
+                conn_close(cn);
+                return;
+            }
+            n = sl_read(cn->c, cn->in, sizeof(cn->in));
+            if (n > 0) {
+                cn->in_off = 0;
+                cn->in_len = (size_t)n;
+                cn->last_us = now_us(srv);
+                break;
+            }
+            if (n == -EAGAIN)
+                return;
+            /* EOF (with or without a partial request) or an error */
+            conn_close(cn);
+            return;
+        }
+        case ST_LINGER:
+            for (;;) {
+                ssize_t n = sl_read(cn->c, srv->scratch, sizeof(srv->scratch));
+                if (n == -EAGAIN)
+                    return;
+                if (n <= 0) {
+                    conn_close(cn);
+                    return;
+                }
+            }
+        case ST_CLOSED:
+            return;
+        }
+    }
+}
+
+/* ---- public ---- */
+
+int server_start(sl_stack *s, uint16_t port, const struct server_opts *o, struct server **out)
+{
+    struct server *srv = calloc(1, sizeof(*srv));
+    int rc;
+    if (srv == NULL)
+        return -ENOMEM;
+    srv->s = s;
+    srv->o = *o;
+    srv->root_len = strlen(o->root);
+    srv->page = sysconf(_SC_PAGESIZE);
+    if (srv->page <= 0)
+        srv->page = 4096;
+    rc = sl_listen(s, port, NULL, listen_cb, srv, &srv->l);
+    if (rc < 0) {
+        fprintf(stderr, "slhttpd: listen on port %u: %s\n", port, sl_strerror(rc));
+        free(srv);
+        return rc;
+    }
+    *out = srv;
+    return 0;
+}
+
+void server_tick(struct server *srv)
+{
+    uint64_t now = now_us(srv);
+    uint64_t idle = (uint64_t)srv->o.idle_timeout_s * 1000000u;
+    struct conn *cn = srv->head, *next;
+    for (; cn != NULL; cn = next) {
+        next = cn->next;
+        if (cn->state == ST_CLOSED)
+            continue;
+        if ((cn->state == ST_LINGER && now - cn->last_us > LINGER_US) ||
+            (cn->state != ST_LINGER && idle > 0 && now - cn->last_us > idle)) {
+            srv->idle_closed++;
+            conn_close(cn);
+        }
+    }
+}
+
+void server_stop(struct server *srv)
+{
+    struct conn *cn, *next;
+    srv->stopping = 1;
+    if (srv->l != NULL) {
+        sl_listener_close(srv->l);
+        srv->l = NULL;
+    }
+    for (cn = srv->head; cn != NULL; cn = next) {
+        next = cn->next;
+        conn_close(cn);
+    }
+}
+
+unsigned server_conns(const struct server *srv)
+{
+    return srv->nconns;
+}
+
+void server_dump_stats(const struct server *srv, int fd)
+{
+    dprintf(fd,
+            "http_accepted %" PRIu64 "\nhttp_refused %" PRIu64 "\nhttp_requests %" PRIu64
+            "\nhttp_resp_2xx %" PRIu64 "\nhttp_resp_3xx %" PRIu64 "\nhttp_resp_4xx %" PRIu64
+            "\nhttp_resp_5xx %" PRIu64 "\nhttp_parse_errors %" PRIu64
+            "\nhttp_body_bytes %" PRIu64 "\nhttp_idle_closed %" PRIu64
+            "\nhttp_conn_errors %" PRIu64 "\nhttp_mmap_fallbacks %" PRIu64
+            "\nhttp_conns_open %u\n",
+            srv->accepted, srv->refused, srv->requests, srv->resp_2xx, srv->resp_3xx,
+            srv->resp_4xx, srv->resp_5xx, srv->parse_errors, srv->body_bytes, srv->idle_closed,
+            srv->conn_errors, srv->mmap_fallbacks, srv->nconns);
+}
+
+void server_free(struct server *srv)
+{
+    while (srv->head != NULL)
+        conn_free(srv->head);
+    free(srv);
+}

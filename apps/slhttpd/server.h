@@ -1,0 +1,33 @@
+/* slhttpd: static file serving over sltcp connections (single thread, runs
+ * inside sl_run callbacks). */
+#ifndef SLHTTPD_SERVER_H
+#define SLHTTPD_SERVER_H
+
+#include <stdint.h>
+
+#include <sltcp/sltcp.h>
+
+struct server_opts {
+    const char *root;       /* canonical (realpath) document root */
+    uint32_t max_conns;     /* 0 = unlimited at this level */
+    unsigned idle_timeout_s; /* idle keep-alive / stalled connections */
+    int quiet;              /* only errors */
+    int verbose;            /* one access-log line per request */
+};
+
+struct server;
+
+/* Listens on `port`. Returns 0 or -errno (message on stderr). */
+int server_start(sl_stack *s, uint16_t port, const struct server_opts *o, struct server **out);
+/* Housekeeping: closes idle and stalled connections. Call about once a second. */
+void server_tick(struct server *srv);
+/* Stops accepting and closes every connection (queued data still goes out). */
+void server_stop(struct server *srv);
+/* Connections whose state is still held (until SL_EV_CLOSED). */
+unsigned server_conns(const struct server *srv);
+/* Appends "http_<name> <value>" lines. */
+void server_dump_stats(const struct server *srv, int fd);
+/* Frees the server and any connection state left; call after sl_stack_destroy. */
+void server_free(struct server *srv);
+
+#endif

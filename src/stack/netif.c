@@ -1,0 +1,355 @@
+/* Network interface: Ethernet demultiplexing, ARP (RFC 826) with a
+ * neighbour cache, IPv4 input checks, ICMP echo and PTB, and the transmit
+ * path that turns engine emits into frames. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "stack/stack.h"
+
+static const uint8_t bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+static const uint8_t zero_mac[6] = {0};
+
+/* ---------------- neighbour cache ---------------- */
+
+static struct sl_arp_entry *arp_slot(struct sl_stack *s, uint32_t ip, int create)
+{
+    uint32_t h = (ip * 2654435761u) >> 24; /* 256 slots */
+    for (unsigned k = 0; k < 16; k++) {
+        struct sl_arp_entry *e = &s->arp[(h + k) & (SL_ARP_SLOTS - 1)];
+        if (e->ip == ip)
+            return e;
+        if (e->ip == 0) {
+            if (!create)
+                return NULL;
+            e->ip = ip;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static int in_subnet(const struct sl_stack *s, uint32_t ip)
+{
+    return (ip & s->netmask) == (s->addr & s->netmask);
+}
+
+static void arp_flush_queue(struct sl_stack *s, uint32_t ip, const uint8_t mac[6]);
+
+static void arp_learn(struct sl_stack *s, uint32_t ip, const uint8_t mac[6])
+{
+    if (!ip || !(in_subnet(s, ip) || ip == s->gateway))
+        return;
+    struct sl_arp_entry *e = arp_slot(s, ip, 1);
+    if (!e) {
+        SCTR(s, drop_arp_table_full);
+        return;
+    }
+    if (!e->valid || memcmp(e->mac, mac, 6) != 0) {
+        memcpy(e->mac, mac, 6);
+        e->valid = 1;
+        SCTR(s, arp_learned);
+        arp_flush_queue(s, ip, mac);
+    }
+}
+
+static void arp_send(struct sl_stack *s, uint16_t op, const uint8_t dmac[6],
+                     const uint8_t tha[6], uint32_t tpa)
+{
+    uint8_t *p = s->io->ops->tx_alloc(s->io, SL_ETH_HLEN + SL_ARP_LEN);
+    if (!p) {
+        SCTR(s, drop_tx_ring_full);
+        return;
+    }
+    size_t n = sl_eth_build(p, dmac, s->mac, SL_ETH_P_ARP);
+    n += sl_arp_build(p + n, op, s->mac, s->addr, tha, tpa);
+    if (n < 60) { /* pad to the Ethernet minimum */
+        memset(p + n, 0, 60 - n);
+        n = 60;
+    }
+    s->io->ops->tx_commit(s->io, (uint32_t)n, NULL);
+    s->ctr[op == SL_ARP_REPLY ? SL_CTR_arp_reply_tx : SL_CTR_arp_request_tx]++;
+}
+
+static void arp_resolve(struct sl_stack *s, uint32_t ip)
+{
+    struct sl_arp_entry *e = arp_slot(s, ip, 1);
+    if (!e) {
+        SCTR(s, drop_arp_table_full);
+        return;
+    }
+    if (e->req_sent && s->now - e->req_sent < 200000)
+        return; /* at most one request per 200 ms per neighbour */
+    e->req_sent = s->now;
+    arp_send(s, SL_ARP_REQUEST, bcast_mac, zero_mac, ip);
+}
+
+static void arp_rx(struct sl_stack *s, const uint8_t *p, size_t len)
+{
+    struct sl_arp a;
+    enum sl_ctr r = sl_arp_parse(p, len, &a);
+    if (r) {
+        s->ctr[r]++;
+        return;
+    }
+    SCTR(s, arp_rx);
+    if (a.tpa != s->addr) {
+        /* RFC 826 merge: refresh an entry we already have, learn nothing new */
+        struct sl_arp_entry *e = arp_slot(s, a.spa, 0);
+        if (e && e->valid)
+            memcpy(e->mac, a.sha, 6);
+        SCTR(s, drop_arp_not_for_us);
+        return;
+    }
+    arp_learn(s, a.spa, a.sha);
+    if (a.op == SL_ARP_REQUEST)
+        arp_send(s, SL_ARP_REPLY, a.sha, a.sha, a.spa);
+}
+
+/* ---------------- transmit ---------------- */
+
+static uint32_t next_hop(struct sl_stack *s, uint32_t dst)
+{
+    if (in_subnet(s, dst))
+        return dst;
+    return s->gateway;
+}
+
+/* Returns a buffer for a frame of `len` bytes with its Ethernet header
+ * written, or NULL (counted). *queued says the frame waits for ARP, in
+ * which case it must carry complete checksums. */
+static uint8_t *tx_begin(struct sl_stack *s, uint32_t dst, uint32_t len, int *queued)
+{
+    uint32_t nh = next_hop(s, dst);
+    if (!nh) {
+        SCTR(s, drop_ip_no_route);
+        return NULL;
+    }
+    struct sl_arp_entry *e = arp_slot(s, nh, 0);
+    if (e && e->valid) {
+        uint8_t *p = s->io->ops->tx_alloc(s->io, len);
+        if (!p) {
+            SCTR(s, drop_tx_ring_full);
+            return NULL;
+        }
+        sl_eth_build(p, e->mac, s->mac, SL_ETH_P_IP);
+        *queued = 0;
+        return p;
+    }
+    arp_resolve(s, nh);
+    if (len > 2048 || s->arpq_len >= SL_ARP_QUEUE) {
+        SCTR(s, drop_arp_unresolved);
+        return NULL;
+    }
+    uint8_t *buf = malloc(len);
+    if (!buf) {
+        SCTR(s, drop_arp_unresolved);
+        return NULL;
+    }
+    s->arpq[s->arpq_len].nh = nh;
+    s->arpq[s->arpq_len].buf = buf;
+    s->arpq[s->arpq_len].len = 0;
+    sl_eth_build(buf, zero_mac, s->mac, SL_ETH_P_IP);
+    *queued = 1;
+    return buf;
+}
+
+static void tx_end(struct sl_stack *s, uint32_t len, const struct sl_tx_meta *meta, int queued)
+{
+    if (queued) {
+        s->arpq[s->arpq_len++].len = len;
+        return;
+    }
+    if (s->io->ops->tx_commit(s->io, len, meta) < 0)
+        SCTR(s, drop_tx_error);
+}
+
+static void arp_flush_queue(struct sl_stack *s, uint32_t ip, const uint8_t mac[6])
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < s->arpq_len; i++) {
+        if (s->arpq[i].nh != ip) {
+            s->arpq[k++] = s->arpq[i];
+            continue;
+        }
+        uint8_t *p = s->io->ops->tx_alloc(s->io, s->arpq[i].len);
+        if (p) {
+            memcpy(p, s->arpq[i].buf, s->arpq[i].len);
+            memcpy(p, mac, 6);
+            s->io->ops->tx_commit(s->io, s->arpq[i].len, NULL);
+        } else {
+            SCTR(s, drop_tx_ring_full);
+        }
+        free(s->arpq[i].buf);
+    }
+    s->arpq_len = k;
+}
+
+static void build_tcp(struct sl_stack *s, uint32_t dst, uint16_t sport, uint16_t dport,
+                      const struct sl_tcp_emit *e, const struct sl_tcb *t, const uint8_t *snd)
+{
+    struct sl_tcp_seg seg;
+    memset(&seg, 0, sizeof(seg));
+    seg.sport = sport;
+    seg.dport = dport;
+    seg.seq = e->seq;
+    seg.ack = e->ack;
+    seg.flags = e->flags;
+    seg.wnd = e->wnd;
+    seg.opts = e->opts;
+    size_t thl = SL_TCP_HLEN + sl_tcp_opts_len(&e->opts);
+    uint32_t plen = e->len;
+    uint32_t flen = (uint32_t)(SL_ETH_HLEN + SL_IP_HLEN + thl + plen);
+    int queued;
+    uint8_t *p = tx_begin(s, dst, flen, &queued);
+    if (!p)
+        return;
+    uint8_t *ip = p + SL_ETH_HLEN, *tcp = ip + SL_IP_HLEN;
+    sl_ip4_build(ip, s->addr, dst, SL_IPPROTO_TCP, s->ip_id++, 64, thl + plen);
+    sl_tcp_build(tcp, &seg);
+    if (plen)
+        sl_tcp_copy_out(t, snd, e->seq, tcp + thl, plen);
+    struct sl_tx_meta meta = {0};
+    uint32_t tcp_len = (uint32_t)(thl + plen);
+    if (!queued && e->gso && plen > e->gso && s->io->max_gso) {
+        meta.gso_size = e->gso;
+        s->ctr[SL_CTR_tx_gso_frames]++;
+    }
+    if (!queued && (s->io->csum_offload || meta.gso_size)) {
+        /* Pseudo-header sum only; the kernel completes it (NEEDS_CSUM). */
+        uint16_t ps = (uint16_t)~sl_csum_fold(sl_csum_pseudo(s->addr, dst, SL_IPPROTO_TCP,
+                                                             (uint16_t)tcp_len));
+        sl_put16(tcp + 16, ps);
+        meta.csum_partial = 1;
+        meta.l4_off = SL_ETH_HLEN + SL_IP_HLEN;
+    } else {
+        sl_tcp_csum_finish(tcp, tcp_len, s->addr, dst);
+    }
+    tx_end(s, flen, &meta, queued);
+}
+
+void sl_netif_tx_tcp(struct sl_stack *s, const struct sl_tcb *t, const uint8_t *snd,
+                     const struct sl_tcp_emit *e)
+{
+    build_tcp(s, t->raddr, t->lport, t->rport, e, t, snd);
+}
+
+void sl_netif_tx_reply(struct sl_stack *s, uint32_t raddr, const struct sl_tcp_seg *seg,
+                       const struct sl_tcp_emit *e)
+{
+    build_tcp(s, raddr, seg->dport, seg->sport, e, NULL, NULL);
+}
+
+/* ---------------- receive ---------------- */
+
+static void icmp_rx(struct sl_stack *s, const struct sl_ip4 *ip, int trusted)
+{
+    struct sl_icmp ic;
+    enum sl_ctr r = sl_icmp_parse(ip->payload, ip->payload_len, trusted, &ic);
+    if (r) {
+        s->ctr[r]++;
+        return;
+    }
+    if (ic.type == SL_ICMP_ECHO_REQUEST && ic.code == 0) {
+        SCTR(s, icmp_echo_rx);
+        uint32_t flen = (uint32_t)(SL_ETH_HLEN + SL_IP_HLEN + ip->payload_len);
+        int queued;
+        uint8_t *p = tx_begin(s, ip->src, flen, &queued);
+        if (!p)
+            return;
+        sl_ip4_build(p + SL_ETH_HLEN, s->addr, ip->src, SL_IPPROTO_ICMP, s->ip_id++, 64,
+                     ip->payload_len);
+        sl_icmp_build_echo_reply(p + SL_ETH_HLEN + SL_IP_HLEN, ip->payload, ip->payload_len);
+        tx_end(s, flen, NULL, queued);
+        SCTR(s, icmp_echo_tx);
+        return;
+    }
+    if (ic.type == SL_ICMP_DEST_UNREACH && ic.code == SL_ICMP_FRAG_NEEDED) {
+        sl_stack_icmp_ptb(s, &ic);
+        return;
+    }
+    SCTR(s, drop_icmp_type);
+}
+
+static int bad_src(const struct sl_stack *s, uint32_t src)
+{
+    if (src == 0 || src == 0xffffffffu || (src >> 28) == 0xe || (src >> 24) == 127)
+        return 1;
+    /* the subnet's broadcast address */
+    if (in_subnet(s, src) && (src | s->netmask) == 0xffffffffu && s->netmask != 0xffffffffu)
+        return 1;
+    return 0;
+}
+
+static void ip_rx(struct sl_stack *s, const struct sl_eth *eth, int trusted)
+{
+    struct sl_ip4 ip;
+    enum sl_ctr r = sl_ip4_parse(eth->payload, eth->payload_len, trusted, &ip);
+    if (r) {
+        s->ctr[r]++;
+        return;
+    }
+    if (ip.dst != s->addr) {
+        SCTR(s, drop_ip_not_for_us);
+        return;
+    }
+    if (ip.src == s->addr) { /* LAND: our own address as the source */
+        s->ctr[ip.proto == SL_IPPROTO_TCP ? SL_CTR_drop_tcp_land : SL_CTR_drop_ip_bad_src]++;
+        return;
+    }
+    if (bad_src(s, ip.src)) {
+        SCTR(s, drop_ip_bad_src);
+        return;
+    }
+    if (ip.mf || ip.frag_off_bytes) {
+        SCTR(s, drop_ip_frag); /* no reassembly: fragments are counted and dropped */
+        return;
+    }
+    if (ip.ihl_bytes > SL_IP_HLEN)
+        SCTR(s, ip_options_skipped);
+    if (in_subnet(s, ip.src)) { /* glean the neighbour from a valid packet */
+        struct sl_arp_entry *e = arp_slot(s, ip.src, 0);
+        if (!e || !e->valid)
+            arp_learn(s, ip.src, eth->src);
+    }
+    if (ip.proto == SL_IPPROTO_TCP) {
+        struct sl_tcp_seg seg;
+        r = sl_tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, trusted, &seg);
+        if (r) {
+            s->ctr[r]++;
+            return;
+        }
+        sl_stack_tcp_rx(s, ip.src, ip.dst, &seg);
+        return;
+    }
+    if (ip.proto == SL_IPPROTO_ICMP) {
+        icmp_rx(s, &ip, trusted);
+        return;
+    }
+    SCTR(s, drop_ip_proto);
+}
+
+void sl_netif_rx(struct sl_stack *s, const struct sl_frame *f)
+{
+    struct sl_eth eth;
+    enum sl_ctr r = sl_eth_parse(f->data, f->len, &eth);
+    if (r) {
+        s->ctr[r]++;
+        return;
+    }
+    if (memcmp(eth.dst, s->mac, 6) != 0 && memcmp(eth.dst, bcast_mac, 6) != 0) {
+        SCTR(s, drop_eth_not_for_us);
+        return;
+    }
+    int trusted = (f->flags & SL_FRAME_CSUM_TRUSTED) != 0;
+    switch (eth.type) {
+    case SL_ETH_P_ARP:
+        arp_rx(s, eth.payload, eth.payload_len);
+        return;
+    case SL_ETH_P_IP:
+        ip_rx(s, &eth, trusted);
+        return;
+    default:
+        SCTR(s, drop_eth_type);
+        return;
+    }
+}

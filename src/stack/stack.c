@@ -1,0 +1,402 @@
+/* The stack: connection lifecycle, TCP demultiplexing, event delivery and
+ * the event loop step. */
+#include <errno.h>
+#include <poll.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "stack/stack.h"
+
+uint64_t sl_clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t sl_clock_default(void *arg)
+{
+    (void)arg;
+    return sl_clock_us();
+}
+
+struct sl_tcp_out *sl_out_reset(struct sl_stack *s)
+{
+    s->out.n = 0;
+    s->out.events = 0;
+    s->out.ctr = s->ctr;
+    return &s->out;
+}
+
+/* ---------------- ring pool ---------------- */
+
+static uint8_t *ring_alloc(struct sl_stack *s, int snd)
+{
+    uint8_t ***fl = snd ? &s->free_snd : &s->free_rcv;
+    uint32_t *n = snd ? &s->n_free_snd : &s->n_free_rcv;
+    if (*n)
+        return (*fl)[--*n];
+    return malloc(snd ? s->tcfg.sndbuf : s->tcfg.rcvbuf);
+}
+
+static void ring_free(struct sl_stack *s, uint8_t *p, int snd)
+{
+    if (!p)
+        return;
+    uint8_t ***fl = snd ? &s->free_snd : &s->free_rcv;
+    uint32_t *n = snd ? &s->n_free_snd : &s->n_free_rcv;
+    if (*n < s->free_cap)
+        (*fl)[(*n)++] = p;
+    else
+        free(p);
+}
+
+void sl_ring_pool_free(struct sl_stack *s)
+{
+    for (uint32_t i = 0; i < s->n_free_snd; i++)
+        free(s->free_snd[i]);
+    for (uint32_t i = 0; i < s->n_free_rcv; i++)
+        free(s->free_rcv[i]);
+    free(s->free_snd);
+    free(s->free_rcv);
+}
+
+/* ---------------- connection lifecycle ---------------- */
+
+struct sl_conn *sl_conn_new(struct sl_stack *s)
+{
+    if (s->nconns >= s->max_conns) {
+        SCTR(s, drop_tcp_max_conns);
+        return NULL;
+    }
+    struct sl_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        SCTR(s, drop_tcp_nomem);
+        return NULL;
+    }
+    c->snd = ring_alloc(s, 1);
+    c->rcv = ring_alloc(s, 0);
+    if (!c->snd || !c->rcv) {
+        ring_free(s, c->snd, 1);
+        ring_free(s, c->rcv, 0);
+        free(c);
+        SCTR(s, drop_tcp_nomem);
+        return NULL;
+    }
+    c->stack = s;
+    s->nconns++;
+    return c;
+}
+
+static void conn_free(struct sl_stack *s, struct sl_conn *c)
+{
+    sl_table_remove(s, c);
+    sl_heap_update(s, c, 0);
+    ring_free(s, c->snd, 1);
+    ring_free(s, c->rcv, 0);
+    s->nconns--;
+    free(c);
+}
+
+static void pending_add(struct sl_stack *s, struct sl_conn *c)
+{
+    if (c->sflags & SL_CF_PENDING)
+        return;
+    c->sflags |= SL_CF_PENDING;
+    c->next_pending = s->pending_head;
+    s->pending_head = c;
+}
+
+void sl_conn_mark_dirty(struct sl_stack *s, struct sl_conn *c)
+{
+    if (c->sflags & (SL_CF_DIRTY | SL_CF_DEAD))
+        return;
+    c->sflags |= SL_CF_DIRTY;
+    c->next_dirty = s->dirty_head;
+    s->dirty_head = c;
+}
+
+static void listener_notify(struct sl_stack *s, struct sl_listener *l)
+{
+    if (l->notify)
+        return;
+    l->notify = true;
+    if (s->n_notify < SL_MAX_LISTENERS)
+        s->notify_list[s->n_notify++] = l;
+}
+
+static unsigned map_events(unsigned tev)
+{
+    unsigned ev = 0;
+    if (tev & SL_TEV_READABLE)
+        ev |= SL_EV_READABLE;
+    if (tev & SL_TEV_WRITABLE)
+        ev |= SL_EV_WRITABLE;
+    if (tev & SL_TEV_CONNECTED)
+        ev |= SL_EV_CONNECTED | SL_EV_WRITABLE;
+    if (tev & SL_TEV_HUP)
+        ev |= SL_EV_HUP | SL_EV_READABLE;
+    if (tev & SL_TEV_ERROR)
+        ev |= SL_EV_ERROR | SL_EV_READABLE | SL_EV_WRITABLE;
+    return ev;
+}
+
+void sl_conn_after(struct sl_stack *s, struct sl_conn *c)
+{
+    struct sl_tcp_out *out = &s->out;
+    for (unsigned i = 0; i < out->n; i++)
+        sl_netif_tx_tcp(s, &c->tcb, c->snd, &out->seg[i]);
+    out->n = 0;
+    unsigned tev = out->events;
+    out->events = 0;
+
+    if (tev & SL_TEV_CLOSED) {
+        c->sflags |= SL_CF_DEAD;
+        sl_table_remove(s, c);
+        sl_heap_update(s, c, 0);
+    } else {
+        uint64_t d = sl_tcp_next_deadline(&c->tcb);
+        if (d && d <= s->now)
+            d = s->now + 1; /* never spin on a deadline already past */
+        sl_heap_update(s, c, d);
+    }
+    if (c->tcb.state == SL_TCP_TIME_WAIT && (c->sflags & SL_CF_APP_CLOSED) && c->snd) {
+        /* TIME-WAIT keeps only the control block */
+        ring_free(s, c->snd, 1);
+        ring_free(s, c->rcv, 0);
+        c->snd = c->rcv = NULL;
+    }
+
+    struct sl_listener *l = c->listener;
+    if (l && !(c->sflags & SL_CF_ACCEPTED)) {
+        if ((tev & SL_TEV_CONNECTED) && !(c->sflags & SL_CF_IN_ACCEPTQ)) {
+            c->sflags |= SL_CF_IN_ACCEPTQ;
+            c->next_accept = NULL;
+            if (l->acc_tail)
+                l->acc_tail->next_accept = c;
+            else
+                l->acc_head = c;
+            l->acc_tail = c;
+            listener_notify(s, l);
+        }
+        c->ev |= map_events(tev);
+        if ((c->sflags & SL_CF_DEAD) && !(c->sflags & SL_CF_IN_ACCEPTQ)) {
+            l->pending--; /* died half-open: nobody ever saw it */
+            c->sflags |= SL_CF_APP_CLOSED;
+            c->listener = NULL;
+            pending_add(s, c);
+        }
+        return;
+    }
+    unsigned ev = map_events(tev);
+    if (ev || (c->sflags & SL_CF_DEAD)) {
+        c->ev |= ev;
+        pending_add(s, c);
+    }
+}
+
+void sl_conn_wake(struct sl_stack *s, struct sl_conn *c, unsigned ev)
+{
+    c->ev |= ev;
+    pending_add(s, c);
+}
+
+void sl_conn_release(struct sl_stack *s, struct sl_conn *c)
+{
+    c->sflags |= SL_CF_APP_CLOSED;
+    pending_add(s, c);
+}
+
+/* ---------------- TCP demultiplexing ---------------- */
+
+static struct sl_listener *find_listener(struct sl_stack *s, uint16_t port)
+{
+    for (unsigned i = 0; i < SL_MAX_LISTENERS; i++)
+        if (s->listeners[i] && s->listeners[i]->port == port)
+            return s->listeners[i];
+    return NULL;
+}
+
+static void send_replies(struct sl_stack *s, uint32_t saddr, const struct sl_tcp_seg *seg)
+{
+    for (unsigned i = 0; i < s->out.n; i++)
+        sl_netif_tx_reply(s, saddr, seg, &s->out.seg[i]);
+    s->out.n = 0;
+}
+
+void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
+                     const struct sl_tcp_seg *seg)
+{
+    if (seg->sport == 0 || seg->dport == 0) {
+        SCTR(s, drop_tcp_bad_port);
+        return;
+    }
+    struct sl_conn *c = sl_table_find(s, saddr, seg->sport, seg->dport);
+    if (c && c->tcb.state == SL_TCP_TIME_WAIT && sl_tcp_tw_accept_syn(&c->tcb, seg)) {
+        SCTR(s, tcp_timewait_reused);
+        struct sl_tcp_out *out = sl_out_reset(s);
+        c->tcb.state = SL_TCP_CLOSED;
+        out->events |= SL_TEV_CLOSED;
+        sl_conn_after(s, c);
+        c = NULL;
+    }
+    struct sl_tcp_out *out = sl_out_reset(s);
+    if (c) {
+        struct sl_tcp_bufs b = {c->snd, c->rcv};
+        sl_tcp_input(&c->tcb, &b, s->now, seg, out);
+        /* RFC 5681 4.2: a duplicate ACK for each out-of-order segment goes
+         * out at once, not coalesced with the rest of the burst, so the
+         * peer's dupack counting works. */
+        if ((c->tcb.flags & SL_TF_ACK_NOW) && c->tcb.n_ooo && c->snd)
+            sl_tcp_output(&c->tcb, &b, s->now, out);
+        sl_conn_after(s, c);
+        if (c->tcb.flags & SL_TF_ACK_NOW || c->snd)
+            sl_conn_mark_dirty(s, c);
+        return;
+    }
+    struct sl_listener *l = find_listener(s, seg->dport);
+    if (!l) {
+        enum sl_ctr r = sl_tcp_closed_reply(seg, out);
+        s->ctr[r]++;
+        send_replies(s, saddr, seg);
+        return;
+    }
+    enum sl_ctr r = sl_tcp_listen_check(seg, out);
+    if (r) {
+        s->ctr[r]++;
+        send_replies(s, saddr, seg);
+        return;
+    }
+    if (l->pending >= l->backlog) {
+        SCTR(s, drop_tcp_backlog_full);
+        return;
+    }
+    c = sl_conn_new(s);
+    if (!c)
+        return; /* counted: drop_tcp_max_conns / drop_tcp_nomem */
+    uint32_t iss = sl_tcp_isn(s->isn_key, daddr, seg->dport, saddr, seg->sport, s->now);
+    sl_tcp_open_passive(&c->tcb, &s->tcfg, s->now, daddr, saddr, seg, iss,
+                        randombytes_random(), out);
+    c->listener = l;
+    l->pending++;
+    sl_table_insert(s, c);
+    sl_conn_after(s, c);
+}
+
+void sl_stack_icmp_ptb(struct sl_stack *s, const struct sl_icmp *ic)
+{
+    if (!ic->inner_ok || ic->inner_proto != SL_IPPROTO_TCP || ic->inner_src != s->addr) {
+        SCTR(s, drop_icmp_ptb_no_conn);
+        return;
+    }
+    struct sl_conn *c = sl_table_find(s, ic->inner_dst, ic->inner_dport, ic->inner_sport);
+    if (!c) {
+        SCTR(s, drop_icmp_ptb_no_conn);
+        return;
+    }
+    s->ctr[sl_tcp_icmp_ptb(&c->tcb, ic->inner_seq, ic->mtu)]++;
+}
+
+/* ---------------- event loop step ---------------- */
+
+static void process_dirty(struct sl_stack *s)
+{
+    while (s->dirty_head) {
+        struct sl_conn *c = s->dirty_head;
+        s->dirty_head = c->next_dirty;
+        c->sflags &= (uint8_t)~SL_CF_DIRTY;
+        if (c->sflags & SL_CF_DEAD)
+            continue;
+        struct sl_tcp_bufs b = {c->snd, c->rcv};
+        sl_tcp_output(&c->tcb, &b, s->now, sl_out_reset(s));
+        sl_conn_after(s, c);
+    }
+}
+
+static void deliver(struct sl_stack *s)
+{
+    for (unsigned i = 0; i < s->n_notify; i++) {
+        struct sl_listener *l = s->notify_list[i];
+        l->notify = false;
+        if (l->cb && l->acc_head)
+            l->cb(l, l->user);
+    }
+    s->n_notify = 0;
+    while (s->pending_head) {
+        struct sl_conn *c = s->pending_head;
+        s->pending_head = c->next_pending;
+        c->sflags &= (uint8_t)~SL_CF_PENDING;
+        if (c->sflags & SL_CF_APP_CLOSED) {
+            if (c->sflags & SL_CF_DEAD) {
+                if (c->cb)
+                    c->cb(c, SL_EV_CLOSED, c->user);
+                conn_free(s, c);
+            }
+            continue;
+        }
+        if (!(c->sflags & SL_CF_ACCEPTED) || !c->cb)
+            continue; /* delivered when the application takes it */
+        unsigned ev = c->ev;
+        c->ev = 0;
+        if (ev)
+            c->cb(c, ev, c->user);
+    }
+}
+
+static int step(struct sl_stack *s)
+{
+    int work = 0;
+    s->now = s->clock(s->clock_arg);
+    struct sl_frame fr[64];
+    int n = s->io->ops->rx_burst(s->io, fr, 64);
+    for (int i = 0; i < n; i++)
+        sl_netif_rx(s, &fr[i]);
+    if (n > 0) {
+        s->io->ops->rx_release(s->io);
+        work = 1;
+    }
+    struct sl_conn *c;
+    unsigned guard = s->heap_len + 1;
+    while ((c = sl_heap_top(s)) && c->deadline <= s->now && guard--) {
+        struct sl_tcp_bufs b = {c->snd, c->rcv};
+        sl_tcp_timers(&c->tcb, &b, s->now, sl_out_reset(s));
+        sl_conn_after(s, c);
+        work = 1;
+    }
+    for (int round = 0; round < 4 && (s->dirty_head || s->pending_head || s->n_notify); round++) {
+        process_dirty(s);
+        deliver(s);
+        work = 1;
+    }
+    process_dirty(s);
+    s->io->ops->tx_flush(s->io);
+    return work;
+}
+
+int sl_stack_step(struct sl_stack *s, int timeout_ms)
+{
+    if (step(s) || timeout_ms == 0)
+        return 0;
+    int fd = s->io->ops->poll_fd(s->io);
+    struct sl_conn *top = sl_heap_top(s);
+    int wait = timeout_ms;
+    if (top) {
+        uint64_t now = s->clock(s->clock_arg);
+        int64_t d = top->deadline > now ? (int64_t)((top->deadline - now + 999) / 1000) : 0;
+        if (wait < 0 || d < wait)
+            wait = (int)d;
+    }
+    if (wait != 0) {
+        if (fd >= 0) {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            poll(&p, 1, wait);
+        } else if (s->clock == sl_clock_default) {
+            struct timespec ts = {0, 100000}; /* no fd: back off 100 us */
+            nanosleep(&ts, NULL);
+        }
+    }
+    step(s);
+    return 0;
+}

@@ -1,0 +1,140 @@
+/* Stack layer: connection table, timer heap, event loop, ARP/IP/ICMP.
+ * Calls down into wire/, tcp/ and io/; called by api/. */
+#ifndef SL_STACK_H
+#define SL_STACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/ctr.h"
+#include "io/io.h"
+#include "sltcp/sltcp.h"
+#include "tcp/tcp.h"
+#include "wire/wire.h"
+
+/* sl_conn.sflags */
+#define SL_CF_APP_CLOSED 0x01  /* handle released by the application */
+#define SL_CF_ACCEPTED 0x02    /* handed to the application */
+#define SL_CF_IN_TABLE 0x04    /* present in the 4-tuple table */
+#define SL_CF_PENDING 0x08     /* on the event-delivery list */
+#define SL_CF_DIRTY 0x10       /* needs sl_tcp_output */
+#define SL_CF_IN_ACCEPTQ 0x20
+#define SL_CF_DEAD 0x40        /* reached CLOSED; free once the app let go */
+
+struct sl_conn {
+    struct sl_tcb tcb;          /* the whole protocol state: a value */
+    struct sl_stack *stack;
+    uint8_t *snd, *rcv;         /* rings; NULL in TIME-WAIT */
+    sl_conn_cb cb;
+    void *user;
+    struct sl_listener *listener; /* passive opens, until accepted */
+    struct sl_conn *next_pending, *next_dirty, *next_accept;
+    uint64_t deadline;          /* key in the timer heap, 0 = not queued */
+    uint32_t heap_idx;
+    unsigned ev;                /* SL_EV_* waiting to be delivered */
+    uint8_t sflags;
+};
+
+struct sl_listener {
+    struct sl_stack *stack;
+    uint16_t port;
+    uint32_t backlog, pending; /* pending = half-open + not yet accepted */
+    sl_listen_cb cb;
+    void *user;
+    struct sl_conn *acc_head, *acc_tail;
+    bool notify;
+};
+
+#define SL_ARP_SLOTS 256
+struct sl_arp_entry {
+    uint32_t ip;
+    uint8_t mac[6];
+    uint8_t valid;
+    uint64_t req_sent; /* last request, us */
+};
+
+#define SL_MAX_LISTENERS 16
+#define SL_ARP_QUEUE 32
+
+struct sl_stack {
+    struct sl_io *io;
+    uint8_t mac[6];
+    uint32_t addr, netmask, gateway;
+    uint32_t mtu;
+    struct sl_tcp_cfg tcfg;
+    uint8_t isn_key[16];
+    uint32_t max_conns, nconns;
+    uint16_t ip_id;
+    uint16_t next_port;
+
+    /* 4-tuple table: open addressing, linear probing, backward-shift delete */
+    struct sl_conn **table;
+    uint32_t table_mask;
+    /* timer heap: min-heap on conn->deadline */
+    struct sl_conn **heap;
+    uint32_t heap_len, heap_cap;
+
+    struct sl_listener *listeners[SL_MAX_LISTENERS];
+    struct sl_conn *pending_head, *dirty_head;
+    struct sl_listener *notify_list[SL_MAX_LISTENERS];
+    unsigned n_notify;
+
+    struct sl_arp_entry arp[SL_ARP_SLOTS];
+    struct { uint32_t nh; uint32_t len; uint8_t *buf; } arpq[SL_ARP_QUEUE];
+    unsigned arpq_len;
+
+    /* free rings, reused to avoid mmap/munmap per connection */
+    uint8_t **free_snd, **free_rcv;
+    uint32_t n_free_snd, n_free_rcv, free_cap;
+
+    uint64_t now;
+    sl_clock_fn clock; /* sl_clock_us by default; simulations pass a virtual one */
+    void *clock_arg;
+    uint64_t ctr[SL_CTR__COUNT];
+    struct sl_tcp_out out; /* scratch, reused for every engine call */
+};
+
+/* conn_table.c */
+int sl_table_init(struct sl_stack *s, uint32_t max_conns);
+void sl_table_free(struct sl_stack *s);
+struct sl_conn *sl_table_find(struct sl_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport);
+void sl_table_insert(struct sl_stack *s, struct sl_conn *c);
+void sl_table_remove(struct sl_stack *s, struct sl_conn *c);
+void sl_heap_update(struct sl_stack *s, struct sl_conn *c, uint64_t deadline);
+struct sl_conn *sl_heap_top(struct sl_stack *s);
+
+/* netif.c */
+void sl_netif_rx(struct sl_stack *s, const struct sl_frame *f);
+/* Builds and queues an IPv4/TCP frame for one engine emit of `c` (or, with
+ * c == NULL, a reply to `seg` from raddr/rport to lport). */
+void sl_netif_tx_tcp(struct sl_stack *s, const struct sl_tcb *t, const uint8_t *snd,
+                     const struct sl_tcp_emit *e);
+void sl_netif_tx_reply(struct sl_stack *s, uint32_t raddr, const struct sl_tcp_seg *seg,
+                       const struct sl_tcp_emit *e);
+
+/* stack.c */
+void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
+                     const struct sl_tcp_seg *seg);
+void sl_stack_icmp_ptb(struct sl_stack *s, const struct sl_icmp *ic);
+/* After any engine call on c: transmit s->out, record events, reschedule. */
+void sl_conn_after(struct sl_stack *s, struct sl_conn *c);
+void sl_conn_mark_dirty(struct sl_stack *s, struct sl_conn *c);
+void sl_conn_release(struct sl_stack *s, struct sl_conn *c);
+/* Queue events for delivery on the next loop step. */
+void sl_conn_wake(struct sl_stack *s, struct sl_conn *c, unsigned ev);
+struct sl_tcp_out *sl_out_reset(struct sl_stack *s);
+uint64_t sl_clock_us(void);
+uint64_t sl_clock_default(void *arg);
+#define SL_NOW(s) ((s)->clock((s)->clock_arg))
+struct sl_conn *sl_conn_new(struct sl_stack *s);
+void sl_ring_pool_free(struct sl_stack *s);
+/* Creates a stack over an already open backend (tests and simulations);
+ * takes ownership of io. clock may be NULL for the monotonic clock. */
+int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_fn clock,
+                       void *clock_arg, struct sl_stack **out, char *err, size_t errlen);
+/* One event-loop iteration (see sl_run). */
+int sl_stack_step(struct sl_stack *s, int timeout_ms);
+
+#define SCTR(s, name) ((s)->ctr[SL_CTR_##name]++)
+
+#endif

@@ -1,0 +1,348 @@
+/* Segment output: what to send now, given the windows, Nagle, SWS
+ * avoidance, pending ACKs and loss recovery. Pure: segments are appended to
+ * an sl_tcp_out; the caller builds the frames. */
+#include "tcp/tcp_int.h"
+
+/* Free space in the receive ring (bytes not yet read or received). */
+static uint32_t rcv_space(const struct sl_tcb *t)
+{
+    uint32_t used = t->rcv_nxt - t->rcv_read;
+    if (t->flags & SL_TF_FIN_RCVD)
+        used--; /* the FIN occupies sequence space, not the ring */
+    return used >= t->rcv_bufsz ? 0 : t->rcv_bufsz - used;
+}
+
+/* Window to advertise. RFC 9293 3.8.6.2.2 (receiver SWS avoidance): the
+ * right edge moves only by at least min(RCV.BUFF/2, Eff.snd.MSS), and it
+ * never moves left (RFC 9293 3.8.6, MUST-?? "shrinking the window" is
+ * strongly discouraged). RFC 7323 2.3: the field carries wnd >> Rcv.Wind.Shift. */
+static uint16_t rcv_wnd_field(struct sl_tcb *t)
+{
+    uint32_t right = t->rcv_nxt + rcv_space(t);
+    if (sl_seq_lt(t->rcv_adv, t->rcv_nxt))
+        t->rcv_adv = t->rcv_nxt;
+    if (sl_seq_le(right, t->rcv_adv) ||
+        right - t->rcv_adv < tcp_min32(t->rcv_bufsz / 2, t->rcv_mss))
+        right = t->rcv_adv;
+    uint32_t wnd = right - t->rcv_nxt;
+    uint32_t field = wnd >> t->rcv_wscale;
+    if ((field << t->rcv_wscale) < wnd && t->rcv_adv == right)
+        field++; /* rounding must not shrink a window already offered */
+    if (field > 0xffff)
+        field = 0xffff;
+    t->rcv_adv = t->rcv_nxt + (field << t->rcv_wscale);
+    return (uint16_t)field;
+}
+
+struct sl_tcp_emit *tcp_emit_new(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out,
+                                 uint32_t seq, uint8_t flags)
+{
+    if (out->n >= SL_TCP_OUT_MAX)
+        return NULL;
+    struct sl_tcp_emit *e = &out->seg[out->n++];
+    memset(e, 0, sizeof(*e));
+    e->seq = seq;
+    e->flags = flags;
+    if (flags & SL_TCP_ACK)
+        e->ack = t->rcv_nxt;
+    if (flags & SL_TCP_SYN) {
+        uint32_t w = rcv_space(t);          /* RFC 7323 2.2: SYN window never scaled */
+        e->wnd = (uint16_t)tcp_min32(w, 0xffff);
+        t->rcv_adv = t->rcv_nxt + e->wnd;
+    } else if (!(flags & SL_TCP_RST)) {
+        e->wnd = rcv_wnd_field(t);
+    }
+    if ((t->flags & SL_TF_TS_OK) && !(flags & SL_TCP_RST)) { /* RFC 7323 3.2 */
+        e->opts.has_ts = 1;
+        e->opts.tsval = tcp_ts_now(t, now);
+        e->opts.tsecr = t->ts_recent;
+    }
+    if (flags & SL_TCP_ACK) {
+        t->flags &= (uint16_t)~SL_TF_ACK_NOW;
+        t->t_delack = 0;
+        t->segs_unacked = 0;
+        t->last_ack_sent = t->rcv_nxt;
+    }
+    CTR(out, tcp_tx_segs);
+    return e;
+}
+
+/* A pure ACK at SND.NXT, with SACK blocks for out-of-order data (RFC 2018 4:
+ * the first block reports the most recently received segment; we keep the
+ * ranges in sequence order, which RFC 2018 permits for the rest). */
+void tcp_send_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
+{
+    struct sl_tcp_emit *e = tcp_emit_new(t, now, out, t->snd_nxt, SL_TCP_ACK);
+    if (!e)
+        return;
+    if ((t->flags & SL_TF_SACK_OK) && t->n_ooo) {
+        unsigned max = e->opts.has_ts ? 3 : 4; /* 40 bytes of option space */
+        for (unsigned i = 0; i < t->n_ooo && i < max; i++)
+            e->opts.sack[e->opts.nsack++] = t->ooo[i];
+    }
+}
+
+/* RFC 5961 7: challenge ACKs are rate limited per connection. */
+void tcp_send_challenge_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
+{
+    uint32_t sec = (uint32_t)(now / 1000000);
+    if (t->chack_window != sec) {
+        t->chack_window = sec;
+        t->chack_count = 0;
+    }
+    if (t->chack_count >= SL_TCP_CHACK_LIMIT) {
+        CTR(out, drop_tcp_challenge_ack_limited);
+        return;
+    }
+    t->chack_count++;
+    CTR(out, tcp_challenge_ack_tx);
+    tcp_send_ack(t, now, out);
+}
+
+/* SYN (active) or SYN-ACK (passive), RFC 9293 3.5, with our options. */
+void tcp_send_syn(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
+{
+    uint8_t flags = SL_TCP_SYN;
+    if (t->state == SL_TCP_SYN_RCVD)
+        flags |= SL_TCP_ACK;
+    struct sl_tcp_emit *e = tcp_emit_new(t, now, out, t->iss, flags);
+    if (!e)
+        return;
+    e->opts.has_mss = 1; /* RFC 9293 3.7.1: MSS in SYN */
+    e->opts.mss = t->rcv_mss;
+    if (t->flags & SL_TF_WS_OK) { /* RFC 7323 2.2 */
+        e->opts.has_wscale = 1;
+        e->opts.wscale = t->rcv_wscale;
+    }
+    if (t->flags & SL_TF_SACK_OK) /* RFC 2018 2 */
+        e->opts.sack_perm = 1;
+    if ((t->flags & SL_TF_TS_OK) && t->state == SL_TCP_SYN_SENT)
+        e->opts.tsecr = 0; /* RFC 7323 3.2: TSecr is 0 in the initial SYN */
+    if (t->snd_max == t->iss)
+        t->snd_max = t->iss + 1;
+    t->snd_nxt = t->iss + 1;
+}
+
+void tcp_arm_rto(struct sl_tcb *t, uint64_t now)
+{
+    t->flags &= (uint16_t)~SL_TF_PERSIST;
+    t->t_rexmt = now + t->rto;
+}
+
+uint32_t tcp_sacked_bytes(const struct sl_tcb *t)
+{
+    uint32_t s = 0;
+    for (unsigned i = 0; i < t->n_sacked; i++)
+        s += t->sacked[i].right - t->sacked[i].left;
+    return s;
+}
+
+/* RFC 6675 4 "Pipe", with every hole below the highest SACKed byte taken as
+ * lost (IsLost simplified) and holes below HighRxt counted as retransmitted. */
+static uint32_t sack_pipe(const struct sl_tcb *t)
+{
+    if (!t->n_sacked)
+        return tcp_flight(t);
+    uint32_t high = t->sacked[t->n_sacked - 1].right;
+    uint32_t lost = 0, rexmitted = 0, prev = t->snd_una;
+    for (unsigned i = 0; i < t->n_sacked; i++) {
+        uint32_t l = t->sacked[i].left;
+        if (sl_seq_gt(l, prev)) {
+            lost += l - prev;
+            if (sl_seq_gt(t->high_rxt, prev))
+                rexmitted += sl_seq_min(t->high_rxt, l) - prev;
+        }
+        prev = sl_seq_max(prev, t->sacked[i].right);
+    }
+    (void)high;
+    uint32_t p = tcp_flight(t) - tcp_sacked_bytes(t) - lost + rexmitted;
+    return p;
+}
+
+/* Retransmit from `seq` up to `max` bytes (at most one MSS); returns bytes. */
+static uint32_t retransmit_at(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out,
+                              uint32_t seq, uint32_t max)
+{
+    uint32_t len = 0;
+    uint8_t flags = SL_TCP_ACK;
+    if (sl_seq_lt(seq, t->snd_end))
+        len = tcp_min32(tcp_min32(t->snd_end - seq, max), t->snd_mss);
+    if ((t->flags & SL_TF_FIN_QUEUED) && seq + len == t->snd_end &&
+        sl_seq_gt(t->snd_max, t->snd_end))
+        flags |= SL_TCP_FIN; /* the FIN was sent: it goes again */
+    if (len == 0 && !(flags & SL_TCP_FIN))
+        return 0;
+    struct sl_tcp_emit *e = tcp_emit_new(t, now, out, seq, flags | (len ? SL_TCP_PSH : 0));
+    if (!e)
+        return 0;
+    e->len = len;
+    t->retrans_total++;
+    CTR(out, tcp_retransmits);
+    t->flags &= (uint16_t)~SL_TF_RTT_VALID; /* Karn: no sample across a retransmission */
+    return len + ((flags & SL_TCP_FIN) ? 1 : 0);
+}
+
+void tcp_fast_retransmit(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
+{
+    uint32_t n = retransmit_at(t, now, out, t->snd_una, t->snd_mss);
+    if (sl_seq_lt(t->high_rxt, t->snd_una + n))
+        t->high_rxt = t->snd_una + n;
+    CTR(out, tcp_fast_retransmits);
+    tcp_arm_rto(t, now);
+}
+
+/* RFC 6675 5 step (C): while pipe < cwnd, NextSeg() = first lost byte above
+ * HighRxt; retransmit one segment of it. */
+static void sack_recover(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
+{
+    for (;;) {
+        if (sack_pipe(t) >= t->cwnd || out->n >= SL_TCP_OUT_MAX)
+            return;
+        uint32_t from = sl_seq_max(t->high_rxt, t->snd_una), hole_end = 0;
+        int found = 0;
+        uint32_t prev = t->snd_una;
+        for (unsigned i = 0; i < t->n_sacked; i++) {
+            uint32_t l = t->sacked[i].left, r = t->sacked[i].right;
+            if (sl_seq_gt(l, from) && sl_seq_gt(l, prev)) {
+                from = sl_seq_max(from, prev);
+                hole_end = l;
+                found = 1;
+                break;
+            }
+            prev = sl_seq_max(prev, r);
+            if (sl_seq_lt(from, prev))
+                from = prev;
+        }
+        if (!found)
+            return;
+        uint32_t n = retransmit_at(t, now, out, from, hole_end - from);
+        if (n == 0)
+            return;
+        CTR(out, tcp_sack_retransmits);
+        t->high_rxt = from + n;
+    }
+}
+
+/* If snd_nxt sits inside a SACKed block (after an RTO rewind), skip it; return
+ * how far we may send before the next SACKed block. */
+static uint32_t skip_sacked(struct sl_tcb *t)
+{
+    uint32_t lim = UINT32_MAX;
+    for (unsigned i = 0; i < t->n_sacked; i++) {
+        if (sl_seq_le(t->sacked[i].left, t->snd_nxt) && sl_seq_lt(t->snd_nxt, t->sacked[i].right))
+            t->snd_nxt = t->sacked[i].right;
+        else if (sl_seq_gt(t->sacked[i].left, t->snd_nxt)) {
+            lim = t->sacked[i].left - t->snd_nxt;
+            break;
+        }
+    }
+    return lim;
+}
+
+static int can_send_data(const struct sl_tcb *t)
+{
+    switch (t->state) {
+    case SL_TCP_ESTABLISHED: case SL_TCP_CLOSE_WAIT: case SL_TCP_FIN_WAIT_1:
+    case SL_TCP_CLOSING: case SL_TCP_LAST_ACK:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void sl_tcp_output(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
+                   struct sl_tcp_out *out)
+{
+    (void)b; /* payload bytes are read from the ring by the frame builder */
+    if (!can_send_data(t)) {
+        if ((t->flags & SL_TF_ACK_NOW) && t->state >= SL_TCP_ESTABLISHED)
+            tcp_send_ack(t, now, out);
+        return;
+    }
+    if ((t->flags & SL_TF_IN_RECOVERY) && (t->flags & SL_TF_SACK_OK))
+        sack_recover(t, now, out);
+
+    int gso = (t->flags & SL_TF_GSO) != 0;
+    uint32_t max_seg = t->snd_mss;
+    if (gso) /* keep the IP datagram under 64 KB */
+        max_seg = t->snd_mss * tcp_max32(1, 62000 / t->snd_mss);
+
+    while (out->n < SL_TCP_OUT_MAX) {
+        uint32_t sack_lim = UINT32_MAX;
+        if (t->n_sacked && sl_seq_lt(t->snd_nxt, t->snd_max))
+            sack_lim = skip_sacked(t);
+        int fin_unsent = (t->flags & SL_TF_FIN_QUEUED) &&
+                         sl_seq_le(t->snd_nxt, t->snd_end); /* FIN seq = snd_end */
+        uint32_t avail = sl_seq_lt(t->snd_nxt, t->snd_end) ? t->snd_end - t->snd_nxt : 0;
+        if (avail == 0 && !fin_unsent)
+            break;
+        /* Usable window (RFC 5681 / 9293 3.8.6): min(cwnd, rwnd) minus what
+         * is in flight (RFC 6675 pipe during SACK recovery). */
+        uint32_t inflight = ((t->flags & SL_TF_IN_RECOVERY) && (t->flags & SL_TF_SACK_OK))
+                                ? sack_pipe(t)
+                                : t->snd_nxt - t->snd_una;
+        uint32_t cw = t->cwnd > inflight ? t->cwnd - inflight : 0;
+        uint32_t edge = t->snd_una + t->snd_wnd; /* never beyond the offered window */
+        uint32_t rw = sl_seq_gt(edge, t->snd_nxt) ? edge - t->snd_nxt : 0;
+        uint32_t len = tcp_min32(tcp_min32(avail, tcp_min32(cw, rw)), max_seg);
+        len = tcp_min32(len, sack_lim);
+        if (avail > 0 && len < avail) {
+            /* Sender SWS avoidance (RFC 9293 3.8.6.2.1) and Nagle (3.7.4):
+             * send a full segment, or at least half the largest window the
+             * peer offered; never a runt while data is in flight. */
+            if (len < t->snd_mss && (len == 0 || len < t->max_snd_wnd / 2)) {
+                /* Nothing in flight to clock us: the persist timer probes a
+                 * zero window (RFC 9293 3.8.6.1) and is the SWS override
+                 * timeout for a small one (3.8.6.2.1), so a lost window
+                 * update can never stall the connection. */
+                if (t->snd_nxt == t->snd_una && !t->t_rexmt && rw < avail) {
+                    t->flags |= SL_TF_PERSIST;
+                    t->t_rexmt = now + t->rto;
+                }
+                break;
+            }
+        } else if (avail > 0 && len < t->snd_mss && t->snd_nxt != t->snd_una &&
+                   !(t->flags & SL_TF_NODELAY) && !fin_unsent) {
+            break; /* Nagle (RFC 9293 3.7.4, RFC 1122 4.2.3.4) */
+        }
+        uint8_t flags = SL_TCP_ACK;
+        if (len > 0 && len == avail)
+            flags |= SL_TCP_PSH;
+        if (fin_unsent && len == avail)
+            flags |= SL_TCP_FIN;
+        int rexmit = sl_seq_lt(t->snd_nxt, t->snd_max);
+        struct sl_tcp_emit *e = tcp_emit_new(t, now, out, t->snd_nxt, flags);
+        if (!e)
+            break;
+        e->len = len;
+        if (len > t->snd_mss)
+            e->gso = t->snd_mss;
+        if (len)
+            CTR(out, tcp_tx_data_segs);
+        if (rexmit) {
+            t->retrans_total++;
+            CTR(out, tcp_retransmits);
+        } else if (len && !(t->flags & SL_TF_RTT_VALID)) {
+            t->flags |= SL_TF_RTT_VALID; /* RFC 6298 3: time one segment at a time */
+            t->rtt_seq = t->snd_nxt;
+            t->rtt_start_us = (uint32_t)now;
+        }
+        t->snd_nxt += len + ((flags & SL_TCP_FIN) ? 1 : 0);
+        if (sl_seq_gt(t->snd_nxt, t->snd_max))
+            t->snd_max = t->snd_nxt;
+        if (!t->t_rexmt || (t->flags & SL_TF_PERSIST))
+            tcp_arm_rto(t, now); /* RFC 6298 5.1 */
+    }
+
+    /* Window update after the application read (RFC 9293 3.8.6.2.2): tell
+     * the peer once the right edge can move by the SWS threshold. */
+    if (!(t->flags & SL_TF_ACK_NOW) && t->state <= SL_TCP_FIN_WAIT_2) {
+        uint32_t right = t->rcv_nxt + rcv_space(t);
+        if (sl_seq_gt(right, t->rcv_adv) &&
+            right - t->rcv_adv >= tcp_min32(t->rcv_bufsz / 2, 2u * t->rcv_mss) &&
+            t->rcv_adv - t->rcv_nxt < t->rcv_bufsz / 2)
+            t->flags |= SL_TF_ACK_NOW;
+    }
+    if (t->flags & SL_TF_ACK_NOW)
+        tcp_send_ack(t, now, out);
+}

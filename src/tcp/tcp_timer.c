@@ -1,0 +1,139 @@
+/* Timers, all held as absolute deadlines in the TCB: retransmission
+ * (RFC 6298), SYN retransmission, persist (RFC 9293 3.8.6.1), delayed ACK
+ * (3.8.6.3), keepalive (3.8.4), FIN-WAIT-2 and TIME-WAIT (3.6). */
+#include <errno.h>
+
+#include "tcp/tcp_int.h"
+
+static uint32_t backed_off(uint32_t rto, uint8_t backoff)
+{
+    uint64_t v = (uint64_t)rto << (backoff > 16 ? 16 : backoff);
+    return v > SL_TCP_RTO_MAX_US ? SL_TCP_RTO_MAX_US : (uint32_t)v;
+}
+
+static void rexmt_expired(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
+                          struct sl_tcp_out *out)
+{
+    t->t_rexmt = 0;
+    if (t->state == SL_TCP_SYN_SENT || t->state == SL_TCP_SYN_RCVD) {
+        if (++t->backoff > SL_TCP_SYN_RETRIES) {
+            CTR(out, tcp_timeouts);
+            tcp_set_error(t, -ETIMEDOUT, now, out);
+            return;
+        }
+        CTR(out, tcp_retransmits);
+        t->retrans_total++;
+        t->flags &= (uint16_t)~SL_TF_RTT_VALID; /* Karn */
+        tcp_send_syn(t, now, out);
+        t->t_rexmt = now + backed_off(SL_TCP_RTO_INIT_US, t->backoff); /* RFC 6298 5.5 */
+        return;
+    }
+    if (t->flags & SL_TF_PERSIST) {
+        uint32_t avail = sl_seq_lt(t->snd_una, t->snd_end) ? t->snd_end - t->snd_una : 0;
+        if (avail == 0) {
+            t->flags &= (uint16_t)~SL_TF_PERSIST;
+            t->backoff = 0;
+            return;
+        }
+        /* Zero window: a probe carrying one octet of new data, backed off
+         * exponentially; the connection stays open while the peer answers
+         * (RFC 9293 3.8.6.1). Small window: the SWS override timeout sends
+         * what fits (RFC 9293 3.8.6.2.1). */
+        uint32_t len = t->snd_wnd == 0 ? 1 : tcp_min32(tcp_min32(avail, t->snd_wnd), t->snd_mss);
+        struct sl_tcp_emit *e = tcp_emit_new(t, now, out, t->snd_una, SL_TCP_ACK);
+        if (e) {
+            e->len = len;
+            if (t->snd_wnd == 0)
+                CTR(out, tcp_zwp_tx);
+            if (sl_seq_lt(t->snd_max, t->snd_una + len))
+                t->snd_max = t->snd_una + len;
+            if (sl_seq_lt(t->snd_nxt, t->snd_una + len))
+                t->snd_nxt = t->snd_una + len;
+        }
+        if (t->snd_wnd == 0) {
+            if (t->backoff < 16)
+                t->backoff++;
+            t->t_rexmt = now + backed_off(t->rto, t->backoff);
+        } else {
+            t->backoff = 0;
+            tcp_arm_rto(t, now);
+        }
+        return;
+    }
+    if (t->snd_una == t->snd_max)
+        return;
+    /* RFC 6298 5.4-5.6 and RFC 1122 4.2.3.5 (R2). */
+    if (++t->backoff > SL_TCP_DATA_RETRIES) {
+        CTR(out, tcp_timeouts);
+        tcp_set_error(t, -ETIMEDOUT, now, out);
+        return;
+    }
+    CTR(out, tcp_rto_fired);
+    tcp_cc_on_rto(t, now);
+    t->rto = backed_off(t->rto, 1); /* RFC 6298 5.5 */
+    t->n_sacked = 0;  /* RFC 2018 8: the receiver may have reneged */
+    t->snd_nxt = t->snd_una; /* go back N, from the first unacknowledged byte */
+    t->high_rxt = t->snd_una;
+    t->dupacks = 0;
+    t->flags &= (uint16_t)~SL_TF_RTT_VALID; /* Karn */
+    sl_tcp_output(t, b, now, out);
+    if (!t->t_rexmt)
+        tcp_arm_rto(t, now);
+}
+
+static void keep_expired(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
+{
+    t->t_keep = 0;
+    switch (t->state) {
+    case SL_TCP_TIME_WAIT:
+    case SL_TCP_FIN_WAIT_2:
+        tcp_set_state(t, SL_TCP_CLOSED, now, out);
+        return;
+    case SL_TCP_ESTABLISHED:
+    case SL_TCP_CLOSE_WAIT:
+        if (!t->keepidle_s)
+            return;
+        if (t->ka_probes >= SL_TCP_KEEPCNT) {
+            CTR(out, tcp_timeouts);
+            tcp_set_error(t, -ETIMEDOUT, now, out);
+            return;
+        }
+        /* RFC 9293 3.8.4: a probe with SEG.SEQ = SND.NXT - 1, no data. */
+        {
+            struct sl_tcp_emit *e = tcp_emit_new(t, now, out, t->snd_nxt - 1, SL_TCP_ACK);
+            if (e)
+                CTR(out, tcp_keepalive_tx);
+        }
+        t->ka_probes++;
+        t->t_keep = now + SL_TCP_KEEPINTVL_US;
+        return;
+    default:
+        return;
+    }
+}
+
+void sl_tcp_timers(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
+                   struct sl_tcp_out *out)
+{
+    if (t->t_delack && now >= t->t_delack) {
+        t->t_delack = 0;
+        CTR(out, tcp_delayed_acks);
+        t->flags |= SL_TF_ACK_NOW;
+    }
+    if (t->t_rexmt && now >= t->t_rexmt)
+        rexmt_expired(t, b, now, out);
+    if (t->state != SL_TCP_CLOSED && t->t_keep && now >= t->t_keep)
+        keep_expired(t, now, out);
+    if (t->state != SL_TCP_CLOSED && (t->flags & SL_TF_ACK_NOW))
+        sl_tcp_output(t, b, now, out);
+}
+
+uint64_t sl_tcp_next_deadline(const struct sl_tcb *t)
+{
+    uint64_t d = 0;
+    const uint64_t v[3] = {t->t_rexmt, t->t_delack, t->t_keep};
+    for (int i = 0; i < 3; i++)
+        if (v[i] && (!d || v[i] < d))
+            d = v[i];
+    return d;
+}

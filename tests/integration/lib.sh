@@ -1,0 +1,635 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # variables here are for the scripts sourcing it
+# Shared harness for sltcp integration tests, scripts/demo.sh and bench/.
+# Source it; do not run it.
+#
+# Topology (one pair per run, names unique per run: sl$$-srv / sl$$-cli):
+#
+#   netns sl$$-cli                          netns sl$$-srv
+#   +---------------------------+           +------------------------------+
+#   | vcli 198.18.0.1/24        |<--veth--->| vsrv (no kernel address)     |
+#   | kernel TCP: curl, wget,   |           | sltcp via AF_PACKET:         |
+#   | ab, wrk, python, nginx    |           |  --dev packet:vsrv           |
+#   +---------------------------+           |  --addr 198.18.0.2/24        |
+#                                           +------------------------------+
+#
+# veth offloads stay at their defaults (TSO/GSO/csum offload ON). IPv6 is
+# disabled in both namespaces. Only 198.18.0.0/15 and loopback are used. The
+# root namespace is touched only to create the veth pair, which is created
+# directly inside the namespaces (`ip link add ... netns ...`).
+#
+# Environment:
+#   SL_BUILD        build dir holding slhttpd/slclient (default $SL_SRC/build)
+#   SL_SRC          source dir (default: derived from this file's location)
+#   SL_TEST_BUDGET  seconds before a watchdog aborts the test (set it before
+#                   sourcing; default 600; 0 = none). ctest's TIMEOUT is 900 s.
+#   SL_SELFTEST=1   harness self-check only: replace slhttpd/slclient with
+#                   py/fake_slhttpd.py (kernel nginx behind the same CLI, with
+#                   the kernel address on vsrv) and py/fake_slclient.py.
+#                   --impair is ignored there. Never used by ctest.
+#   SL_KEEP=1       keep the temp dir (logs, downloads) after the run.
+#
+# Typical test:
+#   SL_TEST_BUDGET=300
+#   . "$(dirname "$0")/lib.sh"
+#   topo_up
+#   make_file small.bin 1K
+#   start_slhttpd
+#   fetch_check curl small.bin
+#   stop_slhttpd
+#   summary
+
+set -uo pipefail
+
+SL_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SL_SRC=${SL_SRC:-$(cd "$SL_LIB_DIR/../.." && pwd)}
+SL_BUILD=${SL_BUILD:-$SL_SRC/build}
+SL_TEST_BUDGET=${SL_TEST_BUDGET:-600}
+SL_SELFTEST=${SL_SELFTEST:-0}
+TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
+
+SRV_NS="sl$$-srv"
+CLI_NS="sl$$-cli"
+SRV_IF=vsrv
+CLI_IF=vcli
+CLI_IP=198.18.0.1
+SRV_IP=198.18.0.2
+NET_LEN=24
+SL_PORT=${SL_PORT:-80}
+
+if [[ $SL_SELFTEST == 1 ]]; then
+  SLHTTPD_CMD=(python3 "$SL_LIB_DIR/py/fake_slhttpd.py")
+  SLCLIENT_CMD=(python3 "$SL_LIB_DIR/py/fake_slclient.py")
+else
+  SLHTTPD_CMD=("$SL_BUILD/slhttpd")
+  SLCLIENT_CMD=("$SL_BUILD/slclient")
+fi
+
+_SL_PASS=0
+_SL_FAIL=0
+_SL_PIDS=()        # every background process we started (real PIDs)
+_SL_NETNS=()       # namespaces we created
+_SL_CLEANED=0
+_SL_WATCHDOG=
+SLHTTPD_PID=
+SLHTTPD_RC=
+SLHTTPD_LOG=
+SLHTTPD_STATS=
+SLHTTPD_READY=
+_SL_SRV_N=0        # how many slhttpd instances this run started
+_SL_RST_PID=
+_SL_RST_PCAP=
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sltest.$TEST_NAME.XXXXXX") || {
+  echo "$TEST_NAME: cannot create temp dir" >&2
+  exit 1
+}
+chmod 755 "$WORK"
+ROOT=$WORK/www     # document root served by slhttpd
+DL=$WORK/dl        # downloads
+mkdir -p "$ROOT" "$DL" "$WORK/sha"
+
+# ---------------------------------------------------------------- output
+
+log() { printf '[%s %s] %s\n' "$TEST_NAME" "$(date +%T)" "$*"; }
+pass() { _SL_PASS=$((_SL_PASS + 1)); printf 'PASS: %s\n' "$*"; }
+fail() { _SL_FAIL=$((_SL_FAIL + 1)); printf 'FAIL: %s\n' "$*"; }
+# check LABEL CMD...: pass if CMD succeeds, else fail.
+check() {
+  local label=$1; shift
+  if "$@"; then pass "$label"; else fail "$label"; fi
+}
+
+# die MSG: fatal failure; prints diagnostics and the summary line, exits 1.
+die() {
+  fail "$*"
+  summary
+}
+
+# summary: final line "<test>: N passed, M failed"; exit status 0 only if
+# nothing failed and something passed. Exits (the EXIT trap cleans up).
+summary() {
+  if [[ -n $SLHTTPD_PID ]] && ! _sl_alive "$SLHTTPD_PID"; then
+    fail "slhttpd (pid $SLHTTPD_PID) died unexpectedly"
+    _sl_reap_slhttpd
+  fi
+  if ((_SL_FAIL > 0)); then
+    diag_dump
+  fi
+  if ((_SL_PASS == 0 && _SL_FAIL == 0)); then
+    echo "$TEST_NAME: no checks ran"
+    _SL_FAIL=1
+  fi
+  echo "$TEST_NAME: $_SL_PASS passed, $_SL_FAIL failed"
+  ((_SL_FAIL == 0)) && exit 0
+  exit 1
+}
+
+# diag_dump: slhttpd counters (SIGUSR1 + stats file) and log tails.
+diag_dump() {
+  echo "---- diagnostics ($TEST_NAME, work dir $WORK) ----"
+  if [[ -n $SLHTTPD_PID ]] && _sl_alive "$SLHTTPD_PID"; then
+    if slhttpd_stats >/dev/null; then
+      echo "slhttpd counters (non-zero):"
+      stats_nonzero "$SLHTTPD_STATS" | sed 's/^/  /'
+    else
+      echo "slhttpd did not write $SLHTTPD_STATS after SIGUSR1"
+    fi
+  elif [[ -n $SLHTTPD_STATS && -s $SLHTTPD_STATS ]]; then
+    echo "slhttpd final counters (non-zero):"
+    stats_nonzero "$SLHTTPD_STATS" | sed 's/^/  /'
+  fi
+  local f
+  for f in "$WORK"/*.log; do
+    [[ -s $f ]] || continue
+    echo "---- tail of $(basename "$f") ----"
+    tail -n 40 "$f"
+  done
+  echo "---- end of diagnostics ----"
+}
+
+# ---------------------------------------------------------------- utils
+
+# wait_for CONDITION_CMD TIMEOUT_S: poll (eval) every 50 ms until it succeeds
+# or the deadline passes. TIMEOUT_S may be fractional. Returns 1 on timeout.
+wait_for() {
+  local cond=$1 timeout=${2:-10}
+  local sec=${timeout%.*} frac=0
+  [[ $timeout == *.* ]] && frac=${timeout#*.}
+  frac=${frac}000000
+  local deadline=$((${EPOCHREALTIME/./} + ${sec:-0} * 1000000 + 10#${frac:0:6}))
+  while :; do
+    eval "$cond" && return 0
+    ((${EPOCHREALTIME/./} >= deadline)) && return 1
+    sleep 0.05
+  done
+}
+
+now() { echo "${EPOCHREALTIME}"; }
+# elapsed START: seconds since START (from now), 2 decimals.
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+# mbps BYTES SECONDS
+mbps() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", n / s / 1e6; else print "inf" }'; }
+
+in_srv() { ip netns exec "$SRV_NS" "$@"; }
+in_cli() { ip netns exec "$CLI_NS" "$@"; }
+
+need_cmd() {
+  local c
+  for c in "$@"; do
+    command -v "$c" >/dev/null 2>&1 || die "missing command '$c' (run scripts/install-deps.sh)"
+  done
+}
+
+# _sl_alive PID: running and not a zombie (our dead children stay zombies
+# until waited for, so kill -0 alone is not enough).
+_sl_alive() {
+  local st
+  st=$(cut -d')' -f2 "/proc/$1/stat" 2>/dev/null) || return 1
+  st=${st# }
+  [[ -n $st && ${st:0:1} != Z && ${st:0:1} != X ]]
+}
+
+# bg_start NAME NS CMD...: run CMD in namespace NS in the background, output
+# to $WORK/NAME.log. `ip netns exec` execs the command, so $! is the real PID.
+# Sets BG_PID and records it for cleanup.
+bg_start() {
+  local name=$1 ns=$2; shift 2
+  ip netns exec "$ns" "$@" >"$WORK/$name.log" 2>&1 </dev/null &
+  BG_PID=$!
+  _SL_PIDS+=("$BG_PID")
+}
+
+# _sl_forget PID: drop a reaped PID from the cleanup list (PIDs get reused).
+_sl_forget() {
+  local p keep=()
+  for p in "${_SL_PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  _SL_PIDS=("${keep[@]}")
+}
+
+# run_in NS CMD...: run CMD in namespace NS in the foreground, but as a
+# waited-for background job so that INT/TERM (and the watchdog) interrupt it
+# at once; bash defers traps while a true foreground command runs. Returns
+# CMD's exit status. Redirect run_in's output as you would CMD's.
+run_in() {
+  local ns=$1 pid rc; shift
+  ip netns exec "$ns" "$@" </dev/null &
+  pid=$!
+  _SL_PIDS+=("$pid")
+  wait "$pid"
+  rc=$?
+  _sl_forget "$pid"
+  return "$rc"
+}
+
+# stop_pid PID [SIGNAL] [TIMEOUT_S]: signal, wait for exit, SIGKILL after the
+# timeout. Reaps it; its exit status is left in STOP_RC.
+stop_pid() {
+  local pid=$1 sig=${2:-TERM} t=${3:-10}
+  STOP_RC=
+  [[ -n $pid ]] || return 0
+  if _sl_alive "$pid"; then
+    kill -s "$sig" "$pid" 2>/dev/null
+    if ! wait_for "! _sl_alive $pid" "$t"; then
+      log "pid $pid ignored SIG$sig for ${t}s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null
+      wait_for "! _sl_alive $pid" 5
+    fi
+  fi
+  wait "$pid" 2>/dev/null
+  STOP_RC=$?
+  _sl_forget "$pid"
+  return 0
+}
+
+# ---------------------------------------------------------------- topology
+
+# Remove namespaces left by earlier runs that were SIGKILLed (owner PID gone).
+_sl_sweep_stale_netns() {
+  local ns pid
+  while read -r ns _; do
+    [[ $ns =~ ^sl([0-9]+)-(srv|cli)$ ]] || continue
+    pid=${BASH_REMATCH[1]}
+    [[ $pid == "$$" ]] && continue
+    [[ -d /proc/$pid ]] && continue
+    ip netns del "$ns" 2>/dev/null && log "removed stale namespace $ns"
+  done < <(ip netns list 2>/dev/null)
+}
+
+_sl_ns_common() {
+  local ns=$1 dev=$2
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+    net.ipv6.conf.default.disable_ipv6=1 "net.ipv6.conf.$dev.disable_ipv6=1" >/dev/null
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set "$dev" up
+}
+
+# topo_up: create the two namespaces and the veth pair (see header).
+topo_up() {
+  [[ $(id -u) -eq 0 ]] || die "integration tests need root (network namespaces)"
+  need_cmd ip
+  _sl_sweep_stale_netns
+  ip netns add "$SRV_NS" || die "ip netns add $SRV_NS failed"
+  _SL_NETNS+=("$SRV_NS")
+  ip netns add "$CLI_NS" || die "ip netns add $CLI_NS failed"
+  _SL_NETNS+=("$CLI_NS")
+  ip link add "$SRV_IF" netns "$SRV_NS" type veth peer name "$CLI_IF" netns "$CLI_NS" ||
+    die "cannot create veth pair"
+  _sl_ns_common "$SRV_NS" "$SRV_IF" || die "cannot configure $SRV_NS"
+  _sl_ns_common "$CLI_NS" "$CLI_IF" || die "cannot configure $CLI_NS"
+  ip -n "$CLI_NS" addr add "$CLI_IP/$NET_LEN" dev "$CLI_IF" || die "cannot address $CLI_IF"
+  # Client-side kernel: room for many short connections (ab). Per-netns.
+  in_cli sysctl -qw net.ipv4.ip_local_port_range="10000 60999" net.ipv4.tcp_tw_reuse=1 >/dev/null
+  wait_for "ip -n $CLI_NS link show $CLI_IF | grep -q LOWER_UP" 5 ||
+    die "veth did not come up"
+  log "topology up: $CLI_NS/$CLI_IF $CLI_IP/$NET_LEN <-> $SRV_NS/$SRV_IF (no kernel address)"
+}
+
+# topo_down: delete the namespaces (the veth goes with them).
+topo_down() {
+  local ns
+  for ns in "${_SL_NETNS[@]}"; do
+    ip netns del "$ns" 2>/dev/null
+  done
+  _SL_NETNS=()
+}
+
+# ---------------------------------------------------------------- cleanup
+
+cleanup() {
+  ((_SL_CLEANED)) && return 0
+  _SL_CLEANED=1
+  local pid
+  if [[ -n $_SL_WATCHDOG ]]; then
+    kill -TERM "$_SL_WATCHDOG" 2>/dev/null
+    wait "$_SL_WATCHDOG" 2>/dev/null
+  fi
+  for pid in "${_SL_PIDS[@]}"; do
+    _sl_alive "$pid" && kill -TERM "$pid" 2>/dev/null
+  done
+  for pid in "${_SL_PIDS[@]}"; do
+    if ! wait_for "! _sl_alive $pid" 5; then
+      kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
+  done
+  topo_down
+  if [[ ${SL_KEEP:-0} == 1 ]]; then
+    echo "$TEST_NAME: kept work dir $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  return 0
+}
+
+# The trap may fire inside a function whose output is redirected to a file
+# (run_in ... >log): report on the original stdout/stderr.
+exec {_SL_OUT}>&1 {_SL_ERR}>&2
+_sl_on_signal() {
+  echo "$TEST_NAME: caught SIG$1, cleaning up" 1>&"$_SL_ERR"
+  cleanup 1>&"$_SL_OUT" 2>&"$_SL_ERR"
+  _SL_FAIL=$((_SL_FAIL + 1))
+  echo "$TEST_NAME: $_SL_PASS passed, $_SL_FAIL failed" 1>&"$_SL_OUT"
+  trap - EXIT
+  exit $((128 + $2))
+}
+
+trap cleanup EXIT
+trap '_sl_on_signal INT 2' INT
+trap '_sl_on_signal TERM 15' TERM
+
+# Watchdog (a child process polling once a second):
+#  - past the budget it aborts the test: it signals our direct children first
+#    (bash runs a trap only after a foreground command returns), then us; the
+#    TERM trap cleans up.
+#  - if we vanish without cleaning up (SIGKILL, e.g. a ctest timeout), it
+#    cleans up after us: stops the processes inside our two namespaces (all
+#    started by this run), deletes the namespaces and the temp dir.
+# cleanup() stops it first, so on a normal exit it does nothing.
+_sl_watchdog_start() {
+  local budget=$1 main=$$
+  (
+    trap '' PIPE INT
+    sp=
+    trap '[[ -n $sp ]] && kill "$sp" 2>/dev/null && wait "$sp"; exit 0' TERM
+    end=$((SECONDS + budget))
+    while _sl_alive "$main"; do
+      if ((SECONDS >= end)); then
+        echo "$TEST_NAME: watchdog: budget of ${budget}s exceeded, aborting" >&2
+        for c in $(ps -o pid= --ppid "$main"); do
+          [[ $c == "$BASHPID" ]] || kill -TERM "$c" 2>/dev/null
+        done
+        kill -TERM "$main" 2>/dev/null
+        end=$((SECONDS + 60)) # then clean up ourselves if it did not
+      fi
+      sleep 1 &
+      sp=$!
+      wait "$sp"
+      sp=
+    done
+    exec >/dev/null 2>&1
+    for sig in TERM KILL; do
+      for ns in "$SRV_NS" "$CLI_NS"; do
+        mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null)
+        ((${#pids[@]})) && kill -"$sig" "${pids[@]}"
+      done
+      [[ $sig == TERM ]] && sleep 2
+    done
+    ip netns del "$SRV_NS"
+    ip netns del "$CLI_NS"
+    [[ ${SL_KEEP:-0} == 1 ]] || rm -rf "$WORK"
+    exit 0
+  ) &
+  _SL_WATCHDOG=$!
+}
+if [[ $SL_TEST_BUDGET != 0 ]]; then
+  _sl_watchdog_start "$SL_TEST_BUDGET"
+fi
+
+# ---------------------------------------------------------------- files
+
+# _sl_bytes SIZE: 1024, 1K, 1M, 1G (binary units).
+_sl_bytes() {
+  local s=$1
+  case $s in
+    *K) echo $((${s%K} * 1024)) ;;
+    *M) echo $((${s%M} * 1024 * 1024)) ;;
+    *G) echo $((${s%G} * 1024 * 1024 * 1024)) ;;
+    *) echo $((s)) ;;
+  esac
+}
+
+# make_file NAME SIZE: deterministic pseudo-random content in $ROOT/NAME
+# (AES-CTR keystream seeded by name and size); records its sha256.
+make_file() {
+  local name=$1 n
+  n=$(_sl_bytes "$2")
+  need_cmd openssl
+  openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass "pass:sltcp-$name-$n" </dev/zero 2>/dev/null |
+    head -c "$n" >"$ROOT/$name"
+  [[ $(stat -c %s "$ROOT/$name") == "$n" ]] || die "make_file $name: short file"
+  chmod 644 "$ROOT/$name"
+  sha256sum "$ROOT/$name" | cut -d' ' -f1 >"$WORK/sha/$name"
+}
+sha_of() { cat "$WORK/sha/$1"; }
+size_of() { stat -c %s "$ROOT/$1"; }
+file_sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# ---------------------------------------------------------------- slhttpd
+
+srv_url() {
+  if [[ $SL_PORT == 80 ]]; then echo "http://$SRV_IP/$1"; else echo "http://$SRV_IP:$SL_PORT/$1"; fi
+}
+
+# start_slhttpd [EXTRA_ARGS...]: start slhttpd in the server namespace with
+#   --dev packet:vsrv --addr 198.18.0.2/24 --port $SL_PORT --root $ROOT
+#   --stats-file ... --ready-file ...  EXTRA_ARGS
+# and wait (15 s) for the ready file. Dies with the log if slhttpd exits.
+# Sets SLHTTPD_PID, SLHTTPD_LOG, SLHTTPD_STATS.
+start_slhttpd() {
+  [[ -z $SLHTTPD_PID ]] || die "start_slhttpd: already running (pid $SLHTTPD_PID)"
+  if [[ $SL_SELFTEST != 1 && ! -x ${SLHTTPD_CMD[0]} ]]; then
+    die "slhttpd binary not found at ${SLHTTPD_CMD[0]} (build first, or set SL_BUILD)"
+  fi
+  _SL_SRV_N=$((_SL_SRV_N + 1))
+  local tag=slhttpd$_SL_SRV_N
+  SLHTTPD_READY=$WORK/$tag.ready
+  SLHTTPD_STATS=$WORK/$tag.stats
+  rm -f "$SLHTTPD_READY" "$SLHTTPD_STATS"
+  bg_start "$tag" "$SRV_NS" "${SLHTTPD_CMD[@]}" --dev "packet:$SRV_IF" \
+    --addr "$SRV_IP/$NET_LEN" --port "$SL_PORT" --root "$ROOT" \
+    --stats-file "$SLHTTPD_STATS" --ready-file "$SLHTTPD_READY" "$@"
+  SLHTTPD_PID=$BG_PID
+  SLHTTPD_LOG=$WORK/$tag.log
+  log "started slhttpd pid $SLHTTPD_PID: ${SLHTTPD_CMD[*]##*/} $*"
+  if ! wait_for "[[ -e $SLHTTPD_READY ]] || ! _sl_alive $SLHTTPD_PID" 15; then
+    die "slhttpd did not create its ready file within 15 s"
+  fi
+  if ! _sl_alive "$SLHTTPD_PID"; then
+    _sl_reap_slhttpd
+    die "slhttpd exited during startup (rc=$SLHTTPD_RC)"
+  fi
+}
+
+_sl_reap_slhttpd() {
+  wait "$SLHTTPD_PID" 2>/dev/null
+  SLHTTPD_RC=$?
+  _sl_forget "$SLHTTPD_PID"
+  SLHTTPD_PID=
+}
+
+# stop_slhttpd: SIGTERM, expect exit within 15 s with status 0 and a final
+# stats file. Records PASS/FAIL for that.
+stop_slhttpd() {
+  [[ -n $SLHTTPD_PID ]] || return 0
+  local pid=$SLHTTPD_PID
+  if ! _sl_alive "$pid"; then
+    _sl_reap_slhttpd
+    fail "slhttpd died before stop (rc=$SLHTTPD_RC)"
+    return 1
+  fi
+  rm -f "$SLHTTPD_STATS"
+  kill -TERM "$pid"
+  if wait_for "! _sl_alive $pid" 15; then
+    _sl_reap_slhttpd
+    if [[ $SLHTTPD_RC == 0 ]]; then
+      pass "slhttpd exited with status 0 on SIGTERM"
+    else
+      fail "slhttpd exited with status $SLHTTPD_RC on SIGTERM"
+    fi
+    if [[ -s $SLHTTPD_STATS ]]; then
+      pass "slhttpd wrote final counters on exit"
+    else
+      fail "slhttpd wrote no stats file on exit"
+    fi
+  else
+    fail "slhttpd still running 15 s after SIGTERM; killing it"
+    kill -KILL "$pid" 2>/dev/null
+    _sl_reap_slhttpd
+  fi
+}
+
+# slhttpd_stats: SIGUSR1, wait (5 s) for a fresh, complete stats file, print
+# its path. Returns 1 if none appeared.
+slhttpd_stats() {
+  [[ -n $SLHTTPD_PID ]] && _sl_alive "$SLHTTPD_PID" || return 1
+  rm -f "$SLHTTPD_STATS"
+  kill -USR1 "$SLHTTPD_PID"
+  wait_for "[[ -s $SLHTTPD_STATS ]]" 5 || return 1
+  # tolerate a non-atomic writer: wait until the size is stable for 100 ms
+  local a b
+  a=$(stat -c %s "$SLHTTPD_STATS")
+  while :; do
+    sleep 0.1
+    b=$(stat -c %s "$SLHTTPD_STATS" 2>/dev/null) || return 1
+    [[ $a == "$b" ]] && break
+    a=$b
+  done
+  echo "$SLHTTPD_STATS"
+}
+
+# stat_get NAME [FILE]: a counter's value from a stats file ("name value"
+# lines); empty if absent.
+stat_get() {
+  awk -v k="$1" '$1 == k { print $2; exit }' "${2:-$SLHTTPD_STATS}" 2>/dev/null
+}
+stats_nonzero() { awk 'NF >= 2 && $2 != 0' "$1"; }
+
+# print_counters [FILE]: the counters a human looks at first, then every
+# non-zero drop_* counter.
+print_counters() {
+  local f=${1:-$SLHTTPD_STATS} k v
+  [[ -s $f ]] || { echo "  (no stats file)"; return 0; }
+  for k in rx_frames tx_frames rx_bytes tx_bytes tx_gso_frames tcp_passive_opens \
+    tcp_established tcp_closed tcp_retransmits tcp_fast_retransmits tcp_sack_retransmits \
+    tcp_rto_fired tcp_rst_tx tcp_rst_rx impair_dropped impair_duplicated impair_reordered; do
+    v=$(stat_get "$k" "$f")
+    [[ -n $v ]] && printf '  %-24s %s\n' "$k" "$v"
+  done
+  awk '$1 ~ /^drop_/ && $2 != 0 { printf "  %-24s %s\n", $1, $2 }' "$f"
+}
+
+# ---------------------------------------------------------------- checks
+
+# fetch_check TOOL NAME [MAX_TIME_S]: download $ROOT/NAME with curl or wget
+# from the client namespace and compare sha256. Sets FETCH_SECS.
+fetch_check() {
+  local tool=$1 name=$2 t=${3:-60} out=$DL/$1-$2 rc t0 want got n
+  want=$(sha_of "$name")
+  n=$(size_of "$name")
+  rm -f "$out"
+  t0=$(now)
+  case $tool in
+    curl) run_in "$CLI_NS" curl -sS --max-time "$t" -o "$out" "$(srv_url "$name")" ;;
+    wget) run_in "$CLI_NS" timeout "$t" wget -q --tries=1 --timeout=30 -O "$out" "$(srv_url "$name")" ;;
+    *) die "fetch_check: unknown tool $tool" ;;
+  esac
+  rc=$?
+  FETCH_SECS=$(elapsed "$t0")
+  got=$( [[ -f $out ]] && file_sha "$out")
+  if [[ $rc == 0 && $got == "$want" ]]; then
+    pass "$tool $name ($n bytes) sha256 ok in ${FETCH_SECS}s ($(mbps "$n" "$FETCH_SECS") MB/s)"
+  else
+    fail "$tool $name: rc=$rc got $(stat -c %s "$out" 2>/dev/null || echo 0)/$n bytes, sha256 ${got:-none} want $want (${FETCH_SECS}s)"
+  fi
+  rm -f "$out"
+}
+
+# ---------------------------------------------------------------- RST capture
+
+# rst_capture_start: tcpdump in the client namespace, keeping only RSTs sent
+# by the server (198.18.0.2) to the client. Informational only.
+rst_capture_start() {
+  command -v tcpdump >/dev/null 2>&1 || { log "tcpdump missing: no RST capture"; return 0; }
+  _SL_RST_PCAP=$WORK/rst.pcap
+  bg_start tcpdump "$CLI_NS" tcpdump -i "$CLI_IF" -n -U --immediate-mode -Z root -w "$_SL_RST_PCAP" \
+    "src host $SRV_IP and tcp[tcpflags] & tcp-rst != 0"
+  _SL_RST_PID=$BG_PID
+  if ! wait_for "grep -q 'listening on' $WORK/tcpdump.log || ! _sl_alive $_SL_RST_PID" 10 ||
+    ! _sl_alive "$_SL_RST_PID"; then
+    log "tcpdump did not start: no RST capture"
+    _SL_RST_PID=
+  fi
+}
+
+# rst_capture_stop: stop tcpdump, print and set RST_COUNT.
+rst_capture_stop() {
+  RST_COUNT=n/a
+  [[ -n $_SL_RST_PID ]] || return 0
+  stop_pid "$_SL_RST_PID" INT 5
+  _SL_RST_PID=
+  RST_COUNT=$(tcpdump -r "$_SL_RST_PCAP" -n 2>/dev/null | wc -l)
+  log "RSTs from server to client: $RST_COUNT (informational)"
+  if ((RST_COUNT > 0)); then
+    tcpdump -r "$_SL_RST_PCAP" -n 2>/dev/null | head -n 5 | sed 's/^/  /'
+  fi
+}
+
+# ---------------------------------------------------------------- kernel nginx
+
+# start_nginx NAME NS LISTEN ROOT [EXTRA_HTTP_DIRECTIVES]: kernel nginx, one
+# worker, config/pid/logs/temp under $WORK/NAME/, access log with connection
+# serial numbers ($WORK/NAME/access.log). Waits until it listens. Sets
+# NGINX_PID and NGINX_DIR.
+start_nginx() {
+  local name=$1 ns=$2 listen=$3 root=$4 extra=${5:-}
+  need_cmd nginx
+  NGINX_DIR=$WORK/$name
+  mkdir -p "$NGINX_DIR/tmp"
+  cat >"$NGINX_DIR/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+user root;
+pid $NGINX_DIR/nginx.pid;
+error_log $NGINX_DIR/error.log warn;
+events { worker_connections 4096; }
+http {
+    default_type application/octet-stream;
+    log_format conn '\$connection \$connection_requests \$status \$body_bytes_sent "\$request"';
+    access_log $NGINX_DIR/access.log conn;
+    sendfile on;
+    keepalive_requests 1000000;
+    keepalive_timeout 65s;
+    client_body_temp_path $NGINX_DIR/tmp/body;
+    proxy_temp_path $NGINX_DIR/tmp/proxy;
+    fastcgi_temp_path $NGINX_DIR/tmp/fastcgi;
+    uwsgi_temp_path $NGINX_DIR/tmp/uwsgi;
+    scgi_temp_path $NGINX_DIR/tmp/scgi;
+    $extra
+    server {
+        listen $listen;
+        root $root;
+    }
+}
+EOF
+  bg_start "$name" "$ns" nginx -p "$NGINX_DIR" -e "$NGINX_DIR/error.log" -c "$NGINX_DIR/nginx.conf"
+  NGINX_PID=$BG_PID
+  local port=${listen##*:}
+  if ! wait_for "ip netns exec $ns ss -Hltn 'sport = :$port' | grep -q . || ! _sl_alive $NGINX_PID" 10 ||
+    ! _sl_alive "$NGINX_PID"; then
+    cat "$NGINX_DIR/error.log" "$WORK/$name.log" 2>/dev/null
+    die "nginx ($name) did not start listening on $listen"
+  fi
+  log "nginx ($name) pid $NGINX_PID listening on $listen in $ns"
+}
