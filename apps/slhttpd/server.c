@@ -10,7 +10,9 @@
  *   LINGER   response sent and FIN queued (SHUT_WR); discard input until the
  *            peer closes too, so unread input cannot turn into a reset that
  *            destroys the response in flight; then sl_close
- *   CLOSED   sl_close called; the state is freed on SL_EV_CLOSED
+ *   CLOSED   sl_close called; buffers and file are released at once, the
+ *            small struct conn is freed on SL_EV_CLOSED (which may come
+ *            much later, e.g. after TIME_WAIT)
  *
  * While a response is being written no input is read (pipelined requests
  * wait in the socket), and nothing relies on a readiness edge: after each
@@ -42,8 +44,15 @@
 
 enum conn_state { ST_READING, ST_WRITING, ST_LINGER, ST_CLOSED };
 
+/* The bulky part of a connection, released as soon as it is closed. */
+struct conn_io {
+    char hdr[HDR_BUF];
+    char in[IN_BUF];
+    struct http_parser parser;
+};
+
 struct conn {
-    struct conn *prev, *next;
+    struct conn *prev, *next; /* srv->open or srv->closing list */
     struct server *srv;
     sl_conn *c;
     enum conn_state state;
@@ -65,9 +74,7 @@ struct conn {
     uint64_t body_off, body_end; /* file offsets still to send */
     int status;          /* for the access log */
 
-    char hdr[HDR_BUF];
-    char in[IN_BUF];
-    struct http_parser parser; /* big: last */
+    struct conn_io *io;  /* NULL once closed */
 };
 
 struct server {
@@ -75,8 +82,9 @@ struct server {
     sl_listener *l;
     struct server_opts o;
     size_t root_len;
-    struct conn *head;
-    unsigned nconns;
+    struct conn *open;    /* connections we still serve */
+    struct conn *closing; /* sl_close called, waiting for SL_EV_CLOSED */
+    unsigned nopen, nclosing;
     int stopping;
     long page;
 
@@ -88,12 +96,6 @@ struct server {
     char date[40];
     char scratch[SCRATCH];
 };
-
-#define LOG(srv, ...)                                                                    \
-    do {                                                                                 \
-        if (!(srv)->o.quiet)                                                             \
-            fprintf(stderr, "slhttpd: " __VA_ARGS__);                                    \
-    } while (0)
 
 static void conn_run(struct conn *cn);
 
@@ -181,17 +183,38 @@ static void release_body(struct conn *cn)
     cn->body_off = cn->body_end = 0;
 }
 
+static void list_add(struct conn **head, struct conn *cn)
+{
+    cn->prev = NULL;
+    cn->next = *head;
+    if (*head)
+        (*head)->prev = cn;
+    *head = cn;
+}
+
+static void list_del(struct conn **head, struct conn *cn)
+{
+    if (cn->prev)
+        cn->prev->next = cn->next;
+    else
+        *head = cn->next;
+    if (cn->next)
+        cn->next->prev = cn->prev;
+    cn->prev = cn->next = NULL;
+}
+
 static void conn_free(struct conn *cn)
 {
     struct server *srv = cn->srv;
     release_body(cn);
-    if (cn->prev)
-        cn->prev->next = cn->next;
-    else
-        srv->head = cn->next;
-    if (cn->next)
-        cn->next->prev = cn->prev;
-    srv->nconns--;
+    free(cn->io);
+    if (cn->state == ST_CLOSED) {
+        list_del(&srv->closing, cn);
+        srv->nclosing--;
+    } else {
+        list_del(&srv->open, cn);
+        srv->nopen--;
+    }
     free(cn);
 }
 
@@ -199,12 +222,19 @@ static void conn_free(struct conn *cn)
  * delivers SL_EV_CLOSED synchronously): callers must not touch it after. */
 static void conn_close(struct conn *cn)
 {
+    struct server *srv = cn->srv;
     sl_conn *c = cn->c;
     int rc;
     if (cn->state == ST_CLOSED)
         return;
-    cn->state = ST_CLOSED;
     release_body(cn);
+    free(cn->io);
+    cn->io = NULL;
+    list_del(&srv->open, cn);
+    srv->nopen--;
+    cn->state = ST_CLOSED;
+    list_add(&srv->closing, cn);
+    srv->nclosing++;
     rc = sl_close(c);
     if (rc < 0)
         fprintf(stderr, "slhttpd: sl_close: %s\n", sl_strerror(rc));
@@ -257,8 +287,11 @@ static void listen_cb(sl_listener *l, void *user)
             fprintf(stderr, "slhttpd: sl_accept: %s\n", sl_strerror(rc));
             break;
         }
-        if (srv->stopping || (srv->o.max_conns && srv->nconns >= srv->o.max_conns) ||
-            (cn = calloc(1, sizeof(*cn))) == NULL) {
+        cn = NULL;
+        if (srv->stopping || (srv->o.max_conns && srv->nopen >= srv->o.max_conns) ||
+            (cn = calloc(1, sizeof(*cn))) == NULL ||
+            (cn->io = malloc(sizeof(*cn->io))) == NULL) {
+            free(cn);
             srv->refused++;
             sl_conn_set_cb(c, orphan_cb, NULL);
             sl_close(c);
@@ -270,16 +303,13 @@ static void listen_cb(sl_listener *l, void *user)
         cn->fd = -1;
         cn->state = ST_READING;
         cn->last_us = now_us(srv);
-        http_parser_init(&cn->parser);
+        http_parser_init(&cn->io->parser);
         if (sl_conn_info(c, &info) == 0) {
             cn->raddr = info.raddr;
             cn->rport = info.rport;
         }
-        cn->next = srv->head;
-        if (srv->head)
-            srv->head->prev = cn;
-        srv->head = cn;
-        srv->nconns++;
+        list_add(&srv->open, cn);
+        srv->nopen++;
         sl_conn_setopt(c, SL_OPT_NODELAY, 1);
         sl_conn_set_cb(c, conn_cb, cn);
         conn_run(cn); /* the request may already be here; may close (and free) cn */
@@ -315,15 +345,15 @@ static void respond_simple(struct conn *cn, int status, int head_only, const cha
     struct server *srv = cn->srv;
     char body[96];
     int blen = snprintf(body, sizeof(body), "%d %s\n", status, http_reason(status));
-    int n = snprintf(cn->hdr, sizeof(cn->hdr),
+    int n = snprintf(cn->io->hdr, sizeof(cn->io->hdr),
                      "HTTP/1.1 %d %s\r\nServer: slhttpd\r\nDate: %s\r\n"
                      "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n%s%s\r\n",
                      status, http_reason(status), now_date(srv), blen, extra ? extra : "",
                      cn->keep ? "" : "Connection: close\r\n");
-    if (n < 0 || (size_t)n >= sizeof(cn->hdr)) /* cannot happen: extra is short */
+    if (n < 0 || (size_t)n >= sizeof(cn->io->hdr)) /* cannot happen: extra is short */
         n = 0;
-    if (!head_only && (size_t)n + (size_t)blen < sizeof(cn->hdr)) {
-        memcpy(cn->hdr + n, body, (size_t)blen);
+    if (!head_only && (size_t)n + (size_t)blen < sizeof(cn->io->hdr)) {
+        memcpy(cn->io->hdr + n, body, (size_t)blen);
         n += blen;
     }
     cn->hdr_off = 0;
@@ -405,7 +435,7 @@ static void setup_body(struct conn *cn, uint64_t first, uint64_t last)
 static void handle_request(struct conn *cn)
 {
     struct server *srv = cn->srv;
-    const struct http_request *r = &cn->parser.req;
+    const struct http_request *r = &cn->io->parser.req;
     int head_only = r->method == HTTP_METHOD_HEAD;
     char rel[PATH_MAX], path[PATH_MAX], lm[40], crange[96];
     struct stat st;
@@ -458,14 +488,14 @@ static void handle_request(struct conn *cn)
     }
     len = size ? last - first + 1 : 0;
 
-    n = snprintf(cn->hdr, sizeof(cn->hdr),
+    n = snprintf(cn->io->hdr, sizeof(cn->io->hdr),
                  "HTTP/1.1 %d %s\r\nServer: slhttpd\r\nDate: %s\r\nContent-Type: %s\r\n"
                  "Content-Length: %" PRIu64 "\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n"
                  "%s%s\r\n",
                  status, http_reason(status), now_date(srv), content_type(path), len, lm, crange,
                  !cn->keep ? "Connection: close\r\n"
                  : r->version_minor == 0 ? "Connection: keep-alive\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof(cn->hdr)) {
+    if (n < 0 || (size_t)n >= sizeof(cn->io->hdr)) {
         release_body(cn);
         respond_simple(cn, 500, head_only, NULL);
         goto log;
@@ -491,7 +521,8 @@ static int flush(struct conn *cn)
 {
     struct server *srv = cn->srv;
     while (cn->hdr_off < cn->hdr_len) {
-        ssize_t n = sl_write(cn->c, cn->hdr + cn->hdr_off, cn->hdr_len - cn->hdr_off);
+        ssize_t n =
+            sl_write(cn->c, cn->io->hdr + cn->hdr_off, cn->hdr_len - cn->hdr_off);
         if (n == -EAGAIN || n == 0)
             return 0;
         if (n < 0)
@@ -509,7 +540,9 @@ static int flush(struct conn *cn)
             size_t space = sl_write_space(cn->c);
             size_t want = sizeof(srv->scratch);
             ssize_t r;
-            if (space > 0 && space < want)
+            if (space == 0)
+                want = 4096; /* expect -EAGAIN; keeps edge-triggered readiness armed */
+            else if (space < want)
                 want = space;
             if (left < want)
                 want = (size_t)left;
@@ -575,12 +608,12 @@ static void conn_run(struct conn *cn)
             ssize_t n;
             if (cn->in_off < cn->in_len) {
                 size_t used = 0;
-                enum http_result r = http_parse(&cn->parser, cn->in + cn->in_off,
+                enum http_result r = http_parse(&cn->io->parser, cn->io->in + cn->in_off,
                                                 cn->in_len - cn->in_off, &used);
                 cn->in_off += used;
                 if (r == HTTP_PARSE_DONE) {
                     handle_request(cn);
-                    http_parser_reset(&cn->parser);
+                    http_parser_reset(&cn->io->parser);
                     break;
                 }
                 if (r == HTTP_PARSE_ERROR) {
@@ -588,9 +621,9 @@ static void conn_run(struct conn *cn)
                     srv->parse_errors++;
                     if (srv->o.verbose)
                         fprintf(stderr, "slhttpd: %s:%u: bad request: %s\n",
-                                ip_str(cn->raddr, ip), cn->rport, cn->parser.error);
+                                ip_str(cn->raddr, ip), cn->rport, cn->io->parser.error);
                     cn->keep = 0;
-                    respond_simple(cn, cn->parser.status, 0, NULL);
+                    respond_simple(cn, cn->io->parser.status, 0, NULL);
                     break;
                 }
                 /* INCOMPLETE: every buffered byte was used */
@@ -599,7 +632,7 @@ static void conn_run(struct conn *cn)
                 conn_close(cn);
                 return;
             }
-            n = sl_read(cn->c, cn->in, sizeof(cn->in));
+            n = sl_read(cn->c, cn->io->in, sizeof(cn->io->in));
             if (n > 0) {
                 cn->in_off = 0;
                 cn->in_len = (size_t)n;
@@ -656,11 +689,9 @@ void server_tick(struct server *srv)
 {
     uint64_t now = now_us(srv);
     uint64_t idle = (uint64_t)srv->o.idle_timeout_s * 1000000u;
-    struct conn *cn = srv->head, *next;
+    struct conn *cn = srv->open, *next;
     for (; cn != NULL; cn = next) {
         next = cn->next;
-        if (cn->state == ST_CLOSED)
-            continue;
         if ((cn->state == ST_LINGER && now - cn->last_us > LINGER_US) ||
             (cn->state != ST_LINGER && idle > 0 && now - cn->last_us > idle)) {
             srv->idle_closed++;
@@ -677,7 +708,7 @@ void server_stop(struct server *srv)
         sl_listener_close(srv->l);
         srv->l = NULL;
     }
-    for (cn = srv->head; cn != NULL; cn = next) {
+    for (cn = srv->open; cn != NULL; cn = next) {
         next = cn->next;
         conn_close(cn);
     }
@@ -685,7 +716,7 @@ void server_stop(struct server *srv)
 
 unsigned server_conns(const struct server *srv)
 {
-    return srv->nconns;
+    return srv->nopen;
 }
 
 void server_dump_stats(const struct server *srv, int fd)
@@ -696,15 +727,17 @@ void server_dump_stats(const struct server *srv, int fd)
             "\nhttp_resp_5xx %" PRIu64 "\nhttp_parse_errors %" PRIu64
             "\nhttp_body_bytes %" PRIu64 "\nhttp_idle_closed %" PRIu64
             "\nhttp_conn_errors %" PRIu64 "\nhttp_mmap_fallbacks %" PRIu64
-            "\nhttp_conns_open %u\n",
+            "\nhttp_conns_open %u\nhttp_conns_closing %u\n",
             srv->accepted, srv->refused, srv->requests, srv->resp_2xx, srv->resp_3xx,
             srv->resp_4xx, srv->resp_5xx, srv->parse_errors, srv->body_bytes, srv->idle_closed,
-            srv->conn_errors, srv->mmap_fallbacks, srv->nconns);
+            srv->conn_errors, srv->mmap_fallbacks, srv->nopen, srv->nclosing);
 }
 
 void server_free(struct server *srv)
 {
-    while (srv->head != NULL)
-        conn_free(srv->head);
+    while (srv->open != NULL)
+        conn_free(srv->open);
+    while (srv->closing != NULL)
+        conn_free(srv->closing);
     free(srv);
 }

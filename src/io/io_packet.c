@@ -456,7 +456,10 @@ int sl_io_packet_open(const char *ifname, struct sl_io **out, char *err, size_t 
         goto sys_fail;
     }
     int one = 1;
-    p->vnet = setsockopt(p->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) == 0;
+    /* SL_IO_PACKET_NO_VNET=1 forces the plain-frame fallback (for tests). */
+    const char *novnet = getenv("SL_IO_PACKET_NO_VNET");
+    if (!(novnet && *novnet && strcmp(novnet, "0") != 0))
+        p->vnet = setsockopt(p->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) == 0;
     p->vnet_len = p->vnet ? PK_VNET_LEN : 0;
     /* Best effort: performance options. */
     (void)setsockopt(p->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));

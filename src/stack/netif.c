@@ -212,7 +212,6 @@ static void build_tcp(struct sl_stack *s, uint32_t dst, uint16_t sport, uint16_t
     uint32_t tcp_len = (uint32_t)(thl + plen);
     if (!queued && e->gso && plen > e->gso && s->io->max_gso) {
         meta.gso_size = e->gso;
-        s->ctr[SL_CTR_tx_gso_frames]++;
     }
     if (!queued && (s->io->csum_offload || meta.gso_size)) {
         /* Pseudo-header sum only; the kernel completes it (NEEDS_CSUM). */

@@ -123,7 +123,6 @@ struct sl_tcb {
     uint64_t t_rexmt;  /* RTO, SYN retransmit, persist (SL_TF_PERSIST) */
     uint64_t t_delack; /* delayed ACK */
     uint64_t t_keep;   /* keepalive, FIN-WAIT-2 and TIME-WAIT timeout */
-    uint64_t t_idle_since; /* last segment received */
 
     uint32_t keepidle_s;   /* 0 = keepalive off */
     uint32_t chack_window; /* RFC 5961 7: start (s) of the rate window */

@@ -125,6 +125,14 @@ summary() {
   exit 1
 }
 
+# skip_all REASON: nothing to test here (e.g. an optional app not in the
+# tree yet); prints the summary line with "1 skipped" and exits 0.
+skip_all() {
+  echo "SKIP: $*"
+  echo "$TEST_NAME: 0 passed, 0 failed, 1 skipped"
+  exit 0
+}
+
 # diag_dump: slhttpd counters (SIGUSR1 + stats file) and log tails.
 diag_dump() {
   echo "---- diagnostics ($TEST_NAME, work dir $WORK) ----"
@@ -589,10 +597,12 @@ rst_capture_stop() {
 
 # start_nginx NAME NS LISTEN ROOT [EXTRA_HTTP_DIRECTIVES]: kernel nginx, one
 # worker, config/pid/logs/temp under $WORK/NAME/, access log with connection
-# serial numbers ($WORK/NAME/access.log). Waits until it listens. Sets
-# NGINX_PID and NGINX_DIR.
+# serial numbers ($WORK/NAME/access.log; NGINX_ACCESS_LOG=off disables it).
+# Waits until it listens. Sets NGINX_PID and NGINX_DIR.
 start_nginx() {
-  local name=$1 ns=$2 listen=$3 root=$4 extra=${5:-}
+  local name=$1 ns=$2 listen=$3 root=$4 extra=${5:-} alog
+  alog="$WORK/$name/access.log conn"
+  [[ ${NGINX_ACCESS_LOG:-} == off ]] && alog=off
   need_cmd nginx
   NGINX_DIR=$WORK/$name
   mkdir -p "$NGINX_DIR/tmp"
@@ -607,7 +617,7 @@ events { worker_connections 4096; }
 http {
     default_type application/octet-stream;
     log_format conn '\$connection \$connection_requests \$status \$body_bytes_sent "\$request"';
-    access_log $NGINX_DIR/access.log conn;
+    access_log $alog;
     sendfile on;
     keepalive_requests 1000000;
     keepalive_timeout 65s;

@@ -1,0 +1,353 @@
+/* slhttpd: HTTP/1.1 static file server on sltcp. Command line, signals,
+ * stats and the event loop; the HTTP work is in server.c. */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sltcp/sltcp.h>
+
+static volatile sig_atomic_t g_stop, g_dump;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    g_dump = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: slhttpd --dev packet:IFACE|tap:NAME --addr A.B.C.D/LEN [--gateway IP]\n"
+"               --port N --root DIR [options]\n"
+"\n"
+"HTTP/1.1 static file server (GET, HEAD, keep-alive, single byte ranges) on\n"
+"the sltcp user-space TCP/IP stack.\n"
+"\n"
+"required:\n"
+"  --dev packet:IFACE|tap:NAME   network device to own\n"
+"  --addr A.B.C.D/LEN            our IPv4 address and prefix length\n"
+"  --port N                      TCP port to listen on (1-65535)\n"
+"  --root DIR                    document root; '/' serves DIR/index.html\n"
+"options:\n"
+"  --gateway IP                  default gateway\n"
+"  --impair loss=P,dup=P,reorder=P,delay=MS,seed=N\n"
+"                                impair our own packets (testing)\n"
+"  --cc newreno|cubic            congestion control (default newreno)\n"
+"  --max-conns N                 connection limit (stack and server)\n"
+"  --sndbuf BYTES, --rcvbuf BYTES  per-connection buffers (power of two)\n"
+"  --no-gso                      don't use TSO/GSO on transmit\n"
+"  --idle-timeout S              close idle/stalled connections after S seconds\n"
+"                                (default 60, 0 = never)\n"
+"  --stats-file PATH             write counters here on SIGUSR1 and at exit\n"
+"                                (default at exit: stderr)\n"
+"  --ready-file PATH             created once listening (removed at exit)\n"
+"  --quiet                       log errors only\n"
+"  --verbose                     log every request\n"
+"  --help                        this text\n"
+"\n"
+"Signals: SIGINT/SIGTERM stop cleanly and dump stats; SIGUSR1 writes the\n"
+"stats file. Exit status: 0 after a clean stop, 1 on a runtime error,\n"
+"2 on a usage error.\n");
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "slhttpd: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    usage(stderr);
+    return 2;
+}
+
+static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+    char *end;
+    unsigned long v;
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int is_pow2(uint32_t v)
+{
+    return v != 0 && (v & (v - 1)) == 0;
+}
+
+/* Writes the stats to `path` atomically (temp file + rename). */
+static void write_stats_file(const char *path, sl_stack *s, struct server *srv)
+{
+    char tmp[PATH_MAX];
+    int fd;
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+        return;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "slhttpd: %s: %s\n", tmp, strerror(errno));
+        return;
+    }
+    sl_stats_dump(s, fd, 0);
+    if (srv != NULL)
+        server_dump_stats(srv, fd);
+    close(fd);
+    if (rename(tmp, path) < 0)
+        fprintf(stderr, "slhttpd: rename %s: %s\n", path, strerror(errno));
+}
+
+static int write_ready_file(const char *path, uint16_t port)
+{
+    char tmp[PATH_MAX];
+    FILE *f;
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+        return -1;
+    f = fopen(tmp, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "%u\n", port);
+    if (fclose(f) != 0 || rename(tmp, path) < 0)
+        return -1;
+    return 0;
+}
+
+enum {
+    O_DEV = 256, O_ADDR, O_GATEWAY, O_PORT, O_ROOT, O_IMPAIR, O_CC, O_MAXCONNS, O_STATS,
+    O_READY, O_NOGSO, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP
+};
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"dev", required_argument, NULL, O_DEV},
+        {"addr", required_argument, NULL, O_ADDR},
+        {"gateway", required_argument, NULL, O_GATEWAY},
+        {"port", required_argument, NULL, O_PORT},
+        {"root", required_argument, NULL, O_ROOT},
+        {"impair", required_argument, NULL, O_IMPAIR},
+        {"cc", required_argument, NULL, O_CC},
+        {"max-conns", required_argument, NULL, O_MAXCONNS},
+        {"stats-file", required_argument, NULL, O_STATS},
+        {"ready-file", required_argument, NULL, O_READY},
+        {"no-gso", no_argument, NULL, O_NOGSO},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"verbose", no_argument, NULL, O_VERBOSE},
+        {"idle-timeout", required_argument, NULL, O_IDLE},
+        {"sndbuf", required_argument, NULL, O_SNDBUF},
+        {"rcvbuf", required_argument, NULL, O_RCVBUF},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    struct sl_config cfg;
+    struct server_opts so;
+    const char *root_arg = NULL, *stats_file = NULL, *ready_file = NULL;
+    char root[PATH_MAX], err[256];
+    uint32_t port = 0, v;
+    int have_addr = 0, c, rc, exit_code = 0;
+    sl_stack *s = NULL;
+    struct server *srv = NULL;
+    struct sigaction sa;
+    struct stat st;
+    uint64_t last_tick;
+
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&so, 0, sizeof(so));
+    so.idle_timeout_s = 60;
+    cfg.cc = SL_CC_NEWRENO;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case O_DEV:
+            if (strncmp(optarg, "packet:", 7) != 0 && strncmp(optarg, "tap:", 4) != 0)
+                return bad_usage("--dev: expected packet:IFACE or tap:NAME, got '%s'", optarg);
+            if (strchr(optarg, ':')[1] == '\0')
+                return bad_usage("--dev: missing interface name in '%s'", optarg);
+            cfg.dev = optarg;
+            break;
+        case O_ADDR:
+            if (sl_parse_cidr(optarg, &cfg.addr, &cfg.prefix_len) < 0)
+                return bad_usage("--addr: expected A.B.C.D/LEN, got '%s'", optarg);
+            have_addr = 1;
+            break;
+        case O_GATEWAY:
+            if (sl_parse_ip(optarg, &cfg.gateway) < 0)
+                return bad_usage("--gateway: expected A.B.C.D, got '%s'", optarg);
+            break;
+        case O_PORT:
+            if (parse_u32(optarg, 1, 65535, &port) < 0)
+                return bad_usage("--port: expected 1-65535, got '%s'", optarg);
+            break;
+        case O_ROOT:
+            root_arg = optarg;
+            break;
+        case O_IMPAIR:
+            cfg.impair = optarg;
+            break;
+        case O_CC:
+            if (strcmp(optarg, "newreno") == 0)
+                cfg.cc = SL_CC_NEWRENO;
+            else if (strcmp(optarg, "cubic") == 0)
+                cfg.cc = SL_CC_CUBIC;
+            else
+                return bad_usage("--cc: expected newreno or cubic, got '%s'", optarg);
+            break;
+        case O_MAXCONNS:
+            if (parse_u32(optarg, 1, UINT32_MAX, &v) < 0)
+                return bad_usage("--max-conns: expected a positive number, got '%s'", optarg);
+            cfg.max_conns = v;
+            so.max_conns = v;
+            break;
+        case O_STATS:
+            stats_file = optarg;
+            break;
+        case O_READY:
+            ready_file = optarg;
+            break;
+        case O_NOGSO:
+            cfg.no_gso = 1;
+            break;
+        case O_QUIET:
+            so.quiet = 1;
+            break;
+        case O_VERBOSE:
+            so.verbose = 1;
+            break;
+        case O_IDLE:
+            if (parse_u32(optarg, 0, 86400 * 365, &v) < 0)
+                return bad_usage("--idle-timeout: expected seconds, got '%s'", optarg);
+            so.idle_timeout_s = v;
+            break;
+        case O_SNDBUF:
+        case O_RCVBUF:
+            if (parse_u32(optarg, 1, 1u << 31, &v) < 0 || !is_pow2(v))
+                return bad_usage("--sndbuf/--rcvbuf: expected a power of two, got '%s'",
+                                 optarg);
+            if (c == O_SNDBUF)
+                cfg.sndbuf = v;
+            else
+                cfg.rcvbuf = v;
+            break;
+        case O_HELP:
+            usage(stdout);
+            return 0;
+        default:
+            if (optind - 1 < argc && optind > 0)
+                return bad_usage("bad option '%s'", argv[optind - 1]);
+            return bad_usage("%s", "bad option");
+        }
+    }
+    if (optind < argc)
+        return bad_usage("unexpected argument '%s'", argv[optind]);
+    if (cfg.dev == NULL)
+        return bad_usage("%s", "--dev is required");
+    if (!have_addr)
+        return bad_usage("%s", "--addr is required");
+    if (port == 0)
+        return bad_usage("%s", "--port is required");
+    if (root_arg == NULL)
+        return bad_usage("%s", "--root is required");
+    if (realpath(root_arg, root) == NULL || stat(root, &st) < 0 || !S_ISDIR(st.st_mode))
+        return bad_usage("--root: '%s' is not a directory", root_arg);
+    so.root = root;
+    if (so.quiet)
+        so.verbose = 0;
+
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop; /* no SA_RESTART: let a blocking wait return */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_usr1;
+    sigaction(SIGUSR1, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+
+    if (ready_file != NULL)
+        unlink(ready_file);
+
+    err[0] = '\0';
+    rc = sl_stack_create(&cfg, &s, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "slhttpd: %s: %s\n", cfg.dev, err[0] ? err : sl_strerror(rc));
+        return 1;
+    }
+    if (server_start(s, (uint16_t)port, &so, &srv) < 0) {
+        sl_stack_destroy(s);
+        return 1;
+    }
+    if (ready_file != NULL && write_ready_file(ready_file, (uint16_t)port) < 0)
+        fprintf(stderr, "slhttpd: cannot write ready file %s: %s\n", ready_file,
+                strerror(errno));
+    if (!so.quiet)
+        fprintf(stderr, "slhttpd: listening on %u.%u.%u.%u:%u (%s), root %s, cc %s\n",
+                cfg.addr >> 24, (cfg.addr >> 16) & 255, (cfg.addr >> 8) & 255, cfg.addr & 255,
+                port, cfg.dev, root, cfg.cc == SL_CC_CUBIC ? "cubic" : "newreno");
+
+    last_tick = sl_now_us(s);
+    while (!g_stop) {
+        uint64_t now;
+        rc = sl_run(s, 100);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN) {
+            fprintf(stderr, "slhttpd: sl_run: %s\n", sl_strerror(rc));
+            exit_code = 1;
+            break;
+        }
+        if (g_dump) {
+            g_dump = 0;
+            if (stats_file != NULL)
+                write_stats_file(stats_file, s, srv);
+            else {
+                sl_stats_dump(s, STDERR_FILENO, 0);
+                server_dump_stats(srv, STDERR_FILENO);
+            }
+        }
+        now = sl_now_us(s);
+        if (now - last_tick >= 1000000) {
+            last_tick = now;
+            server_tick(srv);
+        }
+    }
+
+    if (!so.quiet)
+        fprintf(stderr, "slhttpd: stopping (%u connections open)\n", server_conns(srv));
+    /* Close everything, then give queued data and FINs a moment to leave
+     * (at most a second: connections in TIME_WAIT also count). */
+    server_stop(srv);
+    {
+        uint64_t start = sl_now_us(s);
+        do {
+            rc = sl_run(s, 50);
+            if (rc < 0 && rc != -EINTR && rc != -EAGAIN)
+                break;
+        } while (sl_conn_count(s) > 0 && sl_now_us(s) - start < 1000000);
+    }
+    if (stats_file != NULL) {
+        write_stats_file(stats_file, s, srv);
+    } else {
+        sl_stats_dump(s, STDERR_FILENO, 0);
+        server_dump_stats(srv, STDERR_FILENO);
+    }
+    sl_stack_destroy(s);
+    server_free(srv);
+    if (ready_file != NULL)
+        unlink(ready_file);
+    return exit_code;
+}
