@@ -27,12 +27,14 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,6 +84,8 @@ struct server {
     sl_listener *l;
     struct server_opts o;
     size_t root_len;
+    int root_fd;         /* O_PATH descriptor of the root, for openat2 */
+    int use_openat2;
     struct conn *open;    /* connections we still serve */
     struct conn *closing; /* sl_close called, waiting for SL_EV_CLOSED */
     unsigned nopen, nclosing;
@@ -94,6 +98,8 @@ struct server {
 
     time_t date_t;
     char date[40];
+    time_t lm_t;
+    char lm[40];
     char scratch[SCRATCH];
 };
 
@@ -128,6 +134,50 @@ static const char *now_date(struct server *srv)
     return srv->date;
 }
 
+/* A last-file cache for Last-Modified (the same few files are hot). */
+static const char *mtime_date(struct server *srv, time_t t)
+{
+    if (t != srv->lm_t || srv->lm[0] == '\0') {
+        srv->lm_t = t;
+        http_date(t, srv->lm, sizeof(srv->lm));
+    }
+    return srv->lm;
+}
+
+/* Response heads are built with plain appends (snprintf showed up in
+ * profiles of small-file load). */
+struct sbuf {
+    char *p;
+    size_t len, cap;
+    int overflow;
+};
+
+static void sb_mem(struct sbuf *b, const char *s, size_t n)
+{
+    if (n > b->cap - b->len) {
+        b->overflow = 1;
+        return;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+    sb_mem(b, s, strlen(s));
+}
+
+static void sb_u64(struct sbuf *b, uint64_t v)
+{
+    char tmp[20];
+    size_t i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    sb_mem(b, tmp + i, sizeof(tmp) - i);
+}
+
 static const char *content_type(const char *path)
 {
     static const struct {
@@ -154,12 +204,15 @@ static const char *content_type(const char *path)
     };
     const char *slash = strrchr(path, '/');
     const char *dot = strrchr(slash ? slash : path, '.');
-    size_t i;
-    if (dot != NULL && dot[1] != '\0') {
-        for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-            if (strcasecmp(dot + 1, tab[i].ext) == 0)
-                return tab[i].type;
-    }
+    char ext[5];
+    size_t i, n;
+    if (dot == NULL || (n = strlen(dot + 1)) == 0 || n >= sizeof(ext))
+        return "application/octet-stream";
+    for (i = 0; i <= n; i++) /* with the NUL */
+        ext[i] = (char)((dot[1 + i] >= 'A' && dot[1 + i] <= 'Z') ? dot[1 + i] + 32 : dot[1 + i]);
+    for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+        if (strcmp(ext, tab[i].ext) == 0)
+            return tab[i].type;
     return "application/octet-stream";
 }
 
@@ -363,43 +416,93 @@ static void respond_simple(struct conn *cn, int status, int head_only, const cha
     cn->state = ST_WRITING;
 }
 
-/* Resolves `rel` under the root to an open regular file. Returns 0 or an
- * HTTP status. `path` receives the canonical path. */
-static int open_file(struct server *srv, const char *rel, int *fd_out, struct stat *st,
-                     char *path)
+static int errno_status(int e)
 {
-    char want[PATH_MAX];
-    int n, fd, tries;
-
-    n = snprintf(want, sizeof(want), "%s/%s", srv->o.root, rel);
-    if (n < 0 || (size_t)n >= sizeof(want))
+    switch (e) {
+    case EACCES:
+    case EPERM:
+        return 403;
+    case ENAMETOOLONG:
         return 414;
-    for (tries = 0; tries < 2; tries++) {
-        if (realpath(want, path) == NULL)
-            return errno == EACCES ? 403 : errno == ENAMETOOLONG ? 414 : 404;
-        /* must stay inside the root (symlinks included) */
-        if (strncmp(path, srv->o.root, srv->root_len) != 0 ||
-            (path[srv->root_len] != '/' && path[srv->root_len] != '\0' &&
-             !(srv->root_len == 1 && srv->o.root[0] == '/')))
-            return 404;
-        if (stat(path, st) < 0)
-            return errno == EACCES ? 403 : 404;
-        if (S_ISDIR(st->st_mode)) {
-            if (tries > 0)
-                return 404;
-            n = snprintf(want, sizeof(want), "%s/index.html", path);
-            if (n < 0 || (size_t)n >= sizeof(want))
-                return 414;
-            continue;
-        }
-        break;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+        return 503;
+    default:
+        return 404; /* ENOENT, ENOTDIR, ELOOP, EXDEV (escapes the root), ... */
     }
-    if (!S_ISREG(st->st_mode))
-        return 404;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* openat2(RESOLVE_BENEATH): one syscall that refuses any path (".." or
+ * symlink) leading outside the root directory. -errno on failure. */
+static int open_beneath(struct server *srv, const char *rel)
+{
+    struct open_how how;
+    long fd;
+    memset(&how, 0, sizeof(how));
+    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    fd = syscall(SYS_openat2, srv->root_fd, rel[0] ? rel : ".", &how, sizeof(how));
+    return fd < 0 ? -errno : (int)fd;
+}
+
+/* Fallback without openat2: realpath() and a prefix check. */
+static int open_realpath(struct server *srv, const char *rel)
+{
+    char want[PATH_MAX], path[PATH_MAX];
+    int fd;
+    if ((size_t)snprintf(want, sizeof(want), "%s/%s", srv->o.root, rel) >= sizeof(want))
+        return -ENAMETOOLONG;
+    if (realpath(want, path) == NULL)
+        return -errno;
+    if (strncmp(path, srv->o.root, srv->root_len) != 0 ||
+        (path[srv->root_len] != '/' && path[srv->root_len] != '\0' &&
+         !(srv->root_len == 1 && srv->o.root[0] == '/')))
+        return -EXDEV;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+static int open_in_root(struct server *srv, const char *rel)
+{
+    if (srv->use_openat2) {
+        int fd = open_beneath(srv, rel);
+        if (fd == -EXDEV) /* maybe an absolute symlink that stays inside: check */
+            return open_realpath(srv, rel);
+        if (fd != -ENOSYS && fd != -EPERM) /* EPERM: a seccomp filter, maybe */
+            return fd;
+        srv->use_openat2 = 0;
+    }
+    return open_realpath(srv, rel);
+}
+
+/* Opens `rel` (a directory means its index.html) below the root as a
+ * regular file. Returns 0 or an HTTP status; `rel` may get "/index.html"
+ * appended (it has PATH_MAX bytes). */
+static int open_file(struct server *srv, char *rel, int *fd_out, struct stat *st)
+{
+    int fd = open_in_root(srv, rel);
     if (fd < 0)
-        return errno == EACCES ? 403 : 404;
-    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        return errno_status(-fd);
+    if (fstat(fd, st) < 0) {
+        close(fd);
+        return 404;
+    }
+    if (S_ISDIR(st->st_mode)) {
+        size_t n = strlen(rel);
+        close(fd);
+        if (n + sizeof("/index.html") > PATH_MAX)
+            return 414;
+        memcpy(rel + n, n ? "/index.html" : "index.html", n ? 12 : 11);
+        fd = open_in_root(srv, rel);
+        if (fd < 0)
+            return errno_status(-fd);
+        if (fstat(fd, st) < 0) {
+            close(fd);
+            return 404;
+        }
+    }
+    if (!S_ISREG(st->st_mode)) {
         close(fd);
         return 404;
     }
@@ -437,9 +540,11 @@ static void handle_request(struct conn *cn)
     struct server *srv = cn->srv;
     const struct http_request *r = &cn->io->parser.req;
     int head_only = r->method == HTTP_METHOD_HEAD;
-    char rel[PATH_MAX], path[PATH_MAX], lm[40], crange[96];
+    char rel[PATH_MAX], crange[96];
+    const char *lm;
     struct stat st;
-    int rc, status, n;
+    struct sbuf b;
+    int rc, status;
     uint64_t size, first = 0, last = 0, len;
     enum http_range_result rr = HTTP_RANGE_NONE;
 
@@ -455,13 +560,13 @@ static void handle_request(struct conn *cn)
         respond_simple(cn, rc == -2 ? 414 : 400, head_only, NULL);
         goto log;
     }
-    rc = open_file(srv, rel, &cn->fd, &st, path);
+    rc = open_file(srv, rel, &cn->fd, &st);
     if (rc != 0) {
         respond_simple(cn, rc, head_only, NULL);
         goto log;
     }
     size = (uint64_t)st.st_size;
-    http_date(st.st_mtime, lm, sizeof(lm));
+    lm = mtime_date(srv, st.st_mtime);
 
     /* Range applies to GET only (RFC 9110 section 14.2); an If-Range that
      * does not match our Last-Modified exactly means "send it all". */
@@ -475,33 +580,48 @@ static void handle_request(struct conn *cn)
         respond_simple(cn, 416, 0, crange);
         goto log;
     }
-    if (rr == HTTP_RANGE_OK) {
-        status = 206;
-        snprintf(crange, sizeof(crange),
-                 "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n", first, last,
-                 size);
-    } else {
-        status = 200;
-        crange[0] = '\0';
+    if (rr != HTTP_RANGE_OK) {
         first = 0;
         last = size ? size - 1 : 0;
     }
+    status = rr == HTTP_RANGE_OK ? 206 : 200;
     len = size ? last - first + 1 : 0;
 
-    n = snprintf(cn->io->hdr, sizeof(cn->io->hdr),
-                 "HTTP/1.1 %d %s\r\nServer: slhttpd\r\nDate: %s\r\nContent-Type: %s\r\n"
-                 "Content-Length: %" PRIu64 "\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n"
-                 "%s%s\r\n",
-                 status, http_reason(status), now_date(srv), content_type(path), len, lm, crange,
-                 !cn->keep ? "Connection: close\r\n"
-                 : r->version_minor == 0 ? "Connection: keep-alive\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof(cn->io->hdr)) {
+    b.p = cn->io->hdr;
+    b.len = 0;
+    b.cap = sizeof(cn->io->hdr);
+    b.overflow = 0;
+    sb_str(&b, status == 206 ? "HTTP/1.1 206 Partial Content\r\n" : "HTTP/1.1 200 OK\r\n");
+    sb_str(&b, "Server: slhttpd\r\nDate: ");
+    sb_str(&b, now_date(srv));
+    sb_str(&b, "\r\nContent-Type: ");
+    sb_str(&b, content_type(rel));
+    sb_str(&b, "\r\nContent-Length: ");
+    sb_u64(&b, len);
+    sb_str(&b, "\r\nLast-Modified: ");
+    sb_str(&b, lm);
+    sb_str(&b, "\r\nAccept-Ranges: bytes\r\n");
+    if (status == 206) {
+        sb_str(&b, "Content-Range: bytes ");
+        sb_u64(&b, first);
+        sb_str(&b, "-");
+        sb_u64(&b, last);
+        sb_str(&b, "/");
+        sb_u64(&b, size);
+        sb_str(&b, "\r\n");
+    }
+    if (!cn->keep)
+        sb_str(&b, "Connection: close\r\n");
+    else if (r->version_minor == 0)
+        sb_str(&b, "Connection: keep-alive\r\n");
+    sb_str(&b, "\r\n");
+    if (b.overflow) { /* cannot happen: HDR_BUF has room for every field */
         release_body(cn);
         respond_simple(cn, 500, head_only, NULL);
         goto log;
     }
     cn->hdr_off = 0;
-    cn->hdr_len = (size_t)n;
+    cn->hdr_len = b.len;
     cn->status = status;
     count_status(srv, status);
     cn->state = ST_WRITING;
@@ -672,12 +792,16 @@ int server_start(sl_stack *s, uint16_t port, const struct server_opts *o, struct
     srv->s = s;
     srv->o = *o;
     srv->root_len = strlen(o->root);
+    srv->root_fd = open(o->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    srv->use_openat2 = srv->root_fd >= 0;
     srv->page = sysconf(_SC_PAGESIZE);
     if (srv->page <= 0)
         srv->page = 4096;
     rc = sl_listen(s, port, NULL, listen_cb, srv, &srv->l);
     if (rc < 0) {
         fprintf(stderr, "slhttpd: listen on port %u: %s\n", port, sl_strerror(rc));
+        if (srv->root_fd >= 0)
+            close(srv->root_fd);
         free(srv);
         return rc;
     }
@@ -739,5 +863,7 @@ void server_free(struct server *srv)
         conn_free(srv->open);
     while (srv->closing != NULL)
         conn_free(srv->closing);
+    if (srv->root_fd >= 0)
+        close(srv->root_fd);
     free(srv);
 }

@@ -364,7 +364,7 @@ int sl_conn_setopt(sl_conn *c, enum sl_opt opt, int value)
         if (value)
             c->tcb.flags |= SL_TF_NODELAY;
         else
-            c->tcb.flags &= (uint16_t)~SL_TF_NODELAY;
+            c->tcb.flags &= ~(uint32_t)SL_TF_NODELAY;
         sl_conn_mark_dirty(c->stack, c);
         return 0;
     case SL_OPT_KEEPALIVE:

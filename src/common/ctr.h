@@ -41,7 +41,7 @@
     /* tcp engine */                                                         \
     X(tcp_rx_segs) X(tcp_tx_segs) X(tcp_tx_data_segs) X(tcp_retransmits)     \
     X(tcp_rto_fired) X(tcp_fast_retransmits) X(tcp_sack_retransmits)         \
-    X(tcp_tlp_probes) X(tcp_rst_tx) X(tcp_rst_rx) X(tcp_dupacks_rx)          \
+    X(tcp_tlp_probes) X(tcp_lost_rexmit) X(tcp_rst_tx) X(tcp_rst_rx) X(tcp_dupacks_rx)          \
     X(tcp_delayed_acks) X(tcp_zwp_tx) X(tcp_keepalive_tx) X(tcp_ooo_segs)    \
     X(tcp_passive_opens) X(tcp_active_opens) X(tcp_established)             \
     X(tcp_closed) X(tcp_timeouts) X(tcp_timewait_reused)                     \

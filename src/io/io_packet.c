@@ -60,12 +60,16 @@
 #endif
 
 /* Ring geometry. Blocks are allocated by the kernel as power-of-two page
- * runs, so 1 MB blocks holding 15 frames of 69904 bytes waste < 1%. */
+ * runs, so 1 MB blocks holding 15 frames of 69904 bytes waste < 1%.
+ * Every frame takes a whole slot, so the slot count is what absorbs bursts
+ * and scheduling hiccups on RX: 240 RX slots (16 MB), 120 TX slots (8 MB). */
 #define PK_BLOCK_SIZE (1u << 20)
-#define PK_BLOCK_NR 8u
 #define PK_FRAMES_PER_BLOCK 15u
 #define PK_FRAME_SIZE ((PK_BLOCK_SIZE / PK_FRAMES_PER_BLOCK) & ~(unsigned)(TPACKET_ALIGNMENT - 1))
-#define PK_FRAME_NR (PK_BLOCK_NR * PK_FRAMES_PER_BLOCK)
+#define PK_RX_BLOCK_NR 16u
+#define PK_TX_BLOCK_NR 8u
+#define PK_RX_FRAME_NR (PK_RX_BLOCK_NR * PK_FRAMES_PER_BLOCK)
+#define PK_TX_FRAME_NR (PK_TX_BLOCK_NR * PK_FRAMES_PER_BLOCK)
 
 #define PK_ETH_HLEN 14u
 #define PK_MAX_FRAME (PK_ETH_HLEN + 65535u) /* largest IPv4 packet + Ethernet */
@@ -97,12 +101,12 @@ struct pk_io {
     uint8_t *map;
     size_t map_len;
 
-    uint8_t *rx_fr[PK_FRAME_NR];
+    uint8_t *rx_fr[PK_RX_FRAME_NR];
     uint32_t rx_next;      /* next slot to look at */
     uint32_t rx_held_first; /* first slot handed to the caller / skipped */
     uint32_t rx_held_n;     /* slots not yet returned to the kernel */
 
-    uint8_t *tx_fr[PK_FRAME_NR];
+    uint8_t *tx_fr[PK_TX_FRAME_NR];
     uint32_t tx_next;   /* slot tx_alloc hands out next */
     uint32_t tx_oldest; /* oldest committed slot not yet taken by the kernel */
     uint32_t tx_unsent; /* committed slots not yet taken by the kernel */
@@ -139,9 +143,14 @@ static inline void st_store(void *frame, uint32_t st)
     __atomic_store_n(&h->tp_status, st, __ATOMIC_RELEASE);
 }
 
-static inline uint32_t ring_inc(uint32_t i)
+static inline uint32_t rx_inc(uint32_t i)
 {
-    return i + 1 == PK_FRAME_NR ? 0 : i + 1;
+    return i + 1 == PK_RX_FRAME_NR ? 0 : i + 1;
+}
+
+static inline uint32_t tx_inc(uint32_t i)
+{
+    return i + 1 == PK_TX_FRAME_NR ? 0 : i + 1;
 }
 
 /* ---- receive ---------------------------------------------------------- */
@@ -152,7 +161,7 @@ static void pk_rx_release(struct sl_io *io)
     uint32_t i = p->rx_held_first;
     for (uint32_t n = 0; n < p->rx_held_n; n++) {
         st_store(p->rx_fr[i], TP_STATUS_KERNEL);
-        i = ring_inc(i);
+        i = rx_inc(i);
     }
     p->rx_held_n = 0;
     p->rx_held_first = p->rx_next;
@@ -164,7 +173,7 @@ static int pk_rx_burst(struct sl_io *io, struct sl_frame *frames, int max)
     pk_rx_release(io);
 
     int n = 0;
-    while (n < max && p->rx_held_n < PK_FRAME_NR) {
+    while (n < max && p->rx_held_n < PK_RX_FRAME_NR) {
         uint8_t *fr = p->rx_fr[p->rx_next];
         uint32_t st = st_load(fr);
         if (!(st & TP_STATUS_USER))
@@ -172,7 +181,7 @@ static int pk_rx_burst(struct sl_io *io, struct sl_frame *frames, int max)
         /* The slot is ours until the next release, whether we deliver it
          * or skip it; held slots are always contiguous. */
         p->rx_held_n++;
-        p->rx_next = ring_inc(p->rx_next);
+        p->rx_next = rx_inc(p->rx_next);
 
         const struct tpacket2_hdr *h = (const struct tpacket2_hdr *)fr;
         const struct sockaddr_ll *sll =
@@ -247,7 +256,7 @@ static int pk_tx_reap(struct pk_io *p)
         }
         if (st & TP_STATUS_SEND_REQUEST)
             return 0; /* kernel stopped here (no buffer space / error) */
-        p->tx_oldest = ring_inc(p->tx_oldest);
+        p->tx_oldest = tx_inc(p->tx_oldest);
         p->tx_unsent--;
     }
     return 0;
@@ -348,7 +357,7 @@ static int pk_tx_commit(struct sl_io *io, uint32_t len, const struct sl_tx_meta 
 
     ((struct tpacket2_hdr *)fr)->tp_len = len + p->vnet_len;
     st_store(fr, TP_STATUS_SEND_REQUEST);
-    p->tx_next = ring_inc(p->tx_next);
+    p->tx_next = tx_inc(p->tx_next);
     p->tx_unsent++;
     ctr_add(io, SL_CTR_tx_frames, 1);
     ctr_add(io, SL_CTR_tx_bytes, len);
@@ -466,38 +475,41 @@ int sl_io_packet_open(const char *ifname, struct sl_io **out, char *err, size_t 
     (void)setsockopt(p->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
     /* Every in-flight TX skb is charged to the socket send buffer; let the
      * whole TX ring be in flight. */
-    int sndbuf = (int)(PK_BLOCK_SIZE * PK_BLOCK_NR * 2);
+    int sndbuf = (int)(PK_BLOCK_SIZE * PK_TX_BLOCK_NR * 2);
     if (setsockopt(p->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
         (void)setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 
     struct tpacket_req req = {
         .tp_block_size = PK_BLOCK_SIZE,
-        .tp_block_nr = PK_BLOCK_NR,
+        .tp_block_nr = PK_RX_BLOCK_NR,
         .tp_frame_size = PK_FRAME_SIZE,
-        .tp_frame_nr = PK_FRAME_NR,
+        .tp_frame_nr = PK_RX_FRAME_NR,
     };
     if (setsockopt(p->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0) {
         what = "PACKET_RX_RING";
         goto sys_fail;
     }
+    req.tp_block_nr = PK_TX_BLOCK_NR;
+    req.tp_frame_nr = PK_TX_FRAME_NR;
     if (setsockopt(p->fd, SOL_PACKET, PACKET_TX_RING, &req, sizeof(req)) < 0) {
         what = "PACKET_TX_RING";
         goto sys_fail;
     }
-    size_t ring_len = (size_t)PK_BLOCK_SIZE * PK_BLOCK_NR;
-    p->map_len = 2 * ring_len;
+    /* one mapping: RX ring first, TX ring right after */
+    size_t rx_len = (size_t)PK_BLOCK_SIZE * PK_RX_BLOCK_NR;
+    p->map_len = rx_len + (size_t)PK_BLOCK_SIZE * PK_TX_BLOCK_NR;
     p->map = mmap(NULL, p->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, p->fd, 0);
     if (p->map == MAP_FAILED) {
         p->map = NULL;
         what = "mmap(rings)";
         goto sys_fail;
     }
-    for (uint32_t i = 0; i < PK_FRAME_NR; i++) {
-        size_t off = (size_t)(i / PK_FRAMES_PER_BLOCK) * PK_BLOCK_SIZE +
-                     (size_t)(i % PK_FRAMES_PER_BLOCK) * PK_FRAME_SIZE;
-        p->rx_fr[i] = p->map + off;
-        p->tx_fr[i] = p->map + ring_len + off;
-    }
+    for (uint32_t i = 0; i < PK_RX_FRAME_NR; i++)
+        p->rx_fr[i] = p->map + (size_t)(i / PK_FRAMES_PER_BLOCK) * PK_BLOCK_SIZE +
+                      (size_t)(i % PK_FRAMES_PER_BLOCK) * PK_FRAME_SIZE;
+    for (uint32_t i = 0; i < PK_TX_FRAME_NR; i++)
+        p->tx_fr[i] = p->map + rx_len + (size_t)(i / PK_FRAMES_PER_BLOCK) * PK_BLOCK_SIZE +
+                      (size_t)(i % PK_FRAMES_PER_BLOCK) * PK_FRAME_SIZE;
 
     struct sockaddr_ll sll;
     memset(&sll, 0, sizeof(sll));

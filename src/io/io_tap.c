@@ -272,7 +272,10 @@ int sl_io_tap_open(const char *name, struct sl_io **out, char *err, size_t errle
         goto fail;
     }
 
-    t->fd = tap_attach(name, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR);
+    /* SL_IO_TAP_NO_VNET=1 forces the plain-frame fallback (for tests). */
+    const char *novnet = getenv("SL_IO_TAP_NO_VNET");
+    int want_vnet = !(novnet && *novnet && strcmp(novnet, "0") != 0);
+    t->fd = want_vnet ? tap_attach(name, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) : -EINVAL;
     if (t->fd >= 0) {
         t->vnet = 1;
     } else {

@@ -54,6 +54,7 @@ enum sl_tcp_state {
 #define SL_TF_HAVE_RTT 0x2000   /* srtt/rttvar initialised */
 #define SL_TF_TLP_SENT 0x4000   /* a tail loss probe is outstanding */
 #define SL_TF_OPENING_SYN 0x8000 /* SYN retransmit timer (SYN_SENT/RCVD) */
+#define SL_TF_PTO 0x10000       /* t_rexmt is a tail-loss probe timeout (RFC 8985 7) */
 
 #define SL_TCP_MAX_OOO 4
 
@@ -64,7 +65,8 @@ struct sl_tcb {
     uint16_t lport, rport;
     uint8_t state;         /* enum sl_tcp_state */
     uint8_t cc;            /* enum sl_cc */
-    uint16_t flags;        /* SL_TF_* */
+    uint8_t pad0[2];
+    uint32_t flags;        /* SL_TF_* */
 
     /* send sequence space (RFC 9293 3.3.1) */
     uint32_t iss, snd_una, snd_nxt, snd_max; /* snd_max: highest seq sent + 1 */
@@ -111,6 +113,7 @@ struct sl_tcb {
     /* SACK scoreboard of our data the peer holds (RFC 2018 / 6675) */
     struct sl_sack_block sacked[SL_TCP_MAX_SACK];
     uint32_t high_rxt;     /* RFC 6675 HighRxt */
+    uint32_t rxt_mark;     /* SND.MAX when the latest hole was retransmitted */
     uint8_t n_sacked;
     uint8_t n_ooo;
     uint8_t ka_probes;     /* keepalive probes sent without answer */

@@ -139,5 +139,5 @@ void tcp_cc_on_rto(struct sl_tcb *t, uint64_t now)
     t->cwnd = t->snd_mss;
     t->ca_acked = 0;
     t->recover = t->snd_max;     /* RFC 6582 3.2 step 4 */
-    t->flags &= (uint16_t)~SL_TF_IN_RECOVERY;
+    t->flags &= ~(uint32_t)SL_TF_IN_RECOVERY;
 }

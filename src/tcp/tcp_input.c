@@ -16,7 +16,7 @@ void tcp_set_state(struct sl_tcb *t, uint8_t st, uint64_t now, struct sl_tcp_out
     case SL_TCP_ESTABLISHED:
         out->events |= SL_TEV_CONNECTED | SL_TEV_WRITABLE;
         CTR(out, tcp_established);
-        t->flags &= (uint16_t)~SL_TF_OPENING_SYN;
+        t->flags &= ~(uint32_t)SL_TF_OPENING_SYN;
         if (t->keepidle_s)
             t->t_keep = now + (uint64_t)t->keepidle_s * 1000000u;
         break;
@@ -60,17 +60,17 @@ static void negotiate(struct sl_tcb *t, const struct sl_tcp_seg *s, uint64_t now
     if (o->has_wscale && (t->flags & SL_TF_WS_OK)) {
         t->snd_wscale = o->wscale > 14 ? 14 : o->wscale; /* RFC 7323 2.3 */
     } else {
-        t->flags &= (uint16_t)~SL_TF_WS_OK;
+        t->flags &= ~(uint32_t)SL_TF_WS_OK;
         t->snd_wscale = 0;
         t->rcv_wscale = 0;
     }
     if (!o->sack_perm)
-        t->flags &= (uint16_t)~SL_TF_SACK_OK;
+        t->flags &= ~(uint32_t)SL_TF_SACK_OK;
     if (o->has_ts && (t->flags & SL_TF_TS_OK)) {
         t->ts_recent = o->tsval;
         t->ts_recent_ms = (uint32_t)(now / 1000);
     } else {
-        t->flags &= (uint16_t)~SL_TF_TS_OK; /* RFC 7323 3.2: no TS unless both sent it */
+        t->flags &= ~(uint32_t)SL_TF_TS_OK; /* RFC 7323 3.2: no TS unless both sent it */
     }
     uint32_t mss = tcp_min32(t->peer_mss, t->rcv_mss);
     if (t->path_mss)
@@ -158,8 +158,21 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
     uint32_t wnd = (uint32_t)s->wnd << t->snd_wscale;
     int wnd_changed = 0;
 
-    if (t->flags & SL_TF_SACK_OK)
+    if (t->flags & SL_TF_SACK_OK) {
         sack_update(t, s);
+        /* Lost retransmission: data sent after our latest hole
+         * retransmission is SACKed while a hole below HighRxt remains, so
+         * that retransmission was lost too; NextSeg starts over (the
+         * rule RACK generalises, RFC 8985 6.2 step 2). */
+        if ((t->flags & SL_TF_IN_RECOVERY) && t->n_sacked &&
+            sl_seq_gt(t->sacked[t->n_sacked - 1].right, t->rxt_mark) &&
+            sl_seq_gt(t->high_rxt, t->snd_una) && sl_seq_gt(t->sacked[0].left, t->snd_una) &&
+            sl_seq_gt(t->sacked[t->n_sacked - 1].right, t->high_rxt)) {
+            CTR(out, tcp_lost_rexmit);
+            t->high_rxt = t->snd_una;
+            t->rxt_mark = t->snd_max;
+        }
+    }
 
     /* Send window update (3.10.7.4 fifth, ESTABLISHED). */
     if (sl_seq_lt(t->snd_wl1, s->seq) ||
@@ -171,7 +184,7 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
         if (wnd > t->max_snd_wnd)
             t->max_snd_wnd = wnd;
         if (wnd > 0 && (t->flags & SL_TF_PERSIST)) {
-            t->flags &= (uint16_t)~SL_TF_PERSIST; /* window opened: stop probing */
+            t->flags &= ~(uint32_t)SL_TF_PERSIST; /* window opened: stop probing */
             t->t_rexmt = 0;
             t->backoff = 0;
         }
@@ -181,10 +194,10 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
         uint32_t acked = ack - t->snd_una;
         if ((t->flags & SL_TF_RTT_VALID) && sl_seq_gt(ack, t->rtt_seq)) {
             tcp_rtt_sample(t, (uint32_t)now - t->rtt_start_us); /* RFC 6298 2, Karn */
-            t->flags &= (uint16_t)~SL_TF_RTT_VALID;
-        } else if (t->backoff && (t->flags & SL_TF_HAVE_RTT)) {
-            tcp_rtt_sample(t, t->srtt); /* forget the backed-off RTO (RFC 6298 5.7-ish) */
+            t->flags &= ~(uint32_t)SL_TF_RTT_VALID;
         }
+        /* RFC 6298 5.5/5.7: the backed-off RTO stays until a valid sample
+         * (Karn) recomputes it; only the retry count starts over. */
         t->backoff = 0;
         t->snd_una = ack;
         if (sl_seq_lt(t->snd_nxt, t->snd_una))
@@ -192,13 +205,13 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
         if (sl_seq_lt(t->high_rxt, t->snd_una))
             t->high_rxt = t->snd_una;
         sack_drop_below(t, ack);
-        t->flags &= (uint16_t)~SL_TF_TLP_SENT;
+        t->flags &= ~(uint32_t)SL_TF_TLP_SENT;
 
         if (t->flags & SL_TF_IN_RECOVERY) {
             if (sl_seq_ge(ack, t->recover)) {
                 /* RFC 6582 3.2 step 3, full ACK: cwnd = min(ssthresh, flight + SMSS). */
                 t->cwnd = tcp_min32(t->ssthresh, tcp_flight(t) + t->snd_mss);
-                t->flags &= (uint16_t)~SL_TF_IN_RECOVERY;
+                t->flags &= ~(uint32_t)SL_TF_IN_RECOVERY;
             } else if (!(t->flags & SL_TF_SACK_OK)) {
                 /* RFC 6582 3.2 step 3, partial ACK: retransmit the first
                  * unacknowledged segment, deflate by the amount acked. */
@@ -251,7 +264,11 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
              * above snd_una); RFC 6582 3.2 step 1: only if the ACK covers
              * more than "recover". */
             int lost = t->dupacks >= 3 ||
-                       ((t->flags & SL_TF_SACK_OK) && tcp_sacked_bytes(t) > 2u * t->snd_mss);
+                       ((t->flags & SL_TF_SACK_OK) && tcp_sacked_bytes(t) > 2u * t->snd_mss) ||
+                       /* RFC 8985 7.4: the tail loss probe drew a SACK but no
+                        * cumulative ACK: what lies below it is lost */
+                       ((t->flags & (SL_TF_TLP_SENT | SL_TF_SACK_OK)) ==
+                            (SL_TF_TLP_SENT | SL_TF_SACK_OK) && t->n_sacked);
             if (lost && sl_seq_gt(ack, t->recover)) {
                 tcp_cc_enter_recovery(t, now);
                 t->high_rxt = t->snd_una;
@@ -521,7 +538,7 @@ void sl_tcp_input(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
             t->t_rexmt = 0;
             if (t->backoff == 0 && (t->flags & SL_TF_RTT_VALID))
                 tcp_rtt_sample(t, (uint32_t)now - t->rtt_start_us);
-            t->flags &= (uint16_t)~SL_TF_RTT_VALID;
+            t->flags &= ~(uint32_t)SL_TF_RTT_VALID;
             t->backoff = 0;
             tcp_set_state(t, SL_TCP_ESTABLISHED, now, out);
             if (t->flags & SL_TF_FIN_QUEUED)

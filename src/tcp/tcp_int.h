@@ -49,6 +49,7 @@ void tcp_send_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
 void tcp_send_challenge_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
 void tcp_send_syn(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
 void tcp_arm_rto(struct sl_tcb *t, uint64_t now);
+void tcp_send_tlp(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
 uint32_t tcp_sacked_bytes(const struct sl_tcb *t);
 void tcp_fast_retransmit(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
 

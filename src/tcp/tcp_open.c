@@ -118,18 +118,18 @@ void sl_tcp_open_passive(struct sl_tcb *t, const struct sl_tcp_cfg *cfg, uint64_
         const struct sl_tcp_opts *o = &syn->opts;
         t->peer_mss = o->has_mss ? (o->mss < 64 ? 64 : o->mss) : 536;
         if (!(o->has_wscale && (t->flags & SL_TF_WS_OK))) {
-            t->flags &= (uint16_t)~SL_TF_WS_OK;
+            t->flags &= ~(uint32_t)SL_TF_WS_OK;
             t->rcv_wscale = 0;
         } else {
             t->snd_wscale = o->wscale > 14 ? 14 : o->wscale;
         }
         if (!o->sack_perm)
-            t->flags &= (uint16_t)~SL_TF_SACK_OK;
+            t->flags &= ~(uint32_t)SL_TF_SACK_OK;
         if (o->has_ts && (t->flags & SL_TF_TS_OK)) {
             t->ts_recent = o->tsval;
             t->ts_recent_ms = (uint32_t)(now / 1000);
         } else {
-            t->flags &= (uint16_t)~SL_TF_TS_OK; /* never echo TS the SYN lacked */
+            t->flags &= ~(uint32_t)SL_TF_TS_OK; /* never echo TS the SYN lacked */
         }
         uint32_t mss = tcp_min32(t->peer_mss, t->rcv_mss);
         if (t->flags & SL_TF_TS_OK)

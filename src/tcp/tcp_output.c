@@ -58,7 +58,7 @@ struct sl_tcp_emit *tcp_emit_new(struct sl_tcb *t, uint64_t now, struct sl_tcp_o
         e->opts.tsecr = t->ts_recent;
     }
     if (flags & SL_TCP_ACK) {
-        t->flags &= (uint16_t)~SL_TF_ACK_NOW;
+        t->flags &= ~(uint32_t)SL_TF_ACK_NOW;
         t->t_delack = 0;
         t->segs_unacked = 0;
         t->last_ack_sent = t->rcv_nxt;
@@ -123,10 +123,40 @@ void tcp_send_syn(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
     t->snd_nxt = t->iss + 1;
 }
 
+static uint32_t retransmit_at(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out,
+                              uint32_t seq, uint32_t max);
+
+/* RFC 6298 5.1/5.3, with a tail loss probe first (RFC 8985 7.2): while
+ * not in recovery and no probe is outstanding, the timer is the PTO,
+ * max(2*SRTT, 10 ms), plus the worst-case delayed ACK when only one segment
+ * is in flight, and never later than the RTO. */
 void tcp_arm_rto(struct sl_tcb *t, uint64_t now)
 {
-    t->flags &= (uint16_t)~SL_TF_PERSIST;
-    t->t_rexmt = now + t->rto;
+    t->flags &= ~(uint32_t)(SL_TF_PERSIST | SL_TF_PTO);
+    uint32_t to = t->rto;
+    if ((t->flags & SL_TF_HAVE_RTT) && !(t->flags & (SL_TF_IN_RECOVERY | SL_TF_TLP_SENT)) &&
+        t->state >= SL_TCP_ESTABLISHED && t->backoff == 0) {
+        uint32_t pto = tcp_max32(2 * t->srtt, 10000);
+        if (tcp_flight(t) <= t->snd_mss)
+            pto += 200000; /* WCDelAckT */
+        if (pto < to) {
+            to = pto;
+            t->flags |= SL_TF_PTO;
+        }
+    }
+    t->t_rexmt = now + to;
+}
+
+/* RFC 8985 7.3: the probe retransmits the highest-sequence segment sent. */
+void tcp_send_tlp(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
+{
+    uint32_t top = t->snd_max;
+    if ((t->flags & SL_TF_FIN_QUEUED) && sl_seq_gt(top, t->snd_end))
+        top = t->snd_end; /* retransmit_at adds the FIN back */
+    uint32_t len = tcp_min32(t->snd_mss, top - t->snd_una);
+    t->flags |= SL_TF_TLP_SENT;
+    CTR(out, tcp_tlp_probes);
+    retransmit_at(t, now, out, top - len, len);
 }
 
 uint32_t tcp_sacked_bytes(const struct sl_tcb *t)
@@ -178,7 +208,7 @@ static uint32_t retransmit_at(struct sl_tcb *t, uint64_t now, struct sl_tcp_out 
     e->len = len;
     t->retrans_total++;
     CTR(out, tcp_retransmits);
-    t->flags &= (uint16_t)~SL_TF_RTT_VALID; /* Karn: no sample across a retransmission */
+    t->flags &= ~(uint32_t)SL_TF_RTT_VALID; /* Karn: no sample across a retransmission */
     return len + ((flags & SL_TCP_FIN) ? 1 : 0);
 }
 
@@ -187,6 +217,7 @@ void tcp_fast_retransmit(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
     uint32_t n = retransmit_at(t, now, out, t->snd_una, t->snd_mss);
     if (sl_seq_lt(t->high_rxt, t->snd_una + n))
         t->high_rxt = t->snd_una + n;
+    t->rxt_mark = t->snd_max;
     CTR(out, tcp_fast_retransmits);
     tcp_arm_rto(t, now);
 }
@@ -220,6 +251,7 @@ static void sack_recover(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
             return;
         CTR(out, tcp_sack_retransmits);
         t->high_rxt = from + n;
+        t->rxt_mark = t->snd_max;
     }
 }
 

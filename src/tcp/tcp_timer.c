@@ -23,7 +23,7 @@ static void rexmt_expired(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_
         }
         CTR(out, tcp_retransmits);
         t->retrans_total++;
-        t->flags &= (uint16_t)~SL_TF_RTT_VALID; /* Karn */
+        t->flags &= ~(uint32_t)SL_TF_RTT_VALID; /* Karn */
         tcp_send_syn(t, now, out);
         t->t_rexmt = now + backed_off(SL_TCP_RTO_INIT_US, t->backoff); /* RFC 6298 5.5 */
         return;
@@ -31,7 +31,7 @@ static void rexmt_expired(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_
     if (t->flags & SL_TF_PERSIST) {
         uint32_t avail = sl_seq_lt(t->snd_una, t->snd_end) ? t->snd_end - t->snd_una : 0;
         if (avail == 0) {
-            t->flags &= (uint16_t)~SL_TF_PERSIST;
+            t->flags &= ~(uint32_t)SL_TF_PERSIST;
             t->backoff = 0;
             return;
         }
@@ -62,6 +62,12 @@ static void rexmt_expired(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_
     }
     if (t->snd_una == t->snd_max)
         return;
+    if (t->flags & SL_TF_PTO) { /* RFC 8985 7.3: probe, then the real RTO */
+        t->flags &= ~(uint32_t)SL_TF_PTO;
+        tcp_send_tlp(t, now, out);
+        tcp_arm_rto(t, now);
+        return;
+    }
     /* RFC 6298 5.4-5.6 and RFC 1122 4.2.3.5 (R2). */
     if (++t->backoff > SL_TCP_DATA_RETRIES) {
         CTR(out, tcp_timeouts);
@@ -75,7 +81,7 @@ static void rexmt_expired(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_
     t->snd_nxt = t->snd_una; /* go back N, from the first unacknowledged byte */
     t->high_rxt = t->snd_una;
     t->dupacks = 0;
-    t->flags &= (uint16_t)~SL_TF_RTT_VALID; /* Karn */
+    t->flags &= ~(uint32_t)SL_TF_RTT_VALID; /* Karn */
     sl_tcp_output(t, b, now, out);
     if (!t->t_rexmt)
         tcp_arm_rto(t, now);

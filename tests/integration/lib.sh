@@ -77,6 +77,7 @@ SLHTTPD_LOG=
 SLHTTPD_STATS=
 SLHTTPD_READY=
 _SL_SRV_N=0        # how many slhttpd instances this run started
+_SL_SRV_DIED=      # set when slhttpd exited on its own (not yet reported)
 _SL_RST_PID=
 _SL_RST_PCAP=
 
@@ -109,10 +110,7 @@ die() {
 # summary: final line "<test>: N passed, M failed"; exit status 0 only if
 # nothing failed and something passed. Exits (the EXIT trap cleans up).
 summary() {
-  if [[ -n $SLHTTPD_PID ]] && ! _sl_alive "$SLHTTPD_PID"; then
-    fail "slhttpd (pid $SLHTTPD_PID) died unexpectedly"
-    _sl_reap_slhttpd
-  fi
+  _sl_check_slhttpd_alive
   if ((_SL_FAIL > 0)); then
     diag_dump
   fi
@@ -123,6 +121,30 @@ summary() {
   echo "$TEST_NAME: $_SL_PASS passed, $_SL_FAIL failed"
   ((_SL_FAIL == 0)) && exit 0
   exit 1
+}
+
+# _sl_slhttpd_died RC: slhttpd (SLHTTPD_PID) exited on its own and has been
+# reaped with status RC: remember it for _sl_check_slhttpd_alive.
+_sl_slhttpd_died() {
+  local how="exit status $1"
+  (($1 > 128)) && how="killed by SIG$(kill -l $(($1 - 128)) 2>/dev/null || echo $(($1 - 128)))"
+  _SL_SRV_DIED="pid $SLHTTPD_PID, $how; log: $SLHTTPD_LOG"
+  SLHTTPD_RC=$1
+  _sl_forget "$SLHTTPD_PID"
+  SLHTTPD_PID=
+}
+
+# _sl_check_slhttpd_alive: if slhttpd should be running but is not, record
+# one failure with its exit status. Returns 1 in that case.
+_sl_check_slhttpd_alive() {
+  if [[ -n $SLHTTPD_PID ]] && ! _sl_alive "$SLHTTPD_PID"; then
+    wait "$SLHTTPD_PID" 2>/dev/null
+    _sl_slhttpd_died $?
+  fi
+  [[ -z $_SL_SRV_DIED ]] && return 0
+  fail "slhttpd died unexpectedly ($_SL_SRV_DIED)"
+  _SL_SRV_DIED=
+  return 1
 }
 
 # skip_all REASON: nothing to test here (e.g. an optional app not in the
@@ -219,13 +241,28 @@ _sl_forget() {
 # waited-for background job so that INT/TERM (and the watchdog) interrupt it
 # at once; bash defers traps while a true foreground command runs. Returns
 # CMD's exit status. Redirect run_in's output as you would CMD's.
+# While slhttpd runs, it is watched too: if it exits first, CMD is stopped
+# at once instead of running into its timeout (nothing answers for a dead
+# user-space stack, not even a RST).
 run_in() {
-  local ns=$1 pid rc; shift
+  local ns=$1 pid rc done_pid=; shift
   ip netns exec "$ns" "$@" </dev/null &
   pid=$!
   _SL_PIDS+=("$pid")
-  wait "$pid"
-  rc=$?
+  if [[ -n $SLHTTPD_PID ]] && _sl_alive "$SLHTTPD_PID"; then
+    wait -n -p done_pid "$pid" "$SLHTTPD_PID"
+    rc=$?
+    if [[ $done_pid == "$SLHTTPD_PID" ]]; then
+      _sl_slhttpd_died "$rc"
+      log "slhttpd exited while '$1' was running: stopping '$1'"
+      kill -TERM "$pid" 2>/dev/null
+      wait "$pid"
+      rc=$?
+    fi
+  else
+    wait "$pid"
+    rc=$?
+  fi
   _sl_forget "$pid"
   return "$rc"
 }
@@ -252,14 +289,15 @@ stop_pid() {
 
 # ---------------------------------------------------------------- topology
 
-# Remove namespaces left by earlier runs that were SIGKILLed (owner PID gone).
+# Remove empty namespaces left by earlier runs that died without cleaning up
+# (owner PID gone, no process inside). Never touches anything else.
 _sl_sweep_stale_netns() {
   local ns pid
   while read -r ns _; do
     [[ $ns =~ ^sl([0-9]+)-(srv|cli)$ ]] || continue
     pid=${BASH_REMATCH[1]}
-    [[ $pid == "$$" ]] && continue
-    [[ -d /proc/$pid ]] && continue
+    [[ $pid == "$$" || -d /proc/$pid ]] && continue
+    [[ -z $(ip netns pids "$ns" 2>/dev/null) ]] || continue
     ip netns del "$ns" 2>/dev/null && log "removed stale namespace $ns"
   done < <(ip netns list 2>/dev/null)
 }
@@ -287,7 +325,7 @@ topo_up() {
   _sl_ns_common "$CLI_NS" "$CLI_IF" || die "cannot configure $CLI_NS"
   ip -n "$CLI_NS" addr add "$CLI_IP/$NET_LEN" dev "$CLI_IF" || die "cannot address $CLI_IF"
   # Client-side kernel: room for many short connections (ab). Per-netns.
-  in_cli sysctl -qw net.ipv4.ip_local_port_range="10000 60999" net.ipv4.tcp_tw_reuse=1 >/dev/null
+  in_cli sysctl -qw net.ipv4.ip_local_port_range="10000 60999" >/dev/null
   wait_for "ip -n $CLI_NS link show $CLI_IF | grep -q LOWER_UP" 5 ||
     die "veth did not come up"
   log "topology up: $CLI_NS/$CLI_IF $CLI_IP/$NET_LEN <-> $SRV_NS/$SRV_IF (no kernel address)"
@@ -454,8 +492,8 @@ start_slhttpd() {
     die "slhttpd did not create its ready file within 15 s"
   fi
   if ! _sl_alive "$SLHTTPD_PID"; then
-    _sl_reap_slhttpd
-    die "slhttpd exited during startup (rc=$SLHTTPD_RC)"
+    _sl_check_slhttpd_alive
+    die "slhttpd exited during startup"
   fi
 }
 
@@ -469,13 +507,9 @@ _sl_reap_slhttpd() {
 # stop_slhttpd: SIGTERM, expect exit within 15 s with status 0 and a final
 # stats file. Records PASS/FAIL for that.
 stop_slhttpd() {
+  _sl_check_slhttpd_alive || return 1
   [[ -n $SLHTTPD_PID ]] || return 0
   local pid=$SLHTTPD_PID
-  if ! _sl_alive "$pid"; then
-    _sl_reap_slhttpd
-    fail "slhttpd died before stop (rc=$SLHTTPD_RC)"
-    return 1
-  fi
   rm -f "$SLHTTPD_STATS"
   kill -TERM "$pid"
   if wait_for "! _sl_alive $pid" 15; then
@@ -559,6 +593,8 @@ fetch_check() {
     pass "$tool $name ($n bytes) sha256 ok in ${FETCH_SECS}s ($(mbps "$n" "$FETCH_SECS") MB/s)"
   else
     fail "$tool $name: rc=$rc got $(stat -c %s "$out" 2>/dev/null || echo 0)/$n bytes, sha256 ${got:-none} want $want (${FETCH_SECS}s)"
+    # no point in waiting for more timeouts if the server is gone
+    _sl_check_slhttpd_alive || summary
   fi
   rm -f "$out"
 }

@@ -4,7 +4,7 @@
 # keep-alive (one TCP connection per request) on a 1 KB file. Pass: all
 # complete, 0 failed requests, 0 non-2xx, every body 1024 bytes. RSTs from the
 # server are counted (informational).
-SL_TEST_BUDGET=${SL_TEST_BUDGET:-420}
+SL_TEST_BUDGET=${SL_TEST_BUDGET:-360}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_cmd ab openssl

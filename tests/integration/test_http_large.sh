@@ -2,7 +2,7 @@
 # shellcheck disable=SC2119 # lib helpers take optional arguments
 # Bulk transfer: curl and wget each download a 200 MB file from slhttpd,
 # byte-exact (sha256). Also counts RSTs from the server (informational).
-SL_TEST_BUDGET=${SL_TEST_BUDGET:-600}
+SL_TEST_BUDGET=${SL_TEST_BUDGET:-540}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_cmd curl wget sha256sum openssl

@@ -350,7 +350,7 @@ OUT_E=$TMP/echo-e.out
 start_echo "$OUT_E" "packet:$VS" 198.18.5.2
 check "E: backend reports mtu 9000" grep -q 'mtu=9000' "$OUT_E"
 if command -v ping >/dev/null; then
-    n=$(do_ping 5 8972 -M do)
+    n=$(do_ping 5 8972 -M "do")
 else
     n=$(do_ping 5 8972)
 fi

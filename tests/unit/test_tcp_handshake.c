@@ -435,6 +435,24 @@ static void test_synrcvd_ack_with_data(void)
     CHECK_EQ(th_read(h, 1000), 300);
 }
 
+/* RFC 9293 3.10.7.4: the handshake ACK may also carry the peer's FIN:
+ * ESTABLISHED, then CLOSE-WAIT, and the FIN is ACKed. */
+static void test_synrcvd_ack_with_fin(void)
+{
+    struct sl_tcp_cfg cfg = th_cfg();
+    struct th *h = th_new(&cfg);
+    h->peer = th_peer_full();
+    struct sl_tcp_seg syn = th_syn(h, 0, TH_IRS, 0);
+    th_accept(h, &syn);
+    struct sl_tcp_seg f = th_seg(h, TH_F_ACK | TH_F_FIN, TH_IRS + 1, TH_ISS + 1, 20);
+    th_input(h, &f);
+    CHECK_EQ(h->t.state, SL_TCP_CLOSE_WAIT);
+    CHECK(h->out.events & SL_TEV_CONNECTED);
+    CHECK(h->out.events & SL_TEV_HUP);
+    EXPECT_ONE(h, TH_F_ACK, TH_ISS + 1, TH_IRS + 22, 0);
+    CHECK_EQ(th_read(h, 100), 20);
+}
+
 /* RFC 9293 3.4 / 3.10.7.2: SYN data is not used without TFO; it is counted
  * and not acknowledged, so the peer sends it again. */
 static void test_syn_with_data(void)
@@ -560,6 +578,7 @@ int main(void)
     RUN(test_synrcvd_bad_ack);
     RUN(test_synrcvd_rst_passive);
     RUN(test_synrcvd_ack_with_data);
+    RUN(test_synrcvd_ack_with_fin);
     RUN(test_syn_with_data);
     RUN(test_listen_check);
     RUN(test_closed_reply);
