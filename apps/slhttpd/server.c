@@ -41,7 +41,9 @@
 #define IN_BUF 4096          /* per-connection input buffer */
 #define HDR_BUF 1024         /* response head (+ small error body) */
 #define SCRATCH (256 * 1024) /* shared pread buffer */
+#ifndef MMAP_MIN
 #define MMAP_MIN (256 * 1024) /* bodies at least this big are sent from a mapping */
+#endif
 #define LINGER_US (5 * 1000000ull)
 
 enum conn_state { ST_READING, ST_WRITING, ST_LINGER, ST_CLOSED };

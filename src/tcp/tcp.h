@@ -117,7 +117,7 @@ struct sl_tcb {
     uint8_t n_sacked;
     uint8_t n_ooo;
     uint8_t ka_probes;     /* keepalive probes sent without answer */
-    uint8_t segs_unacked;  /* full segments received since our last ACK */
+    uint8_t ooo_last;      /* 1 + index in ooo[] of the latest out-of-order block, 0 = none */
 
     /* out-of-order receive ranges, data held in the recv ring */
     struct sl_sack_block ooo[SL_TCP_MAX_OOO];

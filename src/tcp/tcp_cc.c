@@ -84,9 +84,10 @@ void tcp_cc_on_ack(struct sl_tcb *t, uint32_t acked, uint64_t now)
     if (t->cwnd < t->ssthresh) {
         /* Slow start (RFC 5681 3.1). Like Linux we count every acked byte
          * (RFC 3465 with unlimited L): veth/GRO peers ack 64 KB at once. */
-        t->cwnd += acked;
-        if (t->cwnd > t->ssthresh && t->ssthresh != UINT32_MAX)
-            t->cwnd = t->ssthresh;
+        uint64_t c = (uint64_t)t->cwnd + acked;
+        if (c > t->ssthresh && t->ssthresh != UINT32_MAX)
+            c = t->ssthresh;
+        t->cwnd = c > (1u << 30) ? (1u << 30) : (uint32_t)c; /* never wraps */
         return;
     }
     if (t->cc == SL_CC_CUBIC) {

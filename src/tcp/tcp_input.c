@@ -23,8 +23,7 @@ void tcp_set_state(struct sl_tcb *t, uint8_t st, uint64_t now, struct sl_tcp_out
     case SL_TCP_FIN_WAIT_2:
         /* Only an orphaned connection times out here; a half-closed one
          * whose application still reads waits for the peer's FIN. */
-        if (t->flags & SL_TF_RD_SHUT)
-            t->t_keep = now + SL_TCP_FIN_WAIT2_US;
+        t->t_keep = (t->flags & SL_TF_RD_SHUT) ? now + SL_TCP_FIN_WAIT2_US : 0;
         break;
     case SL_TCP_TIME_WAIT:              /* RFC 9293 3.6: 2 MSL */
         t->t_keep = now + 2ull * SL_TCP_MSL_US;
@@ -187,6 +186,7 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
             t->flags &= ~(uint32_t)SL_TF_PERSIST; /* window opened: stop probing */
             t->t_rexmt = 0;
             t->backoff = 0;
+            t->snd_nxt = t->snd_una; /* a refused probe byte goes again first */
         }
     }
 
@@ -200,6 +200,8 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
          * (Karn) recomputes it; only the retry count starts over. */
         t->backoff = 0;
         t->snd_una = ack;
+        if (!(t->flags & SL_TF_IN_RECOVERY) && sl_seq_lt(t->recover, ack - 1))
+            t->recover = ack - 1; /* keep "ack > recover" meaningful past 2^31 bytes */
         if (sl_seq_lt(t->snd_nxt, t->snd_una))
             t->snd_nxt = t->snd_una;
         if (sl_seq_lt(t->high_rxt, t->snd_una))
@@ -210,7 +212,7 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
         if (t->flags & SL_TF_IN_RECOVERY) {
             if (sl_seq_ge(ack, t->recover)) {
                 /* RFC 6582 3.2 step 3, full ACK: cwnd = min(ssthresh, flight + SMSS). */
-                t->cwnd = tcp_min32(t->ssthresh, tcp_flight(t) + t->snd_mss);
+                t->cwnd = tcp_min32(t->ssthresh, tcp_max32(tcp_flight(t), t->snd_mss) + t->snd_mss);
                 t->flags &= ~(uint32_t)SL_TF_IN_RECOVERY;
             } else if (!(t->flags & SL_TF_SACK_OK)) {
                 /* RFC 6582 3.2 step 3, partial ACK: retransmit the first
@@ -255,7 +257,8 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
     /* RFC 5681 2: a duplicate ACK acknowledges nothing new, carries no data,
      * no SYN/FIN, does not move the window, while data is outstanding. */
     if (ack == t->snd_una && s->len == 0 && !(s->flags & (SL_TCP_SYN | SL_TCP_FIN)) &&
-        !wnd_changed && t->snd_max != t->snd_una) {
+        !wnd_changed && t->snd_max != t->snd_una && wnd != 0 &&
+        !(t->flags & SL_TF_PERSIST)) {
         CTR(out, tcp_dupacks_rx);
         if (t->dupacks < 255)
             t->dupacks++;
@@ -296,6 +299,7 @@ static void process_data(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t
     ring_put(b->rcv, t->rcv_bufsz, seq, data, len);
     if (seq == t->rcv_nxt) {
         int filled_gap = t->n_ooo > 0;
+        t->ooo_last = 0;
         t->rcv_nxt += len;
         while (t->n_ooo && sl_seq_le(t->ooo[0].left, t->rcv_nxt)) {
             t->rcv_nxt = sl_seq_max(t->rcv_nxt, t->ooo[0].right);
@@ -305,7 +309,8 @@ static void process_data(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t
         out->events |= SL_TEV_READABLE;
         /* RFC 5681 4.2 / RFC 9293 3.8.6.3: ACK at least every second full
          * segment, within 200 ms; at once when a gap is filled. */
-        if (filled_gap || t->rcv_nxt - t->last_ack_sent >= 2u * t->rcv_mss)
+        uint32_t full = t->rcv_mss - ((t->flags & SL_TF_TS_OK) ? 12u : 0u);
+        if (filled_gap || t->rcv_nxt - t->last_ack_sent >= 2u * full)
             t->flags |= SL_TF_ACK_NOW;
         else if (!t->t_delack)
             t->t_delack = now + SL_TCP_DELACK_US;
@@ -337,6 +342,10 @@ static void process_data(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t
         n = SL_TCP_MAX_OOO; /* forget the highest range; the peer resends it */
     memcpy(t->ooo, tmp, n * sizeof(tmp[0]));
     t->n_ooo = (uint8_t)n;
+    t->ooo_last = 0;
+    for (unsigned j = 0; j < n; j++)
+        if (sl_seq_le(tmp[j].left, seq) && sl_seq_lt(seq, tmp[j].right))
+            t->ooo_last = (uint8_t)(j + 1);
     t->flags |= SL_TF_ACK_NOW;
 }
 
@@ -399,6 +408,9 @@ static void input_syn_sent(struct sl_tcb *t, uint64_t now, const struct sl_tcp_s
     if (s->flags & SL_TCP_ACK) {
         if (t->backoff == 0)
             tcp_rtt_sample(t, (uint32_t)now - t->rtt_start_us);
+        else if (!(t->flags & SL_TF_HAVE_RTT))
+            t->rto = 3000000; /* RFC 6298 5.7 */
+        t->flags &= ~(uint32_t)SL_TF_RTT_VALID; /* the SYN's timing is done */
         t->snd_una = s->ack;
         t->backoff = 0;
         t->t_rexmt = 0;
@@ -433,6 +445,11 @@ void sl_tcp_input(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
      * again (not a RST; picoTCP got this wrong). */
     if (t->state == SL_TCP_SYN_RCVD && (fl & SL_TCP_SYN) && !(fl & (SL_TCP_ACK | SL_TCP_RST)) &&
         seq == t->irs) {
+        if ((t->flags & SL_TF_TS_OK) && s->opts.has_ts &&
+            sl_seq_ge(s->opts.tsval, t->ts_recent)) { /* RFC 7323 4.3 */
+            t->ts_recent = s->opts.tsval;
+            t->ts_recent_ms = (uint32_t)(now / 1000);
+        }
         tcp_send_syn(t, now, out);
         return;
     }
@@ -473,6 +490,8 @@ void sl_tcp_input(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
             CTR(out, drop_tcp_rst_bad_seq);
         } else {
             CTR(out, drop_tcp_out_of_window);
+            if (t->state == SL_TCP_TIME_WAIT && (fl & SL_TCP_FIN))
+                t->t_keep = now + 2ull * SL_TCP_MSL_US; /* 3.10.7.4 eighth */
             tcp_send_ack(t, now, out); /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
         }
         return;
@@ -538,7 +557,10 @@ void sl_tcp_input(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
             t->t_rexmt = 0;
             if (t->backoff == 0 && (t->flags & SL_TF_RTT_VALID))
                 tcp_rtt_sample(t, (uint32_t)now - t->rtt_start_us);
+            else if (!(t->flags & SL_TF_HAVE_RTT))
+                t->rto = 3000000; /* RFC 6298 5.7 */
             t->flags &= ~(uint32_t)SL_TF_RTT_VALID;
+            t->snd_una = s->ack; /* the SYN is acked: no data, no cwnd growth */
             t->backoff = 0;
             tcp_set_state(t, SL_TCP_ESTABLISHED, now, out);
             if (t->flags & SL_TF_FIN_QUEUED)

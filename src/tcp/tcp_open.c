@@ -159,8 +159,13 @@ bool sl_tcp_tw_accept_syn(const struct sl_tcb *t, const struct sl_tcp_seg *s)
     if (t->state != SL_TCP_TIME_WAIT || !(s->flags & SL_TCP_SYN) ||
         (s->flags & (SL_TCP_ACK | SL_TCP_RST)))
         return false;
-    if ((t->flags & SL_TF_TS_OK) && s->opts.has_ts)
+    if ((t->flags & SL_TF_TS_OK) && s->opts.has_ts) {
+        if (s->opts.tsval == t->ts_recent)
+            return sl_seq_gt(s->seq, t->rcv_nxt); /* RFC 6191 4.2, 2nd rule */
         return sl_seq_gt(s->opts.tsval, t->ts_recent);
+    }
+    if (t->flags & SL_TF_TS_OK)
+        return true; /* RFC 6191 4.2, 3rd rule: the new incarnation has no TS */
     return sl_seq_gt(s->seq, t->rcv_nxt);
 }
 

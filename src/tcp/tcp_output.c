@@ -60,7 +60,6 @@ struct sl_tcp_emit *tcp_emit_new(struct sl_tcb *t, uint64_t now, struct sl_tcp_o
     if (flags & SL_TCP_ACK) {
         t->flags &= ~(uint32_t)SL_TF_ACK_NOW;
         t->t_delack = 0;
-        t->segs_unacked = 0;
         t->last_ack_sent = t->rcv_nxt;
     }
     CTR(out, tcp_tx_segs);
@@ -77,8 +76,11 @@ void tcp_send_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
         return;
     if ((t->flags & SL_TF_SACK_OK) && t->n_ooo) {
         unsigned max = e->opts.has_ts ? 3 : 4; /* 40 bytes of option space */
-        for (unsigned i = 0; i < t->n_ooo && i < max; i++)
-            e->opts.sack[e->opts.nsack++] = t->ooo[i];
+        unsigned first = t->ooo_last && t->ooo_last <= t->n_ooo ? t->ooo_last - 1u : 0u;
+        e->opts.sack[e->opts.nsack++] = t->ooo[first]; /* RFC 2018 4: the latest first */
+        for (unsigned i = 0; i < t->n_ooo && e->opts.nsack < max; i++)
+            if (i != first)
+                e->opts.sack[e->opts.nsack++] = t->ooo[i];
     }
 }
 
@@ -282,15 +284,34 @@ static int can_send_data(const struct sl_tcb *t)
     }
 }
 
+/* Window update after the application read (RFC 9293 3.8.6.2.2): tell
+ * the peer once the right edge can move by the SWS threshold. */
+static void window_update_check(struct sl_tcb *t)
+{
+    if (!(t->flags & SL_TF_ACK_NOW) && t->state <= SL_TCP_FIN_WAIT_2) {
+        uint32_t right = t->rcv_nxt + rcv_space(t);
+        if (sl_seq_gt(right, t->rcv_adv) &&
+            right - t->rcv_adv >= tcp_min32(t->rcv_bufsz / 2, 2u * t->rcv_mss) &&
+            t->rcv_adv - t->rcv_nxt < t->rcv_bufsz / 2)
+            t->flags |= SL_TF_ACK_NOW;
+    }
+}
+
 void sl_tcp_output(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
                    struct sl_tcp_out *out)
 {
     (void)b; /* payload bytes are read from the ring by the frame builder */
     if (!can_send_data(t)) {
+        if (t->state == SL_TCP_FIN_WAIT_2)
+            window_update_check(t);
         if ((t->flags & SL_TF_ACK_NOW) && t->state >= SL_TCP_ESTABLISHED)
             tcp_send_ack(t, now, out);
         return;
     }
+    /* RFC 5681 4.2 / RFC 2018 4: out-of-order data is answered by a
+     * duplicate ACK with SACK, also when data of ours is about to go. */
+    if ((t->flags & SL_TF_ACK_NOW) && t->n_ooo)
+        tcp_send_ack(t, now, out);
     if ((t->flags & SL_TF_IN_RECOVERY) && (t->flags & SL_TF_SACK_OK))
         sack_recover(t, now, out);
 
@@ -318,6 +339,13 @@ void sl_tcp_output(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
         uint32_t rw = sl_seq_gt(edge, t->snd_nxt) ? edge - t->snd_nxt : 0;
         uint32_t len = tcp_min32(tcp_min32(avail, tcp_min32(cw, rw)), max_seg);
         len = tcp_min32(len, sack_lim);
+        if (avail == 0 && t->snd_wnd == 0) { /* a lone FIN into a zero window: probe it */
+            if (t->snd_nxt == t->snd_una && !t->t_rexmt) {
+                t->flags |= SL_TF_PERSIST;
+                t->t_rexmt = now + t->rto;
+            }
+            break;
+        }
         if (avail > 0 && len < avail) {
             /* Sender SWS avoidance (RFC 9293 3.8.6.2.1) and Nagle (3.7.4):
              * send a full segment, or at least half the largest window the
@@ -366,15 +394,7 @@ void sl_tcp_output(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
             tcp_arm_rto(t, now); /* RFC 6298 5.1 */
     }
 
-    /* Window update after the application read (RFC 9293 3.8.6.2.2): tell
-     * the peer once the right edge can move by the SWS threshold. */
-    if (!(t->flags & SL_TF_ACK_NOW) && t->state <= SL_TCP_FIN_WAIT_2) {
-        uint32_t right = t->rcv_nxt + rcv_space(t);
-        if (sl_seq_gt(right, t->rcv_adv) &&
-            right - t->rcv_adv >= tcp_min32(t->rcv_bufsz / 2, 2u * t->rcv_mss) &&
-            t->rcv_adv - t->rcv_nxt < t->rcv_bufsz / 2)
-            t->flags |= SL_TF_ACK_NOW;
-    }
+    window_update_check(t);
     if (t->flags & SL_TF_ACK_NOW)
         tcp_send_ack(t, now, out);
 }

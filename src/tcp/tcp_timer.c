@@ -30,9 +30,22 @@ static void rexmt_expired(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_
     }
     if (t->flags & SL_TF_PERSIST) {
         uint32_t avail = sl_seq_lt(t->snd_una, t->snd_end) ? t->snd_end - t->snd_una : 0;
-        if (avail == 0) {
+        int fin = (t->flags & SL_TF_FIN_QUEUED) && sl_seq_le(t->snd_una, t->snd_end);
+        if (avail == 0 && !fin) {
             t->flags &= ~(uint32_t)SL_TF_PERSIST;
             t->backoff = 0;
+            return;
+        }
+        if (avail == 0) { /* only the FIN is left: it is the window probe */
+            struct sl_tcp_emit *f = tcp_emit_new(t, now, out, t->snd_end, SL_TCP_ACK | SL_TCP_FIN);
+            if (f)
+                CTR(out, tcp_zwp_tx);
+            if (sl_seq_lt(t->snd_max, t->snd_end + 1))
+                t->snd_max = t->snd_end + 1;
+            t->snd_nxt = t->snd_end + 1;
+            if (t->backoff < 16)
+                t->backoff++;
+            t->t_rexmt = now + backed_off(t->rto, t->backoff);
             return;
         }
         /* Zero window: a probe carrying one octet of new data, backed off
@@ -92,8 +105,11 @@ static void keep_expired(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
     t->t_keep = 0;
     switch (t->state) {
     case SL_TCP_TIME_WAIT:
-    case SL_TCP_FIN_WAIT_2:
         tcp_set_state(t, SL_TCP_CLOSED, now, out);
+        return;
+    case SL_TCP_FIN_WAIT_2:
+        if (t->flags & SL_TF_RD_SHUT)
+            tcp_set_state(t, SL_TCP_CLOSED, now, out);
         return;
     case SL_TCP_ESTABLISHED:
     case SL_TCP_CLOSE_WAIT:
