@@ -136,7 +136,7 @@ uint32_t th_tsval(const struct th *h);
 void th_check(bool ok, const char *file, int line, const char *expr);
 void th_check_eq(uint64_t got, uint64_t want, const char *file, int line, const char *ga,
                  const char *wa);
-bool th_known_bug(bool ok, const char *file, int line, const char *what);
+bool th_fixed_bug(bool ok, const char *file, int line, const char *what);
 bool th_expect_seg(const struct th *h, unsigned i, uint8_t flags, uint32_t seq, uint32_t ack,
                    uint32_t len, const char *file, int line);
 bool th_expect_nseg(const struct th *h, unsigned n, const char *file, int line);
@@ -149,7 +149,7 @@ const char *th_flags_str(uint8_t f, char buf[32]);
 #define CHECK_EQ(a, b) th_check_eq((uint64_t)(a), (uint64_t)(b), __FILE__, __LINE__, #a, #b)
 /* An engine bug: if `ok` is false, print "KNOWN BUG: what" and go on
  * without failing the binary. Returns ok so a test can stop early. */
-#define KNOWN_BUG(ok, what) th_known_bug(!!(ok), __FILE__, __LINE__, what)
+#define FIXED_BUG(ok, what) th_fixed_bug(!!(ok), __FILE__, __LINE__, what)
 #define EXPECT_NSEG(h, n) th_expect_nseg((h), (n), __FILE__, __LINE__)
 #define EXPECT_NONE(h) th_expect_nseg((h), 0, __FILE__, __LINE__)
 /* Segment i of the last step has exactly these flags, seq, ack, len. */
@@ -162,7 +162,7 @@ const char *th_flags_str(uint8_t f, char buf[32]);
 /* ---- running ---- */
 void th_run(const char *name, void (*fn)(void));
 #define RUN(fn) th_run(#fn, fn)
-/* Prints the known-bug count and the final "<binary>: N passed, M failed"
+/* Prints the final "<binary>: N passed, M failed"
  * line; returns the exit status (nonzero iff a test failed). */
 int th_finish(const char *binary);
 

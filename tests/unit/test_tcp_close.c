@@ -241,7 +241,7 @@ static void test_time_wait_fin_retransmission(void)
     th_input(h, &f);
     EXPECT_ONE(h, TH_F_ACK, TH_SND(1), TH_RCV(1), 0);
     CHECK_EQ(h->t.state, SL_TCP_TIME_WAIT);
-    KNOWN_BUG(h->t.t_keep == h->now + 2ull * SL_TCP_MSL_US,
+    FIXED_BUG(h->t.t_keep == h->now + 2ull * SL_TCP_MSL_US,
               "TIME-WAIT: a retransmitted FIN (seq = RCV.NXT-1) is ACKed by the "
               "unacceptable-segment path and the 2 MSL timer is not restarted; the "
               "restart code after process_ack/process_fin is unreachable for it "
@@ -367,13 +367,13 @@ static void test_time_wait_syn_reuse(void)
     /* RFC 6191 4.2 (2nd rule): equal TSval and a higher sequence number. */
     s = th_syn(h, 0, TH_RCV(100000), 0);
     s.opts.tsval = rec;
-    KNOWN_BUG(sl_tcp_tw_accept_syn(&h->t, &s),
+    FIXED_BUG(sl_tcp_tw_accept_syn(&h->t, &s),
               "TIME-WAIT reuse: SYN with TSval == TS.Recent and a higher sequence number is "
               "refused (RFC 6191 4.2 says honor it)");
     /* RFC 6191 4.2 (3rd rule): TS used before, the new SYN has none. */
     s = th_syn(h, 0, TH_IRS - 1000, 0);
     s.opts.has_ts = 0;
-    KNOWN_BUG(sl_tcp_tw_accept_syn(&h->t, &s),
+    FIXED_BUG(sl_tcp_tw_accept_syn(&h->t, &s),
               "TIME-WAIT reuse: SYN without TS on a TS connection falls back to the "
               "sequence test (RFC 6191 4.2 says honor it)");
 
@@ -415,7 +415,7 @@ static void test_fin_wait_2_window_update(void)
         CHECK_EQ(SEG(h, 0).wnd, 0);
     CHECK_EQ(th_read(h, 5000), 4096);
     th_output(h);
-    KNOWN_BUG(h->out.n == 1 && SEG(h, 0).wnd == 4096,
+    FIXED_BUG(h->out.n == 1 && SEG(h, 0).wnd == 4096,
               "FIN-WAIT-2: no window update after the application reads (sl_tcp_output "
               "returns early when it cannot send data), the peer waits for its persist "
               "timer (RFC 9293 3.8.6.2.2)");
@@ -444,7 +444,7 @@ static void test_fin_into_zero_window(void)
         th_input(h, &a);
     }
     bool alive = h->t.state == SL_TCP_FIN_WAIT_1 && h->t.err == 0;
-    if (!KNOWN_BUG(alive, "FIN sent into a zero window is retransmitted by the RTO and the "
+    if (!FIXED_BUG(alive, "FIN sent into a zero window is retransmitted by the RTO and the "
                           "connection is aborted with ETIMEDOUT after R2 (~9 min) although "
                           "the peer answers every retransmission (RFC 1122 4.2.2.17, RFC "
                           "9293 3.8.6.1)"))

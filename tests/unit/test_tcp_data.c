@@ -105,7 +105,7 @@ static void test_ack_every_second_segment_ts(void)
     EXPECT_NONE(h);
     d = th_data(h, 1448, 1448);
     th_input(h, &d);
-    KNOWN_BUG(h->out.n == 1 && SEG(h, 0).ack == TH_RCV(2896),
+    FIXED_BUG(h->out.n == 1 && SEG(h, 0).ack == TH_RCV(2896),
               "no ACK after two full-sized 1448-byte segments with timestamps: the "
               "'every second segment' test compares with 2*rcv_mss (2920), not the "
               "peer's real segment size (RFC 5681 4.2, RFC 9293 3.8.6.3)");
@@ -183,7 +183,7 @@ static void test_sack_first_block_is_most_recent(void)
     if (!EXPECT_ONE(h, TH_F_ACK, TH_SND(0), TH_RCV(0), 0))
         return;
     CHECK_EQ(SEG(h, 0).opts.nsack, 2);
-    KNOWN_BUG(SEG(h, 0).opts.sack[0].left == TH_RCV(5000),
+    FIXED_BUG(SEG(h, 0).opts.sack[0].left == TH_RCV(5000),
               "first SACK block is the lowest range, not the one holding the segment that "
               "triggered the ACK (RFC 2018 4 MUST)");
 }
@@ -209,7 +209,7 @@ static void test_ooo_with_pending_data(void)
             dupack = true;
     }
     CHECK(h->out.n >= 1);
-    KNOWN_BUG(sack_reported && dupack,
+    FIXED_BUG(sack_reported && dupack,
               "out-of-order segment while we have data to send: the data segment replaces "
               "the immediate duplicate ACK and carries no SACK block (RFC 5681 4.2, RFC 2018 "
               "4)");
@@ -538,7 +538,7 @@ static void test_passive_initial_window(void)
     struct sl_tcp_cfg cfg = th_cfg();
     cfg.gso = true;
     struct th *h = est(&cfg, NULL);
-    if (!KNOWN_BUG(h->t.cwnd == 10 * 1448,
+    if (!FIXED_BUG(h->t.cwnd == 10 * 1448,
                    "passive open: the handshake ACK (acking only our SYN) is counted as 1 "
                    "byte of acked data, cwnd = IW + 1 (14481); with GSO the first flight "
                    "ends in a 1-byte runt segment (RFC 5681 3.1, RFC 6928)"))

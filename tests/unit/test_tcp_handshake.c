@@ -364,7 +364,7 @@ static void test_dup_syn_in_synrcvd(void)
         /* RFC 7323 4.3: the retransmitted SYN covers Last.ACK.sent and has a
          * newer TSval, so it becomes TS.Recent and the SYN-ACK echoes it
          * (otherwise the peer measures its RTT from its first SYN). */
-        KNOWN_BUG(SEG(h, 0).opts.tsecr == syn.opts.tsval,
+        FIXED_BUG(SEG(h, 0).opts.tsecr == syn.opts.tsval,
                   "SYN-ACK answering a retransmitted SYN echoes the first SYN's TSval "
                   "(TS.Recent not updated, RFC 7323 4.3)");
     }

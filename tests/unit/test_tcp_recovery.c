@@ -110,7 +110,7 @@ static void test_newreno_full_ack_nothing_in_flight(void)
     struct sl_tcp_seg a = th_ack(h, S(10));
     th_input(h, &a);
     CHECK_EQ(h->t.flags & SL_TF_IN_RECOVERY, 0);
-    KNOWN_BUG(h->t.cwnd == 2 * MSS || h->t.cwnd == h->t.ssthresh,
+    FIXED_BUG(h->t.cwnd == 2 * MSS || h->t.cwnd == h->t.ssthresh,
               "NewReno full ACK with FlightSize 0: cwnd = min(ssthresh, FlightSize + SMSS) "
               "= 1 SMSS instead of min(ssthresh, max(FlightSize, SMSS) + SMSS) = 2 SMSS "
               "(RFC 6582 3.2 step 3)");
@@ -397,7 +397,7 @@ static void test_recover_wraparound(void)
     CHECK(fast_retransmits_now(h)); /* control: 1 GiB in, it works */
     bulk_until(h, 0x90000000ull, &acked);
     CHECK(acked >= 0x90000000ull);
-    KNOWN_BUG(fast_retransmits_now(h),
+    FIXED_BUG(fast_retransmits_now(h),
               "after 2^31 bytes without loss, 3 duplicate ACKs no longer trigger fast "
               "retransmit: 'recover' stays at ISS and SEG.ACK > recover is false in "
               "sequence arithmetic (RFC 6582 3.2 step 1)");
@@ -419,7 +419,7 @@ static void test_cwnd_no_overflow(void)
     uint64_t acked = 0;
     bool mono = bulk_until(h, 0x110000000ull, &acked);
     CHECK(acked >= 0x110000000ull);
-    KNOWN_BUG(mono, "cwnd (uint32 bytes) grows by every acked byte in slow start while "
+    FIXED_BUG(mono, "cwnd (uint32 bytes) grows by every acked byte in slow start while "
                     "rwnd-limited and wraps around after ~4 GiB without loss (RFC 5681 3.1, "
                     "RFC 7661)");
 }

@@ -156,7 +156,7 @@ static void test_first_rtt_sample_after_active_open(void)
     struct sl_tcp_seg a = th_ack(h, TH_SND(100));
     th_input(h, &a);
     /* Second sample of 100 ms: SRTT 100 ms, RTTVAR 3/4 * 50 ms. */
-    KNOWN_BUG(h->t.srtt == 100000 && h->t.rttvar == 37500 && h->t.rto == 250000,
+    FIXED_BUG(h->t.srtt == 100000 && h->t.rttvar == 37500 && h->t.rto == 250000,
               "active open: SL_TF_RTT_VALID stays set after the SYN-ACK sample, so the first "
               "data ACK is timed from the SYN (here 5.2 s instead of 100 ms): SRTT/RTO "
               "inflated (RFC 6298 2-3)");
@@ -238,7 +238,7 @@ static void test_syn_retransmission_then_established(void)
     CHECK_EQ(h->t.state, SL_TCP_ESTABLISHED);
     CHECK_EQ(h->t.flags & SL_TF_HAVE_RTT, 0); /* Karn: no sample */
     CHECK_EQ(h->t.backoff, 0);
-    KNOWN_BUG(h->t.rto >= 3 * TH_SEC,
+    FIXED_BUG(h->t.rto >= 3 * TH_SEC,
               "after a SYN timeout and no RTT sample, the RTO stays at 1 s when data "
               "transfer begins (RFC 6298 5.7 MUST: re-initialize to 3 s)");
 }
@@ -337,7 +337,7 @@ static void test_zero_window_probing(void)
         th_input(h, &a);
         spurious = h->out.n != 0 || th_ctr(h, SL_CTR_tcp_fast_retransmits) != 0;
     }
-    KNOWN_BUG(!spurious,
+    FIXED_BUG(!spurious,
               "zero-window probe answers (ACK = SND.UNA, window 0, probe byte outstanding) "
               "count as duplicate ACKs: the 3rd triggers a fast retransmit of an MSS of "
               "never-sent data into the zero window, halves ssthresh, then an RTO sets cwnd "
@@ -379,7 +379,7 @@ static void test_zero_window_reopen_resumes_at_una(void)
     th_input(h, &a);
     CHECK(h->out.n >= 1); /* more than an MSS queued: something goes at once */
     if (h->out.n >= 1)
-        KNOWN_BUG(SEG(h, 0).seq == TH_SND(0),
+        FIXED_BUG(SEG(h, 0).seq == TH_SND(0),
                   "window reopens after a refused zero-window probe: sending resumes at "
                   "SND.UNA+1, leaving a 1-byte hole repaired only by fast retransmit or RTO");
     CHECK(drain_to(h, 5000, 200));
@@ -412,7 +412,7 @@ static void test_zero_window_reopen_after_one_probe(void)
     a = th_ack(h, TH_SND(0));
     th_input(h, &a);
     bool progress = h->out.n > 0 || sl_tcp_next_deadline(&h->t) != 0;
-    if (!KNOWN_BUG(progress,
+    if (!FIXED_BUG(progress,
                    "window reopens after a refused zero-window probe with < 1 MSS queued: "
                    "nothing sent and no timer armed (probe byte counted in flight, persist "
                    "cancelled without arming the RTO, Nagle waits): permanent stall "
@@ -515,7 +515,7 @@ static void test_keepalive_half_close(void)
     th_input(h, &d); /* the peer is alive and sending */
     th_fire(h);      /* delayed ACK */
     th_fire(h);      /* the next timer, whatever it is */
-    KNOWN_BUG(h->t.state == SL_TCP_FIN_WAIT_2,
+    FIXED_BUG(h->t.state == SL_TCP_FIN_WAIT_2,
               "keepalive on + half close: the ESTABLISHED keepalive deadline left in t_keep "
               "fires in FIN-WAIT-2 as the FIN-WAIT-2 timeout and closes the live connection "
               "silently (RFC 9293 3.8.4, RFC 1122 4.2.3.6)");
