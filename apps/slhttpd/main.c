@@ -250,7 +250,7 @@ int main(int argc, char **argv)
             return 0;
         default:
             if (optind - 1 < argc && optind > 0)
-                return bad_usage("bad option '%s'", argv[optind - 1]);
+                return bad_usage("bad option or missing value: '%s'", argv[optind - 1]);
             return bad_usage("%s", "bad option");
         }
     }

@@ -61,8 +61,9 @@ struct conn {
     sl_conn *c;
     enum conn_state state;
     int keep;        /* keep the connection after this response */
-    int peer_eof;    /* sl_read returned 0 */
+    int v10;         /* the request was HTTP/1.0 */
     uint64_t last_us; /* last progress (read, write, state change) */
+    uint64_t req_us;  /* when the first byte of the current request was parsed */
     uint32_t raddr;
     uint16_t rport;
 
@@ -121,7 +122,8 @@ static void http_date(time_t t, char *buf, size_t len)
     static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char *const mo[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    gmtime_r(&t, &tm);
+    if (gmtime_r(&t, &tm) == NULL)
+        memset(&tm, 0, sizeof(tm));
     snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d GMT", wd[tm.tm_wday % 7], tm.tm_mday,
              mo[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
@@ -394,6 +396,14 @@ static void access_log(struct conn *cn, const char *method, const char *target, 
             cn->rport, method, target, cn->status, len);
 }
 
+/* The Connection field for the response being built ("" for 1.1 keep-alive). */
+static const char *conn_field(const struct conn *cn)
+{
+    if (!cn->keep)
+        return "Connection: close\r\n";
+    return cn->v10 ? "Connection: keep-alive\r\n" : "";
+}
+
 /* Starts writing a head + short text body built here. */
 static void respond_simple(struct conn *cn, int status, int head_only, const char *extra)
 {
@@ -404,7 +414,7 @@ static void respond_simple(struct conn *cn, int status, int head_only, const cha
                      "HTTP/1.1 %d %s\r\nServer: slhttpd\r\nDate: %s\r\n"
                      "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n%s%s\r\n",
                      status, http_reason(status), now_date(srv), blen, extra ? extra : "",
-                     cn->keep ? "" : "Connection: close\r\n");
+                     conn_field(cn));
     if (n < 0 || (size_t)n >= sizeof(cn->io->hdr)) /* cannot happen: extra is short */
         n = 0;
     if (!head_only && (size_t)n + (size_t)blen < sizeof(cn->io->hdr)) {
@@ -552,6 +562,7 @@ static void handle_request(struct conn *cn)
 
     srv->requests++;
     cn->keep = r->keep_alive && !srv->stopping;
+    cn->v10 = r->version_minor == 0;
 
     if (r->method != HTTP_METHOD_GET && r->method != HTTP_METHOD_HEAD) {
         respond_simple(cn, 405, 0, "Allow: GET, HEAD\r\n");
@@ -612,10 +623,7 @@ static void handle_request(struct conn *cn)
         sb_u64(&b, size);
         sb_str(&b, "\r\n");
     }
-    if (!cn->keep)
-        sb_str(&b, "Connection: close\r\n");
-    else if (r->version_minor == 0)
-        sb_str(&b, "Connection: keep-alive\r\n");
+    sb_str(&b, conn_field(cn));
     sb_str(&b, "\r\n");
     if (b.overflow) { /* cannot happen: HDR_BUF has room for every field */
         release_body(cn);
@@ -692,8 +700,6 @@ static int flush(struct conn *cn)
 /* Response fully queued and no keep-alive: send FIN, then wait for the peer. */
 static int start_linger(struct conn *cn)
 {
-    if (cn->peer_eof)
-        return -1;
     if (sl_shutdown(cn->c, SHUT_WR) < 0)
         return -1;
     cn->state = ST_LINGER;
@@ -730,7 +736,10 @@ static void conn_run(struct conn *cn)
             ssize_t n;
             if (cn->in_off < cn->in_len) {
                 size_t used = 0;
-                enum http_result r = http_parse(&cn->io->parser, cn->io->in + cn->in_off,
+                enum http_result r;
+                if (!http_parser_started(&cn->io->parser))
+                    cn->req_us = now_us(srv);
+                r = http_parse(&cn->io->parser, cn->io->in + cn->in_off,
                                                 cn->in_len - cn->in_off, &used);
                 cn->in_off += used;
                 if (r == HTTP_PARSE_DONE) {
@@ -749,10 +758,6 @@ static void conn_run(struct conn *cn)
                     break;
                 }
                 /* INCOMPLETE: every buffered byte was used */
-            }
-            if (cn->peer_eof) {
-                conn_close(cn);
-                return;
             }
             n = sl_read(cn->c, cn->io->in, sizeof(cn->io->in));
             if (n > 0) {
@@ -819,7 +824,10 @@ void server_tick(struct server *srv)
     for (; cn != NULL; cn = next) {
         next = cn->next;
         if ((cn->state == ST_LINGER && now - cn->last_us > LINGER_US) ||
-            (cn->state != ST_LINGER && idle > 0 && now - cn->last_us > idle)) {
+            (cn->state != ST_LINGER && idle > 0 && now - cn->last_us > idle) ||
+            /* a request trickling in (slowloris) gets the same budget */
+            (cn->state == ST_READING && idle > 0 && http_parser_started(&cn->io->parser) &&
+             now - cn->req_us > idle)) {
             srv->idle_closed++;
             conn_close(cn);
         }

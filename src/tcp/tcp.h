@@ -55,6 +55,7 @@ enum sl_tcp_state {
 #define SL_TF_TLP_SENT 0x4000   /* a tail loss probe is outstanding */
 #define SL_TF_OPENING_SYN 0x8000 /* SYN retransmit timer (SYN_SENT/RCVD) */
 #define SL_TF_PTO 0x10000       /* t_rexmt is a tail-loss probe timeout (RFC 8985 7) */
+#define SL_TF_NO_TLP 0x20000    /* tail loss probes disabled (tests, like Linux's tcp_early_retrans=0) */
 
 #define SL_TCP_MAX_OOO 4
 
@@ -169,6 +170,7 @@ struct sl_tcp_cfg {
     uint8_t cc;          /* enum sl_cc */
     bool gso;            /* device accepts super-segments */
     bool no_sack, no_ts, no_ws; /* for tests: disable an option */
+    bool no_tlp;         /* disable RFC 8985 tail loss probes */
 };
 
 struct sl_tcp_bufs {

@@ -38,6 +38,8 @@ static void tcb_init(struct sl_tcb *t, const struct sl_tcp_cfg *cfg, uint32_t la
     }
     if (cfg->gso)
         t->flags |= SL_TF_GSO;
+    if (cfg->no_tlp)
+        t->flags |= SL_TF_NO_TLP;
     t->iss = t->snd_una = t->snd_nxt = t->snd_max = t->recover = t->high_rxt = iss;
     t->snd_end = iss + 1; /* data starts after the SYN */
     t->ts_offset = ts_offset;

@@ -136,7 +136,8 @@ void tcp_arm_rto(struct sl_tcb *t, uint64_t now)
 {
     t->flags &= ~(uint32_t)(SL_TF_PERSIST | SL_TF_PTO);
     uint32_t to = t->rto;
-    if ((t->flags & SL_TF_HAVE_RTT) && !(t->flags & (SL_TF_IN_RECOVERY | SL_TF_TLP_SENT)) &&
+    if ((t->flags & SL_TF_HAVE_RTT) &&
+        !(t->flags & (SL_TF_IN_RECOVERY | SL_TF_TLP_SENT | SL_TF_NO_TLP)) &&
         t->state >= SL_TCP_ESTABLISHED && t->backoff == 0) {
         uint32_t pto = tcp_max32(2 * t->srtt, 10000);
         if (tcp_flight(t) <= t->snd_mss)
@@ -392,6 +393,8 @@ void sl_tcp_output(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
             t->snd_max = t->snd_nxt;
         if (!t->t_rexmt || (t->flags & SL_TF_PERSIST))
             tcp_arm_rto(t, now); /* RFC 6298 5.1 */
+        else if (!rexmit && len && !(t->flags & (SL_TF_IN_RECOVERY | SL_TF_TLP_SENT)))
+            tcp_arm_rto(t, now); /* RFC 8985 7.2: restart the PTO after new data */
     }
 
     window_update_check(t);

@@ -221,6 +221,7 @@ static void test_ws_negotiation(void)
 static void test_icmp_ptb(void)
 {
     struct sl_tcp_cfg cfg = th_cfg();
+    cfg.no_tlp = true; /* the retransmission below is the RTO's */
     struct th_peer p = th_peer_full();
     struct th *h = passive_with(&cfg, &p);
     th_write(h, 3 * 1448);

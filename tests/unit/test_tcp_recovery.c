@@ -135,6 +135,7 @@ static void test_ssthresh_floor(void)
 static void test_no_fast_retransmit_after_rto(void)
 {
     struct th *h = est(false, 0, 10 * TH_MS);
+    h->t.flags |= SL_TF_NO_TLP; /* this test is about the RTO itself */
     th_write(h, 10 * MSS);
     th_output(h);
     th_fire(h);
@@ -299,6 +300,7 @@ static void test_sack_scoreboard_merge(void)
 static void test_rto_go_back_n_skips_sacked(void)
 {
     struct th *h = est(true, 0, 10 * TH_MS);
+    h->t.flags |= SL_TF_NO_TLP; /* this test is about the RTO itself */
     th_write(h, 10 * MSS);
     th_output(h);
     /* The receiver got S2..S4 only; everything else was lost. */

@@ -24,6 +24,7 @@ static struct th *est_rtt(uint64_t rtt)
 static void test_rto_retransmission(void)
 {
     struct th *h = est_rtt(10 * TH_MS);
+    h->t.flags |= SL_TF_NO_TLP; /* this test is about the RTO itself */
     CHECK_EQ(h->t.rto, 200 * TH_MS);
     th_write(h, 3 * 1448);
     th_output(h);
@@ -95,6 +96,27 @@ static void test_tail_loss_probe(void)
     th_fire(h); /* no answer: the RTO proper */
     EXPECT_CTR(h, tcp_rto_fired, 1);
     EXPECT_ONE(h, TH_F_ACK, TH_SND(2 * 1448), TH_RCV(0), 1448);
+}
+
+/* RFC 8985 7.2: the PTO is restarted when new data is sent. A flight that
+ * began with a single segment armed the plain RTO (PTO + WCDelAckT would
+ * exceed it); the next new segment must turn the timer into a PTO. */
+static void test_pto_restarted_by_new_data(void)
+{
+    struct th *h = est_rtt(10 * TH_MS);
+    th_write(h, 1448);
+    th_output(h);
+    EXPECT_NSEG(h, 1);
+    CHECK_EQ(h->t.t_rexmt, h->now + h->t.rto); /* one segment: 2*SRTT + 200 ms > RTO */
+    th_advance(h, 1 * TH_MS);
+    th_write(h, 3 * 1448);
+    th_output(h);
+    EXPECT_NSEG(h, 3);
+    CHECK_EQ(h->t.t_rexmt, h->now + 2 * h->t.srtt); /* now a PTO */
+    CHECK(h->t.flags & SL_TF_PTO);
+    th_fire(h);
+    EXPECT_CTR(h, tcp_tlp_probes, 1);
+    EXPECT_CTR(h, tcp_rto_fired, 0);
 }
 
 /* RFC 6298 2.2 / 2.3: first sample SRTT = R, RTTVAR = R/2; then RTTVAR =
@@ -616,6 +638,7 @@ int main(void)
 {
     RUN(test_rto_retransmission);
     RUN(test_tail_loss_probe);
+    RUN(test_pto_restarted_by_new_data);
     RUN(test_rtt_estimator);
     RUN(test_first_rtt_sample_after_active_open);
     RUN(test_data_retransmission_give_up);
