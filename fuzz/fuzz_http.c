@@ -179,14 +179,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     n = size - 3;
     sp = n ? (size_t)data[0] * n / 255 : 0;
     step = data[1] % 17; /* 0 = rest at once, else 1..16 bytes */
-    fsize = data[2] < 200 ? data[2] : (data[2] == 255 ? UINT64_MAX : (uint64_t)1 << (data[2] - 200));
+    if (data[2] < 200)
+        fsize = data[2];
+    else
+        fsize = data[2] == 255 ? UINT64_MAX : (uint64_t)1 << (data[2] - 200);
     data += 3;
 
     run(data, n, 0, 0, fsize, &whole);
     run(data, n, sp, step, fsize, &split);
     if (whole.n != split.n || whole.err != split.err || whole.incomplete != split.incomplete)
         abort();
-    if (memcmp(whole.hash, split.hash, sizeof(uint32_t) * (size_t)(whole.n < MAX_EVENTS ? whole.n : MAX_EVENTS)) != 0)
+    if (memcmp(whole.hash, split.hash,
+               sizeof(uint32_t) * (size_t)(whole.n < MAX_EVENTS ? whole.n : MAX_EVENTS)) != 0)
         abort();
 
     /* the whole input as a Range value and as a target */

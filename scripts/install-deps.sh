@@ -8,7 +8,8 @@ PKGS=(
   build-essential cmake clang pkg-config
   libsodium-dev libhiredis-dev libbpf-dev libxdp-dev libcmocka-dev
   curl wget apache2-utils wrk nginx-light python3
-  iproute2 ethtool tcpdump socat xxd openssl procps
+  iproute2 ethtool tcpdump socat xxd openssl procps iputils-ping
+  python3-scapy redis-server
 )
 
 missing=()

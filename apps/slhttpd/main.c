@@ -88,6 +88,55 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
     return 0;
 }
 
+/* Syntax check of an --impair spec (the stack checks it again):
+ * comma-separated loss=P,dup=P,reorder=P (percent 0-100), delay=MS, seed=N. */
+static int impair_ok(const char *spec)
+{
+    const char *p = spec + strspn(spec, " ");
+    if (*p == '\0')
+        return 1; /* empty: no impairment */
+    for (;;) {
+        const char *end = p + strcspn(p, ","), *eq;
+        char val[64], *e;
+        size_t kl, vl;
+        double v;
+        p += strspn(p, " ");
+        eq = memchr(p, '=', (size_t)(end - p));
+        if (eq == NULL)
+            return 0;
+        kl = (size_t)(eq - p);
+        vl = (size_t)(end - eq - 1);
+        while (vl > 0 && eq[vl] == ' ') /* trailing blanks of the value */
+            vl--;
+        if (vl == 0 || vl >= sizeof(val))
+            return 0;
+        memcpy(val, eq + 1, vl);
+        val[vl] = '\0';
+        if (val[0] == '-' || val[0] == '+' || val[0] == ' ')
+            return 0;
+        if (kl == 4 && strncmp(p, "seed", 4) == 0) {
+            errno = 0;
+            (void)strtoull(val, &e, 0);
+            if (errno != 0 || *e != '\0')
+                return 0;
+        } else {
+            v = strtod(val, &e);
+            if (*e != '\0' || v != v || v < 0)
+                return 0;
+            if ((kl == 4 && strncmp(p, "loss", 4) == 0) || (kl == 3 && strncmp(p, "dup", 3) == 0) ||
+                (kl == 7 && strncmp(p, "reorder", 7) == 0)) {
+                if (v > 100)
+                    return 0;
+            } else if (!(kl == 5 && strncmp(p, "delay", 5) == 0) || v > 3600.0 * 1000.0) {
+                return 0;
+            }
+        }
+        if (*end == '\0')
+            return 1;
+        p = end + 1;
+    }
+}
+
 static int is_pow2(uint32_t v)
 {
     return v != 0 && (v & (v - 1)) == 0;
@@ -183,7 +232,8 @@ int main(int argc, char **argv)
             cfg.dev = optarg;
             break;
         case O_ADDR:
-            if (sl_parse_cidr(optarg, &cfg.addr, &cfg.prefix_len) < 0)
+            if (sl_parse_cidr(optarg, &cfg.addr, &cfg.prefix_len) < 0 || cfg.prefix_len == 0 ||
+                cfg.addr == 0)
                 return bad_usage("--addr: expected A.B.C.D/LEN, got '%s'", optarg);
             have_addr = 1;
             break;
@@ -199,6 +249,9 @@ int main(int argc, char **argv)
             root_arg = optarg;
             break;
         case O_IMPAIR:
+            if (!impair_ok(optarg))
+                return bad_usage("--impair: expected loss=P,dup=P,reorder=P,delay=MS,seed=N "
+                                 "(P: percent 0-100), got '%s'", optarg);
             cfg.impair = optarg;
             break;
         case O_CC:
@@ -237,8 +290,8 @@ int main(int argc, char **argv)
             break;
         case O_SNDBUF:
         case O_RCVBUF:
-            if (parse_u32(optarg, 1, 1u << 31, &v) < 0 || !is_pow2(v))
-                return bad_usage("--sndbuf/--rcvbuf: expected a power of two, got '%s'",
+            if (parse_u32(optarg, 4096, 1u << 30, &v) < 0 || !is_pow2(v))
+                return bad_usage("--sndbuf/--rcvbuf: expected a power of two 4096..2^30, got '%s'",
                                  optarg);
             if (c == O_SNDBUF)
                 cfg.sndbuf = v;

@@ -1,5 +1,19 @@
 /* Unit tests for the slhttpd request parser (apps/slhttpd/http_parse.c).
- * Standalone: the parser is compiled in by including its source. */
+ *
+ * Standalone: the parser is compiled in by including its source (the CMake
+ * build makes each test from its one file). Its public names are renamed
+ * first, so building with http_parse.c on the command line as well also
+ * links:
+ *   gcc -Iinclude -Iapps/slhttpd apps/slhttpd/http_parse.c tests/unit/test_http_parse.c
+ */
+#define http_parser_init t_http_parser_init
+#define http_parser_reset t_http_parser_reset
+#define http_parse t_http_parse
+#define http_parser_started t_http_parser_started
+#define http_method_name t_http_method_name
+#define http_reason t_http_reason
+#define http_range_resolve t_http_range_resolve
+#define http_target_to_path t_http_target_to_path
 #include "../../apps/slhttpd/http_parse.h"
 #include "../../apps/slhttpd/http_parse.c"
 
@@ -68,8 +82,9 @@ static void run(const char *data, size_t n, int mode, size_t split, char *out, s
         while (len > 0) {
             size_t used = (size_t)-1;
             enum http_result r = http_parse(p, d, len, &used);
-            CHECK(used <= len);
-            if (used > len) {
+            if (used > len) { /* invariant: counted only when broken */
+                g_fail++;
+                fprintf(stderr, "http_parse used %zu of %zu bytes\n", used, len);
                 free(chunk);
                 free(p);
                 return;
@@ -89,9 +104,11 @@ static void run(const char *data, size_t n, int mode, size_t split, char *out, s
                 free(p);
                 return;
             }
-            CHECK(len == 0);
-            if (len != 0)
+            if (len != 0) { /* INCOMPLETE must take every byte */
+                g_fail++;
+                fprintf(stderr, "http_parse left %zu bytes while incomplete\n", len);
                 break;
+            }
         }
         free(chunk);
         cs = ce;
@@ -136,7 +153,8 @@ static void test_basic(void)
     expect("GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET / 1.1 ka1 cl0 r0[] ir0;");
     expect("HEAD /a/b.txt?x=1 HTTP/1.0\r\n\r\n", "HEAD /a/b.txt?x=1 1.0 ka0 cl0 r0[] ir0;");
     /* LF-only line ends, and mixed */
-    expect("GET /lf HTTP/1.1\nHost: x\nRange: bytes=1-2\n\n", "GET /lf 1.1 ka1 cl0 r1[bytes=1-2] ir0;");
+    expect("GET /lf HTTP/1.1\nHost: x\nRange: bytes=1-2\n\n",
+           "GET /lf 1.1 ka1 cl0 r1[bytes=1-2] ir0;");
     expect("GET /mix HTTP/1.1\r\nHost: x\n\r\n", "GET /mix 1.1 ka1 cl0 r0[] ir0;");
     /* leading empty lines are skipped */
     expect("\r\n\nGET / HTTP/1.1\r\n\r\n", "GET / 1.1 ka1 cl0 r0[] ir0;");
@@ -148,7 +166,8 @@ static void test_basic(void)
     /* higher 1.x minor accepted */
     expect("GET / HTTP/1.9\r\n\r\n", "GET / 1.9 ka1 cl0 r0[] ir0;");
     /* header value whitespace is trimmed, names are case-insensitive */
-    expect("GET / HTTP/1.1\r\nrAnGe:   bytes=0-0 \t\r\n\r\n", "GET / 1.1 ka1 cl0 r1[bytes=0-0] ir0;");
+    expect("GET / HTTP/1.1\r\nrAnGe:   bytes=0-0 \t\r\n\r\n",
+           "GET / 1.1 ka1 cl0 r1[bytes=0-0] ir0;");
     expect("GET / HTTP/1.1\r\nIf-Range: \"abc\"\r\nRange: bytes=0-\r\n\r\n",
            "GET / 1.1 ka1 cl0 r1[bytes=0-] ir1;");
     /* a repeated Range is ignored */
@@ -235,10 +254,13 @@ static void test_pipelined(void)
     expect("GET / HTTP/1.1\r\nConnection: upgrade\r\nConnection: Close\r\n\r\n",
            "GET / 1.1 ka0 cl0 r0[] ir0;");
     expect("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", "GET / 1.0 ka1 cl0 r0[] ir0;");
-    expect("GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", "GET / 1.0 ka0 cl0 r0[] ir0;");
-    expect("GET / HTTP/1.0\r\nConnection: keep-alivex\r\n\r\n", "GET / 1.0 ka0 cl0 r0[] ir0;");
+    expect("GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n",
+           "GET / 1.0 ka0 cl0 r0[] ir0;");
+    expect("GET / HTTP/1.0\r\nConnection: keep-alivex\r\n\r\n",
+           "GET / 1.0 ka0 cl0 r0[] ir0;");
     /* identical repeated Content-Length is fine */
-    expect("GET / HTTP/1.1\r\nContent-Length: 1\r\ncontent-length: 1\r\n\r\nxGET / HTTP/1.1\r\n\r\n",
+    expect("GET / HTTP/1.1\r\nContent-Length: 1\r\ncontent-length: 1\r\n\r\n"
+           "xGET / HTTP/1.1\r\n\r\n",
            "GET / 1.1 ka1 cl1 r0[] ir0;GET / 1.1 ka1 cl0 r0[] ir0;");
 }
 
