@@ -230,7 +230,7 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
          * SACKs more than DupThresh-1 segments above SND.UNA means the
          * first unacknowledged segment is lost (IsLost(SND.UNA)). */
         if (!(t->flags & SL_TF_IN_RECOVERY) && (t->flags & SL_TF_SACK_OK) && t->n_sacked &&
-            tcp_sacked_bytes(t) > 2u * t->snd_mss && sl_seq_gt(ack, t->recover)) {
+            tcp_sacked_bytes(t) > 2u * t->snd_mss && sl_seq_ge(ack, t->recover)) {
             tcp_cc_enter_recovery(t, now);
             t->high_rxt = t->snd_una;
             tcp_fast_retransmit(t, now, out);
@@ -272,7 +272,9 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
                         * cumulative ACK: what lies below it is lost */
                        ((t->flags & (SL_TF_TLP_SENT | SL_TF_SACK_OK)) ==
                             (SL_TF_TLP_SENT | SL_TF_SACK_OK) && t->n_sacked);
-            if (lost && sl_seq_gt(ack, t->recover)) {
+            /* recover holds SND.MAX (one past the highest sequence sent), so
+             * RFC 6582's "covers more than recover" is ack >= recover. */
+            if (lost && sl_seq_ge(ack, t->recover)) {
                 tcp_cc_enter_recovery(t, now);
                 t->high_rxt = t->snd_una;
                 tcp_fast_retransmit(t, now, out);

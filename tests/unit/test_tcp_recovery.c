@@ -149,6 +149,34 @@ static void test_no_fast_retransmit_after_rto(void)
     CHECK_EQ(h->t.flags & SL_TF_IN_RECOVERY, 0);
 }
 
+/* RFC 6582 3.2 step 1 with recover = SND.MAX (one past the highest sequence
+ * sent): once everything sent before an RTO is acknowledged (ACK ==
+ * recover), a loss among the segments sent after it must trigger fast
+ * retransmit; the guard only holds back duplicate ACKs for pre-RTO data. */
+static void test_fast_retransmit_after_rto_recovered(void)
+{
+    struct th *h = est(false, 0, 10 * TH_MS);
+    h->t.flags |= SL_TF_NO_TLP;
+    th_write(h, 2 * MSS);
+    th_output(h);
+    th_fire(h); /* RTO: recover = S(2) */
+    EXPECT_CTR(h, tcp_rto_fired, 1);
+    CHECK_EQ(h->t.recover, S(2));
+    th_advance(h, 10 * TH_MS);
+    struct sl_tcp_seg a = th_ack(h, S(2));
+    th_input(h, &a);
+    CHECK_EQ(h->t.snd_una, S(2));
+    th_write(h, 6 * MSS);
+    th_output(h);
+    /* S2 is lost; the next three segments each draw a duplicate ACK. */
+    for (int i = 0; i < 3; i++) {
+        struct sl_tcp_seg d = th_ack(h, S(2));
+        th_input(h, &d);
+    }
+    EXPECT_CTR(h, tcp_fast_retransmits, 1);
+    CHECK(h->t.flags & SL_TF_IN_RECOVERY);
+}
+
 /* RFC 2018 / RFC 6675 with SACK: segments S0 and S3 of ten are lost. The
  * scoreboard follows the SACK blocks, recovery starts when more than
  * (DupThresh-1)*SMSS is SACKed (IsLost), cwnd = ssthresh = FlightSize/2,
@@ -527,6 +555,7 @@ int main(void)
     RUN(test_newreno_full_ack_nothing_in_flight);
     RUN(test_ssthresh_floor);
     RUN(test_no_fast_retransmit_after_rto);
+    RUN(test_fast_retransmit_after_rto_recovered);
     RUN(test_sack_recovery);
     RUN(test_sack_recovery_on_stretch_ack);
     RUN(test_bogus_sack_blocks);
