@@ -39,6 +39,8 @@ struct sl_config {
     enum sl_cc cc;
     int no_gso;           /* disable TSO/GSO on transmit even if available */
     const uint8_t *isn_key; /* 16 bytes, NULL = random per process */
+    uint8_t ttl;          /* IPv4 TTL of every segment; 0 = 64 (RFC 9293 MUST-49) */
+    uint8_t tos;          /* IPv4 DS field / TOS byte (RFC 9293 MUST-48) */
 };
 
 /* Readiness events delivered to a connection callback. */
@@ -99,7 +101,9 @@ int sl_conn_error(const sl_conn *c);
 
 enum sl_opt {
     SL_OPT_NODELAY = 1,   /* disable Nagle (int 0/1) */
-    SL_OPT_KEEPALIVE = 2, /* int seconds idle before probing; 0 = off */
+    SL_OPT_KEEPALIVE = 2, /* keep-alive probes on/off (int 0/1), off by default */
+    SL_OPT_KEEPIDLE = 3,  /* seconds idle before the first probe; default 7200 */
+    SL_OPT_RETRIES = 4,   /* retransmissions before giving up (R2), 1..255; 0 = default 15 */
 };
 int sl_conn_setopt(sl_conn *c, enum sl_opt opt, int value);
 

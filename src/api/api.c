@@ -102,6 +102,8 @@ int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_f
     s->free_rcv = calloc(s->free_cap, sizeof(uint8_t *));
     s->next_port = (uint16_t)(49152 + randombytes_uniform(16384));
     s->ip_id = (uint16_t)randombytes_random();
+    s->ttl = cfg->ttl ? cfg->ttl : 64;
+    s->tos = cfg->tos;
     if (!s->free_snd || !s->free_rcv || sl_table_init(s, s->max_conns) < 0) {
         snprintf(err, errlen, "out of memory for %u connections", s->max_conns);
         sl_stack_destroy(s);
@@ -202,7 +204,9 @@ void sl_listener_close(sl_listener *l)
 
 int sl_connect(sl_stack *s, uint32_t daddr, uint16_t dport, sl_conn **out)
 {
-    if (!daddr || !dport)
+    /* RFC 9293 3.9.1.1 MUST-46: no OPEN to a broadcast, multicast, loopback
+     * or reserved address, nor to ourselves. */
+    if (!dport || sl_netif_bad_addr(s, daddr) || daddr == s->addr || (daddr >> 28) == 0xf)
         return -EINVAL;
     uint16_t port = 0;
     for (unsigned tries = 0; tries < 16384; tries++) {
@@ -367,16 +371,30 @@ int sl_conn_setopt(sl_conn *c, enum sl_opt opt, int value)
             c->tcb.flags &= ~(uint32_t)SL_TF_NODELAY;
         sl_conn_mark_dirty(c->stack, c);
         return 0;
+    case SL_OPT_KEEPIDLE:
+        if (value < 1)
+            return -EINVAL;
+        c->keepidle_cfg = (uint32_t)value;
+        if (!c->tcb.keepidle_s)
+            return 0;
+        /* fall through: re-arm with the new idle time */
+        value = 1;
+        /* fallthrough */
     case SL_OPT_KEEPALIVE:
         if (value < 0)
             return -EINVAL;
-        c->tcb.keepidle_s = (uint32_t)value;
-        if (value && c->tcb.state == SL_TCP_ESTABLISHED) {
+        c->tcb.keepidle_s = value ? c->keepidle_cfg : 0;
+        if (c->tcb.state == SL_TCP_ESTABLISHED || c->tcb.state == SL_TCP_CLOSE_WAIT) {
             struct sl_stack *s = c->stack;
-            c->tcb.t_keep = SL_NOW(s) + (uint64_t)value * 1000000u;
+            c->tcb.t_keep = value ? SL_NOW(s) + (uint64_t)c->tcb.keepidle_s * 1000000u : 0;
             sl_out_reset(s);
             sl_conn_after(s, c);
         }
+        return 0;
+    case SL_OPT_RETRIES:
+        if (value < 0 || value > 255)
+            return -EINVAL;
+        c->tcb.r2 = (uint8_t)value;
         return 0;
     }
     return -EINVAL;

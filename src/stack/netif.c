@@ -204,7 +204,12 @@ static void build_tcp(struct sl_stack *s, uint32_t dst, uint16_t sport, uint16_t
     if (!p)
         return;
     uint8_t *ip = p + SL_ETH_HLEN, *tcp = ip + SL_IP_HLEN;
-    sl_ip4_build(ip, s->addr, dst, SL_IPPROTO_TCP, s->ip_id++, 64, thl + plen);
+    sl_ip4_build(ip, s->addr, dst, SL_IPPROTO_TCP, s->ip_id++, s->ttl, thl + plen);
+    if (s->tos) { /* RFC 9293 MUST-48: the application's DS field */
+        ip[1] = s->tos;
+        sl_put16(ip + 10, 0);
+        sl_put16(ip + 10, sl_csum_fold(sl_csum_add(0, ip, SL_IP_HLEN)));
+    }
     sl_tcp_build(tcp, &seg);
     if (plen)
         sl_tcp_copy_out(t, snd, e->seq, tcp + thl, plen);
@@ -269,7 +274,7 @@ static void icmp_rx(struct sl_stack *s, const struct sl_ip4 *ip, int trusted)
     SCTR(s, drop_icmp_type);
 }
 
-static int bad_src(const struct sl_stack *s, uint32_t src)
+int sl_netif_bad_addr(const struct sl_stack *s, uint32_t src)
 {
     if (src == 0 || src == 0xffffffffu || (src >> 28) == 0xe || (src >> 24) == 127)
         return 1;
@@ -295,7 +300,7 @@ static void ip_rx(struct sl_stack *s, const struct sl_eth *eth, int trusted)
         s->ctr[ip.proto == SL_IPPROTO_TCP ? SL_CTR_drop_tcp_land : SL_CTR_drop_ip_bad_src]++;
         return;
     }
-    if (bad_src(s, ip.src)) {
+    if (sl_netif_bad_addr(s, ip.src)) {
         SCTR(s, drop_ip_bad_src);
         return;
     }

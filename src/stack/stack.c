@@ -86,6 +86,7 @@ struct sl_conn *sl_conn_new(struct sl_stack *s)
         return NULL;
     }
     c->stack = s;
+    c->keepidle_cfg = SL_TCP_KEEPIDLE_DEFAULT_S;
     s->nconns++;
     return c;
 }

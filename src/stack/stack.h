@@ -32,6 +32,7 @@ struct sl_conn {
     uint64_t deadline;          /* key in the timer heap, 0 = not queued */
     uint32_t heap_idx;
     unsigned ev;                /* SL_EV_* waiting to be delivered */
+    uint32_t keepidle_cfg;      /* SL_OPT_KEEPIDLE, seconds */
     uint8_t sflags;
 };
 
@@ -65,6 +66,7 @@ struct sl_stack {
     uint8_t isn_key[16];
     uint32_t max_conns, nconns;
     uint16_t ip_id;
+    uint8_t ttl, tos;
     uint16_t next_port;
 
     /* 4-tuple table: open addressing, linear probing, backward-shift delete */
@@ -105,6 +107,9 @@ struct sl_conn *sl_heap_top(struct sl_stack *s);
 
 /* netif.c */
 void sl_netif_rx(struct sl_stack *s, const struct sl_frame *f);
+/* 1 if addr can be no peer's unicast address: 0, broadcast, multicast,
+ * loopback, the subnet broadcast (RFC 1122 3.2.1.3, RFC 9293 MUST-46). */
+int sl_netif_bad_addr(const struct sl_stack *s, uint32_t addr);
 /* Builds and queues an IPv4/TCP frame for one engine emit of `c` (or, with
  * c == NULL, a reply to `seg` from raddr/rport to lport). */
 void sl_netif_tx_tcp(struct sl_stack *s, const struct sl_tcb *t, const uint8_t *snd,

@@ -211,7 +211,8 @@ int sl_tcb_pack(const struct sl_tcb *t, uint64_t now_us, uint8_t *out, size_t ca
     uint32_t now_ms = (uint32_t)(now_us / 1000);
     uint8_t lsb = log2p1(t->snd_bufsz), lrb = log2p1(t->rcv_bufsz);
     if (lsb == 0xff || lrb == 0xff || lsb > 31 || lrb > 31 || t->state >= SL_TCP__NSTATES ||
-        t->cc > 15 || t->snd_wscale > 15 || t->rcv_wscale > 15)
+        t->cc > TCB_CC_MAX || t->snd_wscale > 14 || t->rcv_wscale > 14 ||
+        (t->flags & ~TCB_FLAGS_KNOWN) || t->err < -4095 || t->err > 0)
         return -EINVAL;
 
     w8(&w, TCB_PACK_VERSION);

@@ -66,7 +66,8 @@ struct sl_tcb {
     uint16_t lport, rport;
     uint8_t state;         /* enum sl_tcp_state */
     uint8_t cc;            /* enum sl_cc */
-    uint8_t pad0[2];
+    uint8_t r2;            /* data retransmissions before giving up; 0 = default (MUST-21) */
+    uint8_t pad0;
     uint32_t flags;        /* SL_TF_* */
 
     /* send sequence space (RFC 9293 3.3.1) */
@@ -240,10 +241,11 @@ bool sl_tcp_tw_accept_syn(const struct sl_tcb *t, const struct sl_tcp_seg *s);
 #define SL_TCP_DELACK_US 40000u   /* <= 200 ms (RFC 1122 4.2.3.2, RFC 9293 3.8.6.3) */
 #define SL_TCP_MSL_US 30000000u   /* TIME-WAIT = 2*MSL = 60 s */
 #define SL_TCP_FIN_WAIT2_US 60000000u
-#define SL_TCP_SYN_RETRIES 6
+#define SL_TCP_SYN_RETRIES 7      /* last SYN at 127 s, gives up at 187 s: >= 3 min (RFC 9293 MUST-23) */
 #define SL_TCP_DATA_RETRIES 15    /* R2 (RFC 1122 4.2.3.5) */
 #define SL_TCP_KEEPINTVL_US 75000000u
 #define SL_TCP_KEEPCNT 9
+#define SL_TCP_KEEPIDLE_DEFAULT_S 7200 /* RFC 9293 3.8.4 MUST-28: no less than two hours */
 #define SL_TCP_CHACK_LIMIT 10     /* challenge ACKs per second (RFC 5961 7) */
 
 #endif

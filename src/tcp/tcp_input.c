@@ -597,7 +597,7 @@ void sl_tcp_input(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
 
     /* Keepalive: any segment proves the peer alive (RFC 9293 3.8.4). */
     t->ka_probes = 0;
-    if (t->keepidle_s && t->state == SL_TCP_ESTABLISHED)
+    if (t->keepidle_s && (t->state == SL_TCP_ESTABLISHED || t->state == SL_TCP_CLOSE_WAIT))
         t->t_keep = now + (uint64_t)t->keepidle_s * 1000000u;
 
     /* Seventh: text. */

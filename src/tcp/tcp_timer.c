@@ -82,7 +82,7 @@ static void rexmt_expired(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_
         return;
     }
     /* RFC 6298 5.4-5.6 and RFC 1122 4.2.3.5 (R2). */
-    if (++t->backoff > SL_TCP_DATA_RETRIES) {
+    if (++t->backoff > (t->r2 ? t->r2 : SL_TCP_DATA_RETRIES)) { /* RFC 9293 MUST-20/21 */
         CTR(out, tcp_timeouts);
         tcp_set_error(t, -ETIMEDOUT, now, out);
         return;
@@ -115,6 +115,13 @@ static void keep_expired(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
     case SL_TCP_CLOSE_WAIT:
         if (!t->keepidle_s)
             return;
+        /* RFC 9293 3.8.4 (MUST-26): only when no sent data is outstanding;
+         * otherwise the retransmission timer is watching the peer. */
+        if (t->snd_una != t->snd_max) {
+            t->ka_probes = 0;
+            t->t_keep = now + (uint64_t)t->keepidle_s * 1000000u;
+            return;
+        }
         if (t->ka_probes >= SL_TCP_KEEPCNT) {
             CTR(out, tcp_timeouts);
             tcp_set_error(t, -ETIMEDOUT, now, out);

@@ -213,17 +213,18 @@ static void test_data_retransmission_give_up(void)
     CHECK_EQ(sl_tcp_next_deadline(&h->t), 0);
 }
 
-/* RFC 6298 5.5 (doubling), 2.5 (60 s cap), RFC 1122 4.2.3.5 (R2 for a
- * SYN): the SYN is retransmitted at 1, 3, 7, 15, 31, 63 s with the same
- * options; the 7th expiry (63 + 60 s) gives up with ETIMEDOUT. */
+/* RFC 6298 5.5 (doubling), 2.5 (60 s cap), RFC 9293 3.8.3 MUST-23 (R2
+ * for a SYN: retransmissions for at least 3 minutes): the SYN is
+ * retransmitted at 1, 3, 7, 15, 31, 63, 123 s with the same options; the
+ * 8th expiry (123 + 60 s = 183 s) gives up with ETIMEDOUT. */
 static void test_syn_retransmission(void)
 {
     struct sl_tcp_cfg cfg = th_cfg();
     struct th *h = th_new(&cfg);
     uint64_t t0 = h->now;
     th_connect(h);
-    static const uint64_t at[] = {1, 3, 7, 15, 31, 63};
-    for (unsigned i = 0; i < 6; i++) {
+    static const uint64_t at[] = {1, 3, 7, 15, 31, 63, 123};
+    for (unsigned i = 0; i < 7; i++) {
         CHECK_EQ(th_fire(h), t0 + at[i] * TH_SEC);
         if (EXPECT_ONE(h, TH_F_SYN, TH_ISS, 0, 0)) {
             CHECK_EQ(SEG(h, 0).opts.has_mss, 1);
@@ -234,7 +235,7 @@ static void test_syn_retransmission(void)
         }
         CHECK_EQ(h->t.state, SL_TCP_SYN_SENT);
     }
-    CHECK_EQ(th_fire(h), t0 + 123 * TH_SEC);
+    CHECK_EQ(th_fire(h), t0 + 183 * TH_SEC);
     EXPECT_NONE(h);
     CHECK_EQ(h->t.state, SL_TCP_CLOSED);
     CHECK_EQ(h->t.err, -ETIMEDOUT);
@@ -280,10 +281,10 @@ static void test_synack_retransmission(void)
         CHECK_EQ(SEG(h, 0).opts.tsecr, syn.opts.tsval);
     }
     EXPECT_CTR(h, tcp_retransmits, 1);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         th_fire(h);
     CHECK_EQ(h->t.state, SL_TCP_SYN_RCVD);
-    CHECK_EQ(th_fire(h), t0 + 123 * TH_SEC);
+    CHECK_EQ(th_fire(h), t0 + 183 * TH_SEC);
     CHECK_EQ(h->t.state, SL_TCP_CLOSED);
     CHECK_EQ(h->t.err, -ETIMEDOUT);
 }
@@ -473,6 +474,63 @@ static void test_zero_window_probe_accepted(void)
  * after keepidle a probe <SEQ=SND.NXT-1><ACK=RCV.NXT> with no data; any
  * segment from the peer resets the idle timer; after KEEPCNT unanswered
  * probes, ETIMEDOUT. */
+/* RFC 9293 3.8.4 MUST-26: keep-alive probes only when no sent data is
+ * outstanding; while the retransmission timer watches the peer, the idle
+ * deadline is pushed back instead. Arriving segments re-arm it in
+ * CLOSE-WAIT too. */
+static void test_keepalive_not_with_outstanding_data(void)
+{
+    struct th *h = est_rtt(10 * TH_MS);
+    h->t.keepidle_s = 1;
+    h->t.t_keep = h->now + 1 * TH_SEC;
+    th_write(h, 100);
+    th_output(h);
+    EXPECT_NSEG(h, 1);
+    uint64_t probes = 0, t0 = h->now;
+    int fired = 0;
+    while (h->now < t0 + 6 * TH_SEC && h->t.state == SL_TCP_ESTABLISHED) {
+        th_fire(h);
+        fired++;
+        probes += th_ctr(h, SL_CTR_tcp_keepalive_tx);
+    }
+    CHECK(fired >= 5); /* several RTOs and idle deadlines went by */
+    CHECK_EQ(probes, 0);
+    CHECK(h->t.t_keep > h->now);
+
+    /* CLOSE-WAIT: the peer's FIN, then traffic re-arms the idle timer. */
+    struct th *g = est_rtt(10 * TH_MS);
+    g->t.keepidle_s = 10;
+    g->t.t_keep = g->now + 10 * TH_SEC;
+    struct sl_tcp_seg fin = th_data(g, 0, 0);
+    fin.flags |= TH_F_FIN;
+    th_input(g, &fin);
+    CHECK_EQ(g->t.state, SL_TCP_CLOSE_WAIT);
+    th_advance(g, 5 * TH_SEC);
+    struct sl_tcp_seg a = th_ack(g, TH_SND(0));
+    a.seq = TH_RCV(1);
+    th_input(g, &a);
+    CHECK_EQ(g->t.t_keep, g->now + 10 * TH_SEC);
+}
+
+/* RFC 9293 3.8.3 MUST-21: the application sets R2 per connection
+ * (SL_OPT_RETRIES -> tcb.r2). */
+static void test_r2_per_connection(void)
+{
+    struct th *h = est_rtt(10 * TH_MS);
+    h->t.flags |= SL_TF_NO_TLP;
+    h->t.r2 = 3;
+    th_write(h, 1448);
+    th_output(h);
+    unsigned rexmits = 0;
+    for (int i = 0; i < 20 && h->t.state != SL_TCP_CLOSED; i++) {
+        th_fire(h);
+        rexmits += (unsigned)th_ctr(h, SL_CTR_tcp_retransmits);
+    }
+    CHECK_EQ(rexmits, 3);
+    CHECK_EQ(h->t.state, SL_TCP_CLOSED);
+    CHECK_EQ(h->t.err, -ETIMEDOUT);
+}
+
 static void test_keepalive(void)
 {
     struct th *h = est_rtt(10 * TH_MS);
@@ -650,6 +708,8 @@ int main(void)
     RUN(test_zero_window_reopen_resumes_at_una);
     RUN(test_zero_window_probe_accepted);
     RUN(test_keepalive);
+    RUN(test_keepalive_not_with_outstanding_data);
+    RUN(test_r2_per_connection);
     RUN(test_keepalive_from_handshake);
     RUN(test_keepalive_half_close);
     RUN(test_time_wait_2msl);
