@@ -210,6 +210,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_arp(data, size);
     fuzz_ip4(data, size, false);
     fuzz_icmp(data, size);
-    fuzz_tcp(data, size, 0x0a000001, 0x0a000002);
+    fuzz_tcp(data, size, 0xc6120001, 0xc6120002); /* 198.18.0.1 -> .2 */
     return 0;
 }

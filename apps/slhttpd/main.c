@@ -49,6 +49,9 @@ static void usage(FILE *f)
 "                                impair our own packets (testing)\n"
 "  --cc newreno|cubic            congestion control (default newreno)\n"
 "  --max-conns N                 connection limit (stack and server)\n"
+"  --backlog N                   half-open + unaccepted connections (default 1024);\n"
+"                                beyond it SYNs are answered with SYN cookies\n"
+"  --no-syncookies               drop SYNs beyond the backlog instead\n"
 "  --sndbuf BYTES, --rcvbuf BYTES  per-connection buffers (power of two)\n"
 "  --no-gso                      don't use TSO/GSO on transmit\n"
 "  --idle-timeout S              close idle/stalled connections after S seconds\n"
@@ -179,7 +182,8 @@ static int write_ready_file(const char *path, uint16_t port)
 
 enum {
     O_DEV = 256, O_ADDR, O_GATEWAY, O_PORT, O_ROOT, O_IMPAIR, O_CC, O_MAXCONNS, O_STATS,
-    O_READY, O_NOGSO, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP
+    O_READY, O_NOGSO, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP, O_BACKLOG,
+    O_NOCOOKIES
 };
 
 int main(int argc, char **argv)
@@ -193,6 +197,8 @@ int main(int argc, char **argv)
         {"impair", required_argument, NULL, O_IMPAIR},
         {"cc", required_argument, NULL, O_CC},
         {"max-conns", required_argument, NULL, O_MAXCONNS},
+        {"backlog", required_argument, NULL, O_BACKLOG},
+        {"no-syncookies", no_argument, NULL, O_NOCOOKIES},
         {"stats-file", required_argument, NULL, O_STATS},
         {"ready-file", required_argument, NULL, O_READY},
         {"no-gso", no_argument, NULL, O_NOGSO},
@@ -267,6 +273,14 @@ int main(int argc, char **argv)
                 return bad_usage("--max-conns: expected a positive number, got '%s'", optarg);
             cfg.max_conns = v;
             so.max_conns = v;
+            break;
+        case O_BACKLOG:
+            if (parse_u32(optarg, 1, UINT32_MAX, &v) < 0)
+                return bad_usage("--backlog: expected a positive number, got '%s'", optarg);
+            so.backlog = v;
+            break;
+        case O_NOCOOKIES:
+            so.no_syncookies = 1;
             break;
         case O_STATS:
             stats_file = optarg;

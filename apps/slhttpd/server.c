@@ -804,7 +804,8 @@ int server_start(sl_stack *s, uint16_t port, const struct server_opts *o, struct
     srv->page = sysconf(_SC_PAGESIZE);
     if (srv->page <= 0)
         srv->page = 4096;
-    rc = sl_listen(s, port, NULL, listen_cb, srv, &srv->l);
+    struct sl_listen_opts lo = {.backlog = o->backlog, .no_syncookies = o->no_syncookies};
+    rc = sl_listen(s, port, &lo, listen_cb, srv, &srv->l);
     if (rc < 0) {
         fprintf(stderr, "slhttpd: listen on port %u: %s\n", port, sl_strerror(rc));
         if (srv->root_fd >= 0)

@@ -10,6 +10,8 @@
 struct server_opts {
     const char *root;       /* canonical (realpath) document root */
     uint32_t max_conns;     /* 0 = unlimited at this level */
+    uint32_t backlog;       /* listen backlog; 0 = stack default */
+    int no_syncookies;      /* drop SYNs beyond the backlog instead */
     unsigned idle_timeout_s; /* idle keep-alive / stalled connections */
     int quiet;              /* only errors */
     int verbose;            /* one access-log line per request */

@@ -66,7 +66,9 @@ uint64_t sl_now_us(sl_stack *s);
 
 /* ---- passive open ---- */
 struct sl_listen_opts {
-    uint32_t backlog; /* accept queue length; 0 = default (1024) */
+    uint32_t backlog;  /* half-open + unaccepted connections; 0 = default (1024) */
+    int no_syncookies; /* drop SYNs beyond the backlog instead of answering
+                          with SYN cookies (RFC 4987) */
 };
 int sl_listen(sl_stack *s, uint16_t port, const struct sl_listen_opts *opts, sl_listen_cb cb,
               void *user, sl_listener **out);

@@ -163,6 +163,7 @@ int sl_listen(sl_stack *s, uint16_t port, const struct sl_listen_opts *opts, sl_
     l->stack = s;
     l->port = port;
     l->backlog = opts && opts->backlog ? opts->backlog : 1024;
+    l->syncookies = !(opts && opts->no_syncookies);
     l->cb = cb;
     l->user = user;
     s->listeners[slot] = l;

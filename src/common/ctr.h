@@ -56,7 +56,8 @@
     X(drop_tcp_syn_data)        /* SYN payload discarded (no TFO) */         \
     X(drop_tcp_backlog_full) X(drop_tcp_max_conns) X(drop_tcp_nomem)         \
     X(drop_tcp_land) X(drop_tcp_closed_conn)                                 \
-    X(tcp_mss_clamped)
+    X(tcp_mss_clamped)                                                        \
+    X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(drop_tcp_syncookie_bad)
 
 enum sl_ctr {
 #define SL_CTR_ENUM(n) SL_CTR_##n,

@@ -264,14 +264,46 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
         send_replies(s, saddr, seg);
         return;
     }
+    /* A bare ACK to a listener may complete a SYN-cookie handshake. */
+    if ((seg->flags & (SL_TCP_ACK | SL_TCP_SYN | SL_TCP_RST)) == SL_TCP_ACK && l->cookie_sent_us &&
+        s->now - l->cookie_sent_us < 128000000u) {
+        uint16_t mss;
+        if (sl_tcp_cookie_check(s->isn_key, daddr, seg->dport, saddr, seg->sport, seg->ack - 1,
+                                s->now, &mss)) {
+            c = sl_conn_new(s);
+            if (!c)
+                return; /* counted: drop_tcp_max_conns / drop_tcp_nomem */
+            SCTR(s, tcp_syncookies_ok);
+            struct sl_tcp_bufs b = {c->snd, c->rcv};
+            sl_tcp_cookie_open(&c->tcb, &s->tcfg, s->now, daddr, saddr, seg, mss, &b, out);
+            c->listener = l;
+            l->pending++;
+            sl_table_insert(s, c);
+            sl_conn_after(s, c);
+            sl_conn_mark_dirty(s, c);
+            return;
+        }
+        SCTR(s, drop_tcp_syncookie_bad); /* then answered like any stray ACK */
+    }
     enum sl_ctr r = sl_tcp_listen_check(seg, out);
     if (r) {
         s->ctr[r]++;
         send_replies(s, saddr, seg);
         return;
     }
-    if (l->pending >= l->backlog) {
-        SCTR(s, drop_tcp_backlog_full);
+    if (l->pending >= l->backlog || s->nconns >= s->max_conns) {
+        if (!l->syncookies) {
+            s->ctr[l->pending >= l->backlog ? SL_CTR_drop_tcp_backlog_full
+                                            : SL_CTR_drop_tcp_max_conns]++;
+            return;
+        }
+        /* RFC 4987 3.6: answer without keeping state. */
+        uint32_t cookie = sl_tcp_cookie_make(s->isn_key, daddr, seg->dport, saddr, seg->sport,
+                                             seg->opts.has_mss ? seg->opts.mss : 536, s->now);
+        sl_tcp_cookie_synack(&s->tcfg, s->now, daddr, saddr, seg, cookie, out);
+        l->cookie_sent_us = s->now;
+        SCTR(s, tcp_syncookies_sent);
+        send_replies(s, saddr, seg);
         return;
     }
     c = sl_conn_new(s);

@@ -44,6 +44,8 @@ struct sl_listener {
     void *user;
     struct sl_conn *acc_head, *acc_tail;
     bool notify;
+    bool syncookies;
+    uint64_t cookie_sent_us; /* last SYN cookie sent; ACKs are checked for 128 s */
 };
 
 #define SL_ARP_SLOTS 256

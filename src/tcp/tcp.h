@@ -221,6 +221,21 @@ void sl_tcp_shutdown_rd(struct sl_tcb *t);
 /* Abort (3.10.5): emit RST, go to CLOSED. */
 void sl_tcp_abort(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
 
+/* ---- SYN cookies (RFC 4987 3.6), src/tcp/tcp_syncookie.c ---- */
+uint32_t sl_tcp_cookie_make(const uint8_t key[16], uint32_t laddr, uint16_t lport,
+                            uint32_t raddr, uint16_t rport, uint16_t peer_mss, uint64_t now);
+/* 1 and the encoded MSS if `cookie` (= SEG.ACK - 1) is ours and fresh. */
+int sl_tcp_cookie_check(const uint8_t key[16], uint32_t laddr, uint16_t lport, uint32_t raddr,
+                        uint16_t rport, uint32_t cookie, uint64_t now, uint16_t *mss);
+/* Appends the SYN-ACK for `syn` with ISS = cookie; keeps no state. */
+void sl_tcp_cookie_synack(const struct sl_tcp_cfg *cfg, uint64_t now, uint32_t laddr,
+                          uint32_t raddr, const struct sl_tcp_seg *syn, uint32_t cookie,
+                          struct sl_tcp_out *out);
+/* Rebuilds an ESTABLISHED connection in t from the cookie-bearing ACK. */
+void sl_tcp_cookie_open(struct sl_tcb *t, const struct sl_tcp_cfg *cfg, uint64_t now,
+                        uint32_t laddr, uint32_t raddr, const struct sl_tcp_seg *ack,
+                        uint16_t mss, const struct sl_tcp_bufs *b, struct sl_tcp_out *out);
+
 /* ICMP fragmentation-needed for this connection (RFC 5927 / 1191): `seq`
  * is the quoted sequence number. Returns SL_CTR_ok or the drop reason. */
 enum sl_ctr sl_tcp_icmp_ptb(struct sl_tcb *t, uint32_t seq, uint16_t mtu);

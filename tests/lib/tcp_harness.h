@@ -24,8 +24,8 @@
 
 #include "tcp/tcp.h"
 
-#define TH_LADDR 0x0a000001u /* 10.0.0.1 */
-#define TH_RADDR 0x0a000002u /* 10.0.0.2 */
+#define TH_LADDR 0xc6120001u /* 198.18.0.1 */
+#define TH_RADDR 0xc6120002u /* 198.18.0.2 */
 #define TH_LPORT 80
 #define TH_RPORT 40000
 #define TH_ISS 1000000u

@@ -557,7 +557,7 @@ static void test_splits(void)
     size_t n = strlen(pair), a, b;
     int bad = 0;
 
-    expect("GET /big/file.bin HTTP/1.1\r\nHost: 10.0.0.1:8080\r\nUser-Agent: curl/8.0\r\n"
+    expect("GET /big/file.bin HTTP/1.1\r\nHost: 198.18.0.1:8080\r\nUser-Agent: curl/8.0\r\n"
            "Accept: */*\r\nRange: bytes=100-199\r\nConnection: keep-alive\r\n\r\n",
            "GET /big/file.bin 1.1 ka1 cl0 r1[bytes=100-199] ir0;");
     for (a = 1; a < n; a++) {

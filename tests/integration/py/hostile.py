@@ -79,7 +79,7 @@ class Hostile:
         self.port = a.port
         self.net = Net(a.iface, bytes.fromhex(a.srv_mac.replace(":", "")), a.srv_ip,
                        [SPOOF, ROUTER])
-        self.stats = Stats(a.pid, a.stats)
+        self.stats = Stats(a.pid, a.stats, barrier=lambda: self.net.barrier(SPOOF))
         self.next_port = random.randint(20000, 30000)
         with open(os.path.join(a.root, "small.bin"), "rb") as f:
             self.small = f.read()
@@ -327,6 +327,12 @@ class Hostile:
         result(p2 is not None, f"data with seq RCV.NXT-64K (old) -> ACK only ({p2})")
         self.ctr(d, "drop_tcp_out_of_window", 2, "out-of-window data")
         self.not_delivered(d, "out-of-window data")
+        # informational: are ACKs to out-of-window segments rate limited?
+        for _ in range(200):
+            c.send(ACK, seq=seq_add(c.snd_nxt, 0x40000000 + random.getrandbits(20)), opts=b"")
+        acks = [p for p in c.collect_until_idle(idle=0.3, limit=3) if self.is_chack(c)(p)]
+        info(f"200 out-of-window pure ACKs drew {len(acks)} ACKs (no rate limit required by "
+             f"RFC 9293; Linux limits these, tcp_invalid_ratelimit)")
 
         # In-window data without the ACK bit: dropped (RFC 9293 3.10.7.4 fifth).
         b = self.snap()
@@ -418,7 +424,8 @@ class Hostile:
             b"\x08\x00\x00\x00",              # length 0
             b"\x03\x01\x00\x00",              # length 1
             b"\x01\x01\x01\x02",              # kind in the last byte, no length
-            b"\x05\x0a" + b"\0" * 8 + b"\x01\x01",   # SACK length 10 (not 2+8n)
+            b"\x05\x0c" + b"\0" * 10,           # SACK length 12 (not 2+8n)
+            b"\x05\x02\x00\x00",              # SACK length 2 (no block)
             b"\x08\x09" + b"\0" * 7 + b"\x00\x00\x00",  # TS length 9
             b"\x02\x04\x05\xb4\x1e\x28\x00\x00",  # unknown kind 30, length 40 > room
         ]
@@ -453,6 +460,28 @@ class Hostile:
         self.ctr(d, "drop_ip_hdrlen", 1, "IHL 4")
         self.ctr(d, "drop_ip_totlen", 2, "total length beyond the frame / below the header")
         self.ctr(d, "tcp_passive_opens", 0, "malformed headers")
+
+        # IP options are skipped, not interpreted: a SYN carrying NOP/EOL
+        # options is answered (positive control for the IP header checks).
+        sp = self.sport()
+        key = ("tcp", SPOOF, sp)
+        q = self.net.register(key)
+        b = self.snap()
+        t = self.syn_frame(sp)
+        self.net.send_frame(ip_hdr(SPOOF, self.srv, PROTO_TCP, len(t), ihl=6,
+                                   options=b"\x01\x01\x01\x00") + t)
+        try:
+            p = q.get(timeout=REPLY)
+        except Exception:
+            p = None
+        a = self.snap()
+        result(p is not None and p.flags == SYN | ACK, f"SYN with IP options -> SYN-ACK ({p})")
+        self.ctr(Delta(b, a), "ip_options_skipped", 1, "SYN with IP options")
+        if p is not None:
+            self.net.send_ip(SPOOF, self.srv, PROTO_TCP,
+                             tcp_hdr(SPOOF, self.srv, sp, self.port, seq_add(p.ack, 0), 0, RST))
+            self.net.barrier(SPOOF)
+        self.net.unregister(key)
 
         # The same on an established connection: a segment whose options are
         # malformed is dropped whole, its data never delivered.
@@ -591,8 +620,8 @@ class Hostile:
         frag(t[8:], 1, False, ident=i)
         t = self.syn_frame(self.sport())
         i = random.getrandbits(16)
-        frag(t, 0, True, ident=i)                   # RFC 1858 overlap: whole SYN, then
-        frag(b"\x00\x51" + t[2:8], 0, False, ident=i)   # offset 0 again, new ports
+        frag(t[:16], 0, True, ident=i)              # RFC 1858 overlap: the header, then
+        frag(t[8:13] + bytes([RST]) + t[14:], 1, False, ident=i)  # offset 8 rewrites flags
         frag(self.syn_frame(self.sport()), 0, True)     # a complete SYN with MF
         frag(b"A" * 100, 8189, False)               # ping of death: ends past 65535
         frag(self.syn_frame(self.sport()), 0, True, df=True)  # DF and MF together
@@ -606,13 +635,17 @@ class Hostile:
         self.ctr(d, "tcp_passive_opens", 0, "IP fragments")
         result(self.stats.alive(), "IP fragments: slhttpd alive")
 
-    def ptb(self, c, seq, mtu, inner_src=None, quote=8, dport=None):
-        """ICMP fragmentation needed quoting our own segment to C."""
+    def icmp_err(self, c, typ, code, rest, seq, inner_src=None, quote=8, dport=None):
+        """An ICMP error quoting our own segment to C (RFC 792: IP header
+        plus the first 8 bytes: ports and sequence number)."""
         tcp = struct.pack("!HHI", self.port, dport or c.sport, seq & 0xFFFFFFFF)
         tcp += b"\x50\x10\xff\xff\0\0\0\0"
         inner = ip_hdr(inner_src or self.srv, c.src, PROTO_TCP, 1400, ident=1) + tcp[:quote]
-        msg = icmp_msg(3, 4, mtu & 0xFFFF, inner)
-        self.net.send_ip(ROUTER, self.srv, PROTO_ICMP, msg)
+        self.net.send_ip(ROUTER, self.srv, PROTO_ICMP, icmp_msg(typ, code, rest, inner))
+
+    def ptb(self, c, seq, mtu, **kw):
+        """ICMP fragmentation needed (RFC 1191 4: next-hop MTU in the low 16 bits)."""
+        self.icmp_err(c, 3, 4, mtu & 0xFFFF, seq, **kw)
 
     def case_icmp(self):
         # echo
@@ -644,10 +677,14 @@ class Hostile:
         self.ctr(Delta(b, a), "drop_ip_not_for_us", 1, "echo to the broadcast address")
         self.net.unregister(key)
 
-        # PTB for a connection with data in flight
+        # PTB for a connection with data in flight. The wire shows whether
+        # a PTB was believed: the segment size (gso_size of the server's
+        # super-segments) of everything sent afterwards.
         c = self.established("ICMP PTB")
         if not c:
             return
+        full = c.synack.opts.get("mss", 1460)
+        full = min(full, c.mss) - (12 if c.ts_ok else 0)
         base, got = self.flight(c)
         if got < 1000:
             result(False, f"ICMP PTB: only {got} bytes in flight")
@@ -658,10 +695,15 @@ class Hostile:
         self.ptb(c, seq_add(base, got + 100000), 1280)          # beyond SND.NXT
         self.ptb(c, seq_add(base, -1000), 1280)                 # below SND.UNA
         self.ptb(c, seq_add(base, 0x80000000), 1280)            # the far side
+        k = len(c.log)
         n = self.quiet(n0)
         a = self.snap()
         d = Delta(b, a)
-        result(n == 0, f"forged PTB, quoted seq outside SND.UNA..SND.NXT: no reply ({n})")
+        other = [p for p in c.log[k:] if p.flags & (RST | SYN | FIN)] + \
+            [p for p in c.collect(0) if p.flags & (RST | SYN | FIN)]
+        result(not other, f"forged PTB, quoted seq outside SND.UNA..SND.NXT: no reaction on the "
+                          f"wire ({n} frames, all retransmissions)",
+               "\n".join(map(str, other)))
         self.ctr(d, "drop_icmp_ptb_bad_seq", 3, "forged PTB with a bad quoted seq")
         self.ctr(d, "icmp_frag_needed", 0, "forged PTB with a bad quoted seq")
         b = self.snap()
@@ -680,12 +722,103 @@ class Hostile:
         a = self.snap()
         self.ctr(Delta(b, a), "drop_icmp_ptb_no_conn", 3,
                  "PTB for another source / no connection / truncated quote")
+        k = len(c.log)
+        self.finish(c, "ICMP PTB (forged)")
+        sizes = [p.seg_size() for p in c.log[k:] if p.payload]
+        result(sizes and max(sizes) == full,
+               f"forged PTBs ignored: segments after them still carry {full} bytes "
+               f"(max {max(sizes, default=0)} over {len(sizes)} frames)")
+        # a legitimate PTB (positive control)
+        base, got = self.flight(c)
         b = self.snap()
-        self.ptb(c, seq_add(base, 10), 1280)                            # legitimate
+        self.ptb(c, seq_add(base, 10), 1280)
         a = self.snap()
         self.ctr(Delta(b, a), "icmp_frag_needed", 1, "PTB with a valid seq and MTU 1280")
-        self.finish(c, "ICMP PTB")
+        k = len(c.log)
+        self.finish(c, "ICMP PTB (valid)")
+        lim = 1280 - 40 - (12 if c.ts_ok else 0)
+        sizes = [p.seg_size() for p in c.log[k:] if p.payload]
+        result(sizes and max(sizes) <= lim,
+               f"valid PTB 1280 believed: segments after it carry <= {lim} bytes "
+               f"(max {max(sizes, default=0)} over {len(sizes)} frames)")
         self.works(c, "ICMP PTB")
+        # Forged hard and soft errors quoting a sequence number in the window
+        # (RFC 5927 4.1-4.3, RFC 1122 4.2.3.9): never a reset.
+        base, got = self.flight(c, "small.bin")
+        b = self.snap()
+        errs = [(3, 0), (3, 1), (3, 2), (3, 3), (11, 0), (4, 0), (5, 1), (12, 0)]
+        for typ, code in errs:
+            self.icmp_err(c, typ, code, 0x0a000001 if typ == 5 else 0, seq_add(base, 1))
+        a = self.snap()
+        d = Delta(b, a)
+        self.ctr(d, "drop_icmp_type", len(errs),
+                 "forged ICMP net/host/proto/port unreachable, time exceeded, source quench, "
+                 "redirect, parameter problem")
+        self.ctr(d, "tcp_closed", 0, "forged ICMP errors")
+        c.autoack = True
+        c.send_ack()
+        r = c.read_response(timeout=5)
+        result(r is not None and r[0] == 200 and r[2] == self.small,
+               "forged ICMP errors: the connection is not aborted, the response completes")
+        self.works(c, "forged ICMP errors")
+        c.abort()
+
+    def case_syn_rcvd(self):
+        """Unacceptable ACK and blind RST while the handshake is half done."""
+        c = self.conn()
+        c.send(SYN, seq=c.iss, ack=0, opts=c.syn_opts())
+        sa = c.expect(lambda p: (p.flags & (SYN | ACK)) == (SYN | ACK), REPLY)
+        if sa is None:
+            result(False, "SYN-RECEIVED: no SYN-ACK")
+            return
+        c.irs = sa.seq
+        c.rcv_nxt = seq_add(sa.seq, 1)
+        c.snd_nxt = seq_add(c.iss, 1)
+        c.ts_ok = "ts" in sa.opts
+        c.sack_ok = "sackok" in sa.opts
+        c.srv_ws = sa.opts.get("ws", 0)
+        c.srv_wnd = sa.win
+        if c.ts_ok:
+            c.ts_recent = sa.opts["ts"][0]
+        b = self.snap()
+        bad = seq_add(c.rcv_nxt, 5000)
+        c.send(ACK, ack=bad)
+        p1 = c.expect(lambda p: p.flags & RST, REPLY)
+        a = self.snap()
+        result(p1 is not None and p1.seq == bad,
+               f"SYN-RECEIVED, ACK for data never sent -> <SEQ=SEG.ACK><CTL=RST> ({p1})")
+        self.ctr(Delta(b, a), "drop_tcp_ack_unsent", 1, "SYN-RECEIVED, unacceptable ACK")
+        b = self.snap()
+        c.send(RST, seq=seq_add(c.snd_nxt, 1000), ack=0, opts=b"")
+        p2 = c.expect(lambda p: (p.flags & (SYN | RST)) == 0 and p.flags & ACK, REPLY)
+        a = self.snap()
+        result(p2 is not None, f"SYN-RECEIVED, blind in-window RST -> challenge ACK ({p2})")
+        self.ctr(Delta(b, a), "tcp_challenge_ack_tx", 1, "SYN-RECEIVED, blind RST")
+        self.ctr(Delta(b, a), "tcp_rst_rx", 0, "SYN-RECEIVED, blind RST")
+        c.reset = False
+        c.send_ack()
+        self.works(c, "SYN-RECEIVED attacks (handshake then completes)")
+        c.abort()
+
+    def case_tiny_mss(self):
+        """A SYN announcing MSS 0: the server clamps it, it does not send
+        empty segments or divide by zero (RFC 9293 3.7.1, RFC 6691)."""
+        c = self.conn(mss=0)
+        b = self.snap()
+        sa = c.connect()
+        if sa is None:
+            result(False, "MSS 0 in the SYN: no SYN-ACK")
+            return
+        k = len(c.log)
+        r = c.request("small.bin", timeout=10)
+        a = self.snap()
+        ok = r is not None and r[0] == 200 and r[2] == self.small
+        sizes = [p.seg_size() for p in c.log[k:] if p.payload]
+        result(ok, f"MSS 0 in the SYN: response served intact in {len(sizes)} frames "
+                   f"(segment sizes {min(sizes, default=0)}..{max(sizes, default=0)})")
+        result(bool(sizes) and min(sizes[:-1] or sizes) >= 48 and max(sizes) <= 64,
+               "MSS 0 in the SYN: the server clamps its segment size to 48..64 bytes")
+        self.ctr(Delta(b, a), "tcp_mss_clamped", 1, "MSS 0 in the SYN (clamped)")
         c.abort()
 
     def case_land_martians(self):
@@ -803,7 +936,8 @@ class Hostile:
     # ------------------------------------------------------------ driver
     CASES = ["baseline", "rst_in_window", "rst_out_of_window", "rst_exact", "rst_storm",
              "syn_in_window", "data_injection", "checksums", "headers", "sack", "paws",
-             "fragments", "icmp", "land_martians", "syn_data", "listen_flags", "closed_port"]
+             "fragments", "icmp", "land_martians", "syn_data", "syn_rcvd", "tiny_mss",
+             "listen_flags", "closed_port"]
 
     def run(self, only=None):
         t0 = time.monotonic()

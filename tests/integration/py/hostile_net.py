@@ -24,6 +24,9 @@ ETH_P_ALL = 0x0003
 ETH_P_IP = 0x0800
 ETH_P_ARP = 0x0806
 PACKET_OUTGOING = 4
+SOL_PACKET = 263
+PACKET_VNET_HDR = 15
+VNET_HLEN = 10
 
 FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 PROTO_ICMP, PROTO_TCP = 1, 6
@@ -125,7 +128,11 @@ def icmp_msg(typ, code, rest, data):
 class Pkt:
     """One IPv4 packet from the server (TCP or ICMP)."""
     __slots__ = ("t", "src", "dst", "proto", "ipid", "sport", "dport", "seq", "ack", "flags",
-                 "win", "opts", "payload", "icmp_type", "icmp_code", "icmp_rest", "raw")
+                 "win", "opts", "payload", "icmp_type", "icmp_code", "icmp_rest", "raw", "gso")
+
+    def seg_size(self):
+        """Largest TCP segment this frame stands for (GSO: gso_size)."""
+        return min(self.gso, len(self.payload)) if self.gso else len(self.payload)
 
     def __str__(self):
         if self.proto == PROTO_TCP:
@@ -134,7 +141,8 @@ class Pkt:
                 o.append(f"{k}={v}")
             return (f"{self.src}:{self.sport} > {self.dst}:{self.dport} "
                     f"[{flags_str(self.flags)}] seq={self.seq} ack={self.ack} win={self.win} "
-                    f"len={len(self.payload)}" + (f" opts[{','.join(o)}]" if o else ""))
+                    f"len={len(self.payload)}" + (f" gso={self.gso}" if self.gso else "") +
+                    (f" opts[{','.join(o)}]" if o else ""))
         if self.proto == PROTO_ICMP:
             return (f"{self.src} > {self.dst} ICMP type={self.icmp_type} code={self.icmp_code} "
                     f"len={len(self.payload)}")
@@ -170,7 +178,7 @@ def parse_tcp_opts(o):
     return out
 
 
-def parse_ip(frame, t):
+def parse_ip(frame, t, gso=0):
     ip = frame[14:]
     if len(ip) < 20 or ip[0] >> 4 != 4:
         return None
@@ -179,6 +187,7 @@ def parse_ip(frame, t):
     body = ip[ihl:tot]
     p = Pkt()
     p.t = t
+    p.gso = gso
     p.raw = frame
     p.proto = ip[9]
     p.ipid = struct.unpack("!H", ip[4:6])[0]
@@ -212,6 +221,7 @@ class Net:
         self.my_ips = {ip2b(a) for a in my_ips}
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
+        self.sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
         self.sock.bind((iface, 0))
         self.sock.settimeout(0.1)
         self.tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
@@ -223,6 +233,7 @@ class Net:
         self.srv_frames = 0      # every frame from the server's MAC
         self.arp_requests = 0    # ARP requests from the server
         self.arp_replies = 0
+        self.arp_replies_rx = 0  # ARP replies from the server (barrier)
         self.tx_frames = 0
         self.stop = False
         self.th = threading.Thread(target=self._rx_loop, daemon=True)
@@ -270,20 +281,25 @@ class Net:
             if addr[2] == PACKET_OUTGOING:
                 continue
             t = time.monotonic()
+            gso = struct.unpack("<H", data[4:6])[0] if data[1] else 0  # virtio_net_hdr
+            data = data[VNET_HLEN:]
             if data[6:12] == self.srv_mac:
                 self.srv_frames += 1
             et = struct.unpack("!H", data[12:14])[0]
             if et == ETH_P_ARP:
                 a = data[14:42]
-                if len(a) >= 28 and struct.unpack("!H", a[6:8])[0] == 1:
+                op = struct.unpack("!H", a[6:8])[0] if len(a) >= 28 else 0
+                if op == 1:
                     if data[6:12] == self.srv_mac:
                         self.arp_requests += 1
                     if a[24:28] in self.my_ips:
                         self._arp_reply(a)
+                elif op == 2 and data[6:12] == self.srv_mac and a[24:28] in self.my_ips:
+                    self.arp_replies_rx += 1
                 continue
             if et != ETH_P_IP or data[6:12] != self.srv_mac:
                 continue
-            p = parse_ip(data, t)
+            p = parse_ip(data, t, gso)
             if p is None:
                 continue
             if p.proto == PROTO_TCP:
@@ -295,6 +311,21 @@ class Net:
             with self.lock:
                 q = self.queues.get(key, self.stray)
             q.put(p)
+
+    def barrier(self, src, timeout=3.0):
+        """ARP who-has the server, wait for the reply: the server has
+        processed every frame we sent before (one receive ring, in order).
+        Touches only ARP counters."""
+        n = self.arp_replies_rx
+        req = struct.pack("!HHBBH", 1, ETH_P_IP, 6, 4, 1) + FAKE_MAC + ip2b(src) + \
+            b"\0" * 6 + ip2b(self.srv_ip)
+        self.send_frame(req, dmac=BCAST_MAC, etype=ETH_P_ARP)
+        deadline = time.monotonic() + timeout
+        while self.arp_replies_rx == n:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
+        return True
 
     def quiet_for(self, seconds):
         """Frames the server sent while we waited SECONDS (0 = it kept quiet)."""
@@ -546,9 +577,10 @@ class Conn:
 class Stats:
     """slhttpd's counters: SIGUSR1, then read the (atomically renamed) file."""
 
-    def __init__(self, pid, path):
+    def __init__(self, pid, path, barrier=None):
         self.pid = pid
         self.path = path
+        self.barrier = barrier
 
     def alive(self):
         try:
@@ -565,6 +597,8 @@ class Stats:
             pass
         if not self.alive():
             raise RuntimeError("slhttpd is not running")
+        if self.barrier and not self.barrier():
+            raise RuntimeError("slhttpd did not answer the ARP barrier")
         os.kill(self.pid, signal.SIGUSR1)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
