@@ -52,6 +52,8 @@ static void usage(FILE *f)
 "  --backlog N                   half-open + unaccepted connections (default 1024);\n"
 "                                beyond it SYNs are answered with SYN cookies\n"
 "  --no-syncookies               drop SYNs beyond the backlog instead\n"
+"  --max-mem BYTES[K|M|G]        budget for all connection buffers; beyond it\n"
+"                                (or --max-conns) new connections get a RST\n"
 "  --sndbuf BYTES, --rcvbuf BYTES  per-connection buffers (power of two)\n"
 "  --no-gso                      don't use TSO/GSO on transmit\n"
 "  --idle-timeout S              close idle/stalled connections after S seconds\n"
@@ -183,7 +185,7 @@ static int write_ready_file(const char *path, uint16_t port)
 enum {
     O_DEV = 256, O_ADDR, O_GATEWAY, O_PORT, O_ROOT, O_IMPAIR, O_CC, O_MAXCONNS, O_STATS,
     O_READY, O_NOGSO, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP, O_BACKLOG,
-    O_NOCOOKIES
+    O_NOCOOKIES, O_MAXMEM
 };
 
 int main(int argc, char **argv)
@@ -199,6 +201,7 @@ int main(int argc, char **argv)
         {"max-conns", required_argument, NULL, O_MAXCONNS},
         {"backlog", required_argument, NULL, O_BACKLOG},
         {"no-syncookies", no_argument, NULL, O_NOCOOKIES},
+        {"max-mem", required_argument, NULL, O_MAXMEM},
         {"stats-file", required_argument, NULL, O_STATS},
         {"ready-file", required_argument, NULL, O_READY},
         {"no-gso", no_argument, NULL, O_NOGSO},
@@ -282,6 +285,23 @@ int main(int argc, char **argv)
         case O_NOCOOKIES:
             so.no_syncookies = 1;
             break;
+        case O_MAXMEM: {
+            char *end;
+            errno = 0;
+            unsigned long long m = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || m == 0)
+                return bad_usage("--max-mem: expected bytes, optionally with K, M or G, got '%s'", optarg);
+            if (*end == 'K' || *end == 'k')
+                m <<= 10, end++;
+            else if (*end == 'M' || *end == 'm')
+                m <<= 20, end++;
+            else if (*end == 'G' || *end == 'g')
+                m <<= 30, end++;
+            if (*end)
+                return bad_usage("--max-mem: expected bytes, optionally with K, M or G, got '%s'", optarg);
+            cfg.max_buf_bytes = m;
+            break;
+        }
         case O_STATS:
             stats_file = optarg;
             break;

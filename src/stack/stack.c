@@ -36,9 +36,11 @@ static uint8_t *ring_alloc(struct sl_stack *s, int snd)
 {
     uint8_t ***fl = snd ? &s->free_snd : &s->free_rcv;
     uint32_t *n = snd ? &s->n_free_snd : &s->n_free_rcv;
-    if (*n)
-        return (*fl)[--*n];
-    return malloc(snd ? s->tcfg.sndbuf : s->tcfg.rcvbuf);
+    uint32_t sz = snd ? s->tcfg.sndbuf : s->tcfg.rcvbuf;
+    uint8_t *p = *n ? (*fl)[--*n] : malloc(sz);
+    if (p)
+        s->buf_bytes += sz;
+    return p;
 }
 
 static void ring_free(struct sl_stack *s, uint8_t *p, int snd)
@@ -47,10 +49,26 @@ static void ring_free(struct sl_stack *s, uint8_t *p, int snd)
         return;
     uint8_t ***fl = snd ? &s->free_snd : &s->free_rcv;
     uint32_t *n = snd ? &s->n_free_snd : &s->n_free_rcv;
+    s->buf_bytes -= snd ? s->tcfg.sndbuf : s->tcfg.rcvbuf;
     if (*n < s->free_cap)
         (*fl)[(*n)++] = p;
     else
         free(p);
+}
+
+/* Would one more connection fit the limits? Counts the refusal if not. */
+static int conn_admit(struct sl_stack *s)
+{
+    if (s->nconns >= s->max_conns) {
+        SCTR(s, drop_tcp_max_conns);
+        return 0;
+    }
+    if (s->max_buf_bytes &&
+        s->buf_bytes + s->tcfg.sndbuf + s->tcfg.rcvbuf > s->max_buf_bytes) {
+        SCTR(s, drop_tcp_nomem);
+        return 0;
+    }
+    return 1;
 }
 
 void sl_ring_pool_free(struct sl_stack *s)
@@ -67,10 +85,8 @@ void sl_ring_pool_free(struct sl_stack *s)
 
 struct sl_conn *sl_conn_new(struct sl_stack *s)
 {
-    if (s->nconns >= s->max_conns) {
-        SCTR(s, drop_tcp_max_conns);
+    if (!conn_admit(s))
         return NULL;
-    }
     struct sl_conn *c = calloc(1, sizeof(*c));
     if (!c) {
         SCTR(s, drop_tcp_nomem);
@@ -271,8 +287,11 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
         if (sl_tcp_cookie_check(s->isn_key, daddr, seg->dport, saddr, seg->sport, seg->ack - 1,
                                 s->now, &mss)) {
             c = sl_conn_new(s);
-            if (!c)
-                return; /* counted: drop_tcp_max_conns / drop_tcp_nomem */
+            if (!c) { /* counted; refuse cleanly: the peer thinks it is open */
+                sl_tcp_closed_reply(seg, out);
+                send_replies(s, saddr, seg);
+                return;
+            }
             SCTR(s, tcp_syncookies_ok);
             struct sl_tcp_bufs b = {c->snd, c->rcv};
             sl_tcp_cookie_open(&c->tcb, &s->tcfg, s->now, daddr, saddr, seg, mss, &b, out);
@@ -291,10 +310,17 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
         send_replies(s, saddr, seg);
         return;
     }
-    if (l->pending >= l->backlog || s->nconns >= s->max_conns) {
+    /* Resource limits (connections, ring memory): refuse cleanly with a
+     * RST, so the client sees "connection refused" at once; the
+     * connections we hold keep working. */
+    if (!conn_admit(s)) {
+        sl_tcp_closed_reply(seg, out);
+        send_replies(s, saddr, seg);
+        return;
+    }
+    if (l->pending >= l->backlog) {
         if (!l->syncookies) {
-            s->ctr[l->pending >= l->backlog ? SL_CTR_drop_tcp_backlog_full
-                                            : SL_CTR_drop_tcp_max_conns]++;
+            SCTR(s, drop_tcp_backlog_full);
             return;
         }
         /* RFC 4987 3.6: answer without keeping state. */
@@ -308,7 +334,7 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
     }
     c = sl_conn_new(s);
     if (!c)
-        return; /* counted: drop_tcp_max_conns / drop_tcp_nomem */
+        return; /* counted: drop_tcp_nomem (malloc) */
     uint32_t iss = sl_tcp_isn(s->isn_key, daddr, seg->dport, saddr, seg->sport, s->now);
     sl_tcp_open_passive(&c->tcb, &s->tcfg, s->now, daddr, saddr, seg, iss,
                         randombytes_random(), out);

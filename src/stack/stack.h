@@ -67,6 +67,7 @@ struct sl_stack {
     struct sl_tcp_cfg tcfg;
     uint8_t isn_key[16];
     uint32_t max_conns, nconns;
+    uint64_t max_buf_bytes, buf_bytes; /* ring memory budget and use */
     uint16_t ip_id;
     uint8_t ttl, tos;
     uint16_t next_port;

@@ -202,12 +202,21 @@ class Hostile:
         c.send(RST, seq=seq_add(c.snd_nxt, 0x40000000), opts=b"")
         c.send(RST | ACK, seq=seq_add(c.snd_nxt, -0x40000000), opts=b"")
         c.send(RST, seq=seq_add(c.snd_nxt, -1), opts=b"")
+        w = c.srv_wnd  # RCV.WND as last advertised: RCV.NXT + w is just outside
+        c.send(RST, seq=seq_add(c.snd_nxt, w), opts=b"")
         n = self.quiet(n0)
         a = self.snap()
         d = Delta(b, a)
-        result(n == 0, f"out-of-window RST (+1G, -1G, -1): ignored silently ({n} frames back)",
-               "\n".join(map(str, c.drain())))
-        self.ctr(d, "drop_tcp_rst_bad_seq", 3, "out-of-window RST")
+        result(n == 0, f"out-of-window RST (+1G, -1G, -1, +RCV.WND={w}): ignored silently "
+                       f"({n} frames back)", "\n".join(map(str, c.drain())))
+        self.ctr(d, "drop_tcp_rst_bad_seq", 4, "out-of-window RST")
+        b = self.snap()
+        c.send(RST, seq=seq_add(c.snd_nxt, w - 1), opts=b"")
+        p = c.expect(self.is_chack(c), REPLY)
+        a = self.snap()
+        result(p is not None, f"RST at RCV.NXT+RCV.WND-1 (last byte of the window) -> challenge "
+                              f"ACK ({p})")
+        self.ctr(Delta(b, a), "tcp_challenge_ack_tx", 1, "RST at the window edge")
         self.works(c, "out-of-window RST")
         c.abort()
 
@@ -593,6 +602,16 @@ class Hostile:
         self.ctr(d, "drop_tcp_paws", 2, "PAWS")
         self.not_delivered(d, "PAWS")
         self.works(c, "PAWS")
+        # informational: RFC 7323 3.2 says a non-RST segment without TSopt on
+        # a TS connection SHOULD be dropped; otherwise PAWS is bypassed by
+        # leaving the option out.
+        b = self.snap()
+        c.send(ACK | PSH, payload=b"GET /small.bin HTTP/1.1\r\nHost: x\r\n\r\n", opts=b"")
+        c.snd_nxt = seq_add(c.snd_nxt, 36)
+        r = c.read_response(1.0)
+        a = self.snap()
+        info(f"PAWS: a request without TSopt on a TS connection was "
+             f"{'SERVED (accepted)' if r else 'dropped'}; counters: {Delta(b, a).show()}")
         c.abort()
 
     def case_fragments(self):
@@ -837,6 +856,33 @@ class Hostile:
         self.ctr(d, "drop_ip_bad_src", len(martians), "martian sources " + ", ".join(martians))
         self.ctr(d, "tcp_passive_opens", 0, "LAND and martians")
 
+    def case_link_broadcast(self):
+        """RFC 1122 3.3.6: a datagram received via a link-layer broadcast
+        but addressed to a unicast IP address SHOULD be silently discarded
+        (Linux: tcp_v4_rcv drops pkt_type != PACKET_HOST). Otherwise one
+        broadcast frame opens connections."""
+        sp = self.sport()
+        key = ("tcp", SPOOF, sp)
+        q = self.net.register(key)
+        b = self.snap()
+        n0 = self.net.srv_frames
+        t = self.syn_frame(sp)
+        self.net.send_frame(ip_hdr(SPOOF, self.srv, PROTO_TCP, len(t)) + t, dmac=BCAST_MAC)
+        self.quiet(n0)
+        a = self.snap()
+        got = []
+        while not q.empty():
+            got.append(q.get())
+        sa = [p for p in got if p.flags & SYN]
+        result(not sa, f"SYN in an Ethernet broadcast frame to 198.18.0.2: discarded "
+                       f"({sa[0] if sa else 'no reply'})")
+        self.ctr(Delta(b, a), "tcp_passive_opens", 0, "SYN in a link-layer broadcast frame")
+        if sa:  # do not leave a half-open connection retransmitting SYN-ACKs
+            self.net.send_ip(SPOOF, self.srv, PROTO_TCP,
+                             tcp_hdr(SPOOF, self.srv, sp, self.port, sa[0].ack, 0, RST))
+            self.net.barrier(SPOOF)
+        self.net.unregister(key)
+
     def case_syn_data(self):
         c = self.conn()
         b = self.snap()
@@ -936,7 +982,8 @@ class Hostile:
     # ------------------------------------------------------------ driver
     CASES = ["baseline", "rst_in_window", "rst_out_of_window", "rst_exact", "rst_storm",
              "syn_in_window", "data_injection", "checksums", "headers", "sack", "paws",
-             "fragments", "icmp", "land_martians", "syn_data", "syn_rcvd", "tiny_mss",
+             "fragments", "icmp", "land_martians", "link_broadcast", "syn_data", "syn_rcvd",
+             "tiny_mss",
              "listen_flags", "closed_port"]
 
     def run(self, only=None):
