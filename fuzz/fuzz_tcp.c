@@ -83,6 +83,7 @@
 static const char *const KNOWN[] = {
     "syn_no_effect", /* F1 fuzz/crashes/tcp-old-syn-data */
     "window_shrunk_synack", /* F2 fuzz/crashes/tcp-synack-rexmit-shrinks-window */
+    "rcv_adv_bound", /* F3 fuzz/crashes/tcp-window-creeps-past-ring */
     NULL,
 };
 #else
@@ -582,7 +583,9 @@ static void check_emitted(enum call c)
                 INV("window_shrunk", sl_seq_ge(edge, W.max_edge),
                     "advertised right edge +%u left of earlier +%u (wnd field %u)",
                     edge - t->irs, W.max_edge - t->irs, e->wnd);
-            if (!W.have_edge || sl_seq_gt(edge, W.max_edge))
+            /* (after a SYN-ACK, whatever it said is the new baseline, so that a
+             * skipped window_shrunk_synack is not reported again later) */
+            if (!W.have_edge || sl_seq_gt(edge, W.max_edge) || (e->flags & SL_TCP_SYN))
                 W.max_edge = edge;
             W.have_edge = true;
         }

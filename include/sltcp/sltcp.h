@@ -7,7 +7,13 @@
  * sl_strerror() renders them.
  *
  * Threading: a stack and everything it owns belong to the thread that
- * calls sl_run(). Callbacks run inside sl_run().
+ * calls sl_run(). Callbacks run inside sl_run(), never inside another sl_*
+ * call.
+ *
+ * Events are edge-triggered: a callback is told when readiness changes
+ * (new data, freed send space, FIN, error), not again while it holds, so
+ * an application reads until -EAGAIN and writes until -EAGAIN or until it
+ * has nothing left, then waits for the next event.
  */
 #ifndef SLTCP_H
 #define SLTCP_H
@@ -45,7 +51,10 @@ struct sl_config {
     uint8_t tos;          /* IPv4 DS field / TOS byte (RFC 9293 MUST-48) */
 };
 
-/* Readiness events delivered to a connection callback. */
+/* Readiness events delivered to a connection callback. SL_EV_CLOSED is
+ * delivered once, from sl_run(), after sl_close() or sl_abort() and after
+ * the protocol is done with the connection (for an active closer that is
+ * after TIME-WAIT); free per-connection state there. */
 #define SL_EV_READABLE 0x01  /* data or EOF can be read */
 #define SL_EV_WRITABLE 0x02  /* send space is available */
 #define SL_EV_CONNECTED 0x04 /* active open completed */
@@ -93,10 +102,14 @@ ssize_t sl_read(sl_conn *c, void *buf, size_t len);
 ssize_t sl_write(sl_conn *c, const void *buf, size_t len);
 /* Free space in the send buffer, bytes. */
 size_t sl_write_space(const sl_conn *c);
-/* SHUT_WR sends FIN after queued data. SHUT_RD discards further input. */
+/* how: SHUT_RD, SHUT_WR or SHUT_RDWR from <sys/socket.h>. SHUT_WR sends
+ * FIN after queued data. SHUT_RD discards further input. */
 int sl_shutdown(sl_conn *c, int how);
 /* Closes the handle: queued data is still delivered, then FIN. The handle
- * must not be used after this call; the callback gets SL_EV_CLOSED. */
+ * must not be used after this call; the callback gets SL_EV_CLOSED.
+ * If received data is still unread, the connection is reset instead
+ * (RFC 1122 4.2.2.13): a server that wants a graceful close after a
+ * response shuts down writing, drains input until EOF, then closes. */
 int sl_close(sl_conn *c);
 /* Hard close: sends RST, discards queues. */
 int sl_abort(sl_conn *c);

@@ -222,7 +222,7 @@ int sl_connect(sl_stack *s, uint32_t daddr, uint16_t dport, sl_conn **out)
     }
     if (!port)
         return -EADDRNOTAVAIL;
-    struct sl_conn *c = sl_conn_new(s);
+    struct sl_conn *c = sl_conn_new(s, 1);
     if (!c)
         return s->nconns >= s->max_conns ? -EMFILE : -ENOMEM;
     s->now = SL_NOW(s);

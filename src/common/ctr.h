@@ -17,7 +17,8 @@
     X(rx_frames) X(rx_bytes) X(tx_frames) X(tx_bytes) X(tx_gso_frames)       \
     X(rx_csum_unverified)       /* CSUMNOTREADY / NEEDS_CSUM: trusted */     \
     X(rx_oversize_frames)       /* GRO frames larger than the MTU */         \
-    X(drop_tx_ring_full) X(drop_tx_error) X(drop_rx_truncated)               \
+    X(drop_tx_ring_full) X(drop_tx_error) X(drop_rx_truncated)            \
+    X(drop_rx_ring_full)        /* kernel dropped: our RX ring was full */               \
     X(impair_dropped) X(impair_duplicated) X(impair_reordered)               \
     X(impair_delayed)                                                        \
     /* ethernet */                                                           \

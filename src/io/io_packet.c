@@ -184,6 +184,14 @@ static int pk_rx_burst(struct sl_io *io, struct sl_frame *frames, int max)
         p->rx_next = rx_inc(p->rx_next);
 
         const struct tpacket2_hdr *h = (const struct tpacket2_hdr *)fr;
+        if (st & TP_STATUS_LOSING) {
+            /* The kernel dropped frames because the ring was full: read
+             * (and reset) its drop count so the loss is visible. */
+            struct tpacket_stats ts;
+            socklen_t tl = sizeof(ts);
+            if (getsockopt(p->fd, SOL_PACKET, PACKET_STATISTICS, &ts, &tl) == 0)
+                ctr_add(io, SL_CTR_drop_rx_ring_full, ts.tp_drops);
+        }
         const struct sockaddr_ll *sll =
             (const struct sockaddr_ll *)(fr + TPACKET_ALIGN(sizeof(struct tpacket2_hdr)));
         if (sll->sll_pkttype == PACKET_OUTGOING)

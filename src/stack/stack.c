@@ -83,7 +83,22 @@ void sl_ring_pool_free(struct sl_stack *s)
 
 /* ---------------- connection lifecycle ---------------- */
 
-struct sl_conn *sl_conn_new(struct sl_stack *s)
+/* Gives c its send and receive rings (counted against the budget). */
+static int conn_rings(struct sl_stack *s, struct sl_conn *c)
+{
+    c->snd = ring_alloc(s, 1);
+    c->rcv = ring_alloc(s, 0);
+    if (!c->snd || !c->rcv) {
+        ring_free(s, c->snd, 1);
+        ring_free(s, c->rcv, 0);
+        c->snd = c->rcv = NULL;
+        SCTR(s, drop_tcp_nomem);
+        return -1;
+    }
+    return 0;
+}
+
+struct sl_conn *sl_conn_new(struct sl_stack *s, int rings)
 {
     if (!conn_admit(s))
         return NULL;
@@ -92,13 +107,8 @@ struct sl_conn *sl_conn_new(struct sl_stack *s)
         SCTR(s, drop_tcp_nomem);
         return NULL;
     }
-    c->snd = ring_alloc(s, 1);
-    c->rcv = ring_alloc(s, 0);
-    if (!c->snd || !c->rcv) {
-        ring_free(s, c->snd, 1);
-        ring_free(s, c->rcv, 0);
+    if (rings && conn_rings(s, c) < 0) {
         free(c);
-        SCTR(s, drop_tcp_nomem);
         return NULL;
     }
     c->stack = s;
@@ -261,6 +271,17 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
     }
     struct sl_tcp_out *out = sl_out_reset(s);
     if (c) {
+        if (!c->snd && c->tcb.state == SL_TCP_SYN_RCVD && (seg->flags & SL_TCP_ACK) &&
+            !(seg->flags & (SL_TCP_RST | SL_TCP_SYN))) {
+            /* the handshake may complete: the connection needs its rings */
+            if ((s->max_buf_bytes && s->buf_bytes + s->tcfg.sndbuf + s->tcfg.rcvbuf >
+                                         s->max_buf_bytes) ||
+                conn_rings(s, c) < 0) {
+                if (s->max_buf_bytes)
+                    SCTR(s, drop_tcp_nomem);
+                return; /* the peer retransmits its ACK or data */
+            }
+        }
         struct sl_tcp_bufs b = {c->snd, c->rcv};
         sl_tcp_input(&c->tcb, &b, s->now, seg, out);
         /* RFC 5681 4.2: a duplicate ACK for each out-of-order segment goes
@@ -286,7 +307,7 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
         uint16_t mss;
         if (sl_tcp_cookie_check(s->isn_key, daddr, seg->dport, saddr, seg->sport, seg->ack - 1,
                                 s->now, &mss)) {
-            c = sl_conn_new(s);
+            c = sl_conn_new(s, 1);
             if (!c) { /* counted; refuse cleanly: the peer thinks it is open */
                 sl_tcp_closed_reply(seg, out);
                 send_replies(s, saddr, seg);
@@ -332,7 +353,9 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
         send_replies(s, saddr, seg);
         return;
     }
-    c = sl_conn_new(s);
+    /* Half-open: only the control block; the rings come with the ACK
+     * that completes the handshake, so a SYN flood costs no buffers. */
+    c = sl_conn_new(s, 0);
     if (!c)
         return; /* counted: drop_tcp_nomem (malloc) */
     uint32_t iss = sl_tcp_isn(s->isn_key, daddr, seg->dport, saddr, seg->sport, s->now);

@@ -134,7 +134,9 @@ struct sl_tcp_out *sl_out_reset(struct sl_stack *s);
 uint64_t sl_clock_us(void);
 uint64_t sl_clock_default(void *arg);
 #define SL_NOW(s) ((s)->clock((s)->clock_arg))
-struct sl_conn *sl_conn_new(struct sl_stack *s);
+/* A new connection (counted refusal and NULL if over a limit); with rings
+ * = 0 it has only a control block (half-open). */
+struct sl_conn *sl_conn_new(struct sl_stack *s, int rings);
 void sl_ring_pool_free(struct sl_stack *s);
 /* Creates a stack over an already open backend (tests and simulations);
  * takes ownership of io. clock may be NULL for the monotonic clock. */

@@ -13,7 +13,19 @@ if anything failed.
 
 A case that expects silence waits QUIET seconds and requires that the server
 sent no frame at all in that time (every connection of earlier cases is
-closed, so the server has nothing else to say).
+closed, so the server has nothing else to say). Every counter snapshot is
+taken behind an ARP barrier (hostile_net.Net.barrier): the server has
+processed every frame sent before it.
+
+Cases (CASES below; --only NAME... runs a subset, --seed N repeats one run):
+baseline, RST in/out of window and at its edges, exact RST, RST storm
+(challenge-ACK rate limit), blind SYN, blind data and unacceptable ACKs,
+bad checksums, data offsets / option lengths / IP header fields, hostile
+SACK blocks, PAWS, IP fragments, ICMP echo / PTB (RFC 5927 sequence and MTU
+checks, seen on the wire as the server's segment size) / other forged
+errors, LAND and martian sources, a SYN in a link-layer broadcast frame,
+a SYN carrying data, attacks on SYN-RECEIVED, MSS 0, odd flags to the
+listener, closed ports.
 """
 import argparse
 import math
@@ -24,6 +36,7 @@ import sys
 import time
 import traceback
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hostile_net import (ACK, FIN, PROTO_ICMP, PROTO_TCP, PSH, RST, SYN, URG,  # noqa: E402
                          BCAST_MAC, Conn, Net, Stats, csum, icmp_msg, ip_hdr, opt_sack,
@@ -267,7 +280,7 @@ class Hostile:
         d = Delta(b, a)
         ch = [p for p in got if self.is_chack(c)(p)]
         span = t1 - t0
-        allowed = 10 * (math.ceil(span) + 1)
+        allowed = 10 * (math.ceil(span + 0.1) + 1)  # calendar seconds touched
         times = [p.t for p in ch]
         max1s = max((sum(1 for u in times if t <= u < t + 1.0) for t in times), default=0)
         info(f"RST storm: {n} RSTs in {span:.2f}s, {len(ch)} challenge ACKs seen "
