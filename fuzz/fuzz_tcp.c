@@ -84,6 +84,7 @@ static const char *const KNOWN[] = {
     "syn_no_effect", /* F1 fuzz/crashes/tcp-old-syn-data */
     "window_shrunk_synack", /* F2 fuzz/crashes/tcp-synack-rexmit-shrinks-window */
     "rcv_adv_bound", /* F3 fuzz/crashes/tcp-window-creeps-past-ring */
+    "rexmit_past_snd_max", /* F4 fuzz/crashes/tcp-fast-rexmit-unsent-data */
     NULL,
 };
 #else
@@ -598,7 +599,12 @@ static void check_emitted(enum call c)
                                        sl_seq_gt(e->seq, t->iss),
                 "payload [+%u,+%u) outside [snd_una +%u, snd_end +%u)", e->seq - t->iss,
                 end - t->iss, t->snd_una - t->iss, t->snd_end - t->iss);
-            INV("payload_le_snd_max", sl_seq_le(end, t->snd_max),
+            if (sl_seq_lt(e->seq, b->snd_max) && sl_seq_gt(end, t->snd_max))
+                INV("rexmit_past_snd_max", false,
+                    "retransmission [+%u,+%u) runs past snd_max +%u into never-sent data",
+                    e->seq - t->iss, end - t->iss, t->snd_max - t->iss);
+            else
+                INV("payload_le_snd_max", sl_seq_le(end, t->snd_max),
                 "payload [+%u,+%u) beyond snd_max +%u: bytes sent but not accounted as sent",
                 e->seq - t->iss, end - t->iss, t->snd_max - t->iss);
             bool gso = e->gso && (t->flags & SL_TF_GSO) && e->gso == t->snd_mss;
