@@ -85,6 +85,8 @@ static const char *const KNOWN[] = {
     "window_shrunk_synack", /* F2 fuzz/crashes/tcp-synack-rexmit-shrinks-window */
     "rcv_adv_bound", /* F3 fuzz/crashes/tcp-window-creeps-past-ring */
     "rexmit_past_snd_max", /* F4 fuzz/crashes/tcp-fast-rexmit-unsent-data */
+    "high_rxt_range",      /* F4 (HighRxt = SND.UNA + bytes retransmitted past SND.MAX) */
+    "ooo_after_fin",       /* F5 fuzz/crashes/tcp-ooo-data-after-fin */
     NULL,
 };
 #else
@@ -497,7 +499,12 @@ static void check_tcb(void)
     for (unsigned i = 0; i < t->n_ooo && i < SL_TCP_MAX_OOO; i++) {
         const struct sl_sack_block *o = &t->ooo[i];
         INV("ooo_nonempty", sl_seq_lt(o->left, o->right), "ooo[%u] empty", i);
-        INV("ooo_above_rcv_nxt", sl_seq_gt(o->left, t->rcv_nxt),
+        if (rfin && !sl_seq_gt(o->left, t->rcv_nxt))
+            INV("ooo_after_fin", false,
+                "ooo[%u] [+%u,+%u) kept beyond the accepted FIN (rcv_nxt +%u)", i,
+                o->left - t->irs, o->right - t->irs, t->rcv_nxt - t->irs);
+        else
+            INV("ooo_above_rcv_nxt", sl_seq_gt(o->left, t->rcv_nxt),
             "ooo[%u] [+%u,+%u) not above rcv_nxt +%u", i, o->left - t->irs, o->right - t->irs,
             t->rcv_nxt - t->irs);
         INV("ooo_in_ring", sl_seq_le(o->right, t->rcv_read + t->rcv_bufsz),
@@ -599,7 +606,8 @@ static void check_emitted(enum call c)
                                        sl_seq_gt(e->seq, t->iss),
                 "payload [+%u,+%u) outside [snd_una +%u, snd_end +%u)", e->seq - t->iss,
                 end - t->iss, t->snd_una - t->iss, t->snd_end - t->iss);
-            if (sl_seq_lt(e->seq, b->snd_max) && sl_seq_gt(end, t->snd_max))
+            bool past = sl_seq_lt(e->seq, b->snd_max) && sl_seq_gt(end, t->snd_max);
+            if (past)
                 INV("rexmit_past_snd_max", false,
                     "retransmission [+%u,+%u) runs past snd_max +%u into never-sent data",
                     e->seq - t->iss, end - t->iss, t->snd_max - t->iss);
@@ -611,7 +619,7 @@ static void check_emitted(enum call c)
             INV("payload_le_mss", e->len <= t->snd_mss || gso, "len %u > snd_mss %u (gso %u)",
                 e->len, t->snd_mss, e->gso);
             /* new data never beyond the offered window (a 1-byte probe excepted) */
-            if (sl_seq_gt(end, b->snd_max) && synced(b->state))
+            if (sl_seq_gt(end, b->snd_max) && synced(b->state) && !past)
                 INV("new_data_in_window",
                     sl_seq_le(end, t->snd_una + (t->snd_wnd ? t->snd_wnd : 1)),
                     "new data up to +%u beyond the peer's window edge +%u", end - t->iss,
@@ -987,7 +995,8 @@ static void op_segment(struct rd *r)
 
     if (t->state == SL_TCP_TIME_WAIT && sl_tcp_tw_accept_syn(t, &s)) {
         trace("  TIME-WAIT reused by a new SYN\n");
-        t->state = SL_TCP_CLOSED; /* as src/stack/stack.c does */
+        t->state = SL_TCP_CLOSED; /* as src/stack/stack.c does; it then frees the tcb */
+        t->t_rexmt = t->t_delack = t->t_keep = 0;
         g_iss += 0x10000;
     }
     if (t->state == SL_TCP_CLOSED) {

@@ -274,6 +274,11 @@ static void icmp_rx(struct sl_stack *s, const struct sl_ip4 *ip, int trusted)
     SCTR(s, drop_icmp_type);
 }
 
+int sl_netif_routable(const struct sl_stack *s, uint32_t dst)
+{
+    return in_subnet(s, dst) || s->gateway != 0;
+}
+
 int sl_netif_bad_addr(const struct sl_stack *s, uint32_t src)
 {
     if (src == 0 || src == 0xffffffffu || (src >> 28) == 0xe || (src >> 24) == 127)
@@ -284,7 +289,7 @@ int sl_netif_bad_addr(const struct sl_stack *s, uint32_t src)
     return 0;
 }
 
-static void ip_rx(struct sl_stack *s, const struct sl_eth *eth, int trusted)
+static void ip_rx(struct sl_stack *s, const struct sl_eth *eth, int trusted, int link_bcast)
 {
     struct sl_ip4 ip;
     enum sl_ctr r = sl_ip4_parse(eth->payload, eth->payload_len, trusted, &ip);
@@ -292,7 +297,9 @@ static void ip_rx(struct sl_stack *s, const struct sl_eth *eth, int trusted)
         s->ctr[r]++;
         return;
     }
-    if (ip.dst != s->addr) {
+    if (ip.dst != s->addr || link_bcast) {
+        /* RFC 1122 3.3.6: a unicast datagram in a link-layer broadcast is
+         * discarded (and we have no broadcast or multicast listeners). */
         SCTR(s, drop_ip_not_for_us);
         return;
     }
@@ -350,7 +357,7 @@ void sl_netif_rx(struct sl_stack *s, const struct sl_frame *f)
         arp_rx(s, eth.payload, eth.payload_len);
         return;
     case SL_ETH_P_IP:
-        ip_rx(s, &eth, trusted);
+        ip_rx(s, &eth, trusted, memcmp(eth.dst, bcast_mac, 6) == 0);
         return;
     default:
         SCTR(s, drop_eth_type);

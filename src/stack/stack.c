@@ -295,6 +295,10 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
         return;
     }
     struct sl_listener *l = find_listener(s, seg->dport);
+    if (!sl_netif_routable(s, saddr)) {
+        SCTR(s, drop_ip_no_route); /* no way to answer: keep no state for it */
+        return;
+    }
     if (!l) {
         enum sl_ctr r = sl_tcp_closed_reply(seg, out);
         s->ctr[r]++;

@@ -113,6 +113,8 @@ void sl_netif_rx(struct sl_stack *s, const struct sl_frame *f);
 /* 1 if addr can be no peer's unicast address: 0, broadcast, multicast,
  * loopback, the subnet broadcast (RFC 1122 3.2.1.3, RFC 9293 MUST-46). */
 int sl_netif_bad_addr(const struct sl_stack *s, uint32_t addr);
+/* 1 if replies to addr have a next hop (on-link, or a gateway). */
+int sl_netif_routable(const struct sl_stack *s, uint32_t dst);
 /* Builds and queues an IPv4/TCP frame for one engine emit of `c` (or, with
  * c == NULL, a reply to `seg` from raddr/rport to lport). */
 void sl_netif_tx_tcp(struct sl_stack *s, const struct sl_tcb *t, const uint8_t *snd,

@@ -50,12 +50,15 @@ void tcp_set_error(struct sl_tcb *t, int err, uint64_t now, struct sl_tcp_out *o
 /* Option negotiation on a SYN or SYN-ACK: keep only what both sides sent
  * (RFC 7323 2.2/3.2, RFC 2018 2) and derive the effective send MSS
  * (RFC 9293 3.7.1: min(SendMSS+20, MMS_S) - TCP header - IP options). */
-static void negotiate(struct sl_tcb *t, const struct sl_tcp_seg *s, uint64_t now)
+static void negotiate(struct sl_tcb *t, const struct sl_tcp_seg *s, uint64_t now,
+                      struct sl_tcp_out *out)
 {
     const struct sl_tcp_opts *o = &s->opts;
     t->peer_mss = o->has_mss ? o->mss : 536; /* RFC 9293 3.7.1 MUST-15 */
-    if (t->peer_mss < 64)
+    if (t->peer_mss < 64) { /* a tiny MSS only multiplies our work (CVE-2019-11479) */
         t->peer_mss = 64;
+        CTR(out, tcp_mss_clamped);
+    }
     if (o->has_wscale && (t->flags & SL_TF_WS_OK)) {
         t->snd_wscale = o->wscale > 14 ? 14 : o->wscale; /* RFC 7323 2.3 */
     } else {
@@ -400,7 +403,7 @@ static void input_syn_sent(struct sl_tcb *t, uint64_t now, const struct sl_tcp_s
     }
     t->irs = s->seq;
     t->rcv_nxt = t->rcv_read = t->rcv_adv = s->seq + 1;
-    negotiate(t, s, now);
+    negotiate(t, s, now, out);
     if (s->len)
         CTR(out, drop_tcp_syn_data);
     t->snd_wnd = s->wnd; /* RFC 7323 2.2: the SYN's window is not scaled */
@@ -494,7 +497,14 @@ void sl_tcp_input(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
             CTR(out, drop_tcp_out_of_window);
             if (t->state == SL_TCP_TIME_WAIT && (fl & SL_TCP_FIN))
                 t->t_keep = now + 2ull * SL_TCP_MSL_US; /* 3.10.7.4 eighth */
-            tcp_send_ack(t, now, out); /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
+            /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>: at once for a duplicate
+             * (the peer's retransmission needs it), rate limited like a
+             * challenge ACK for anything beyond the window, so forged
+             * segments cannot make us an ACK reflector. */
+            if (sl_seq_le(seq + seglen, t->rcv_nxt))
+                tcp_send_ack(t, now, out);
+            else
+                tcp_send_challenge_ack(t, now, out);
         }
         return;
     }

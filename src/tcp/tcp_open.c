@@ -118,7 +118,11 @@ void sl_tcp_open_passive(struct sl_tcb *t, const struct sl_tcp_cfg *cfg, uint64_
     /* RFC 9293 3.7.1, RFC 7323 2.2/3.2, RFC 2018 2: options */
     {
         const struct sl_tcp_opts *o = &syn->opts;
-        t->peer_mss = o->has_mss ? (o->mss < 64 ? 64 : o->mss) : 536;
+        t->peer_mss = o->has_mss ? o->mss : 536; /* RFC 9293 3.7.1 MUST-15 */
+        if (t->peer_mss < 64) { /* a tiny MSS only multiplies our work */
+            t->peer_mss = 64;
+            CTR(out, tcp_mss_clamped);
+        }
         if (!(o->has_wscale && (t->flags & SL_TF_WS_OK))) {
             t->flags &= ~(uint32_t)SL_TF_WS_OK;
             t->rcv_wscale = 0;
