@@ -567,7 +567,11 @@ static void check_emitted(enum call c)
                 e->opts.nsack);
             for (unsigned k = 0; k < e->opts.nsack && k < SL_TCP_MAX_SACK; k++) {
                 const struct sl_sack_block *s = &e->opts.sack[k];
-                INV("sack_block_sane", sl_seq_lt(s->left, s->right) &&
+                if ((t->flags & SL_TF_FIN_RCVD) && !sl_seq_gt(s->left, e->ack))
+                    INV("ooo_after_fin", false, "SACK block [+%u,+%u) at/below ack +%u after FIN",
+                        s->left - t->irs, s->right - t->irs, e->ack - t->irs);
+                else
+                    INV("sack_block_sane", sl_seq_lt(s->left, s->right) &&
                                            sl_seq_gt(s->left, e->ack),
                     "SACK block [+%u,+%u) vs ack +%u", s->left - t->irs, s->right - t->irs,
                     e->ack - t->irs);

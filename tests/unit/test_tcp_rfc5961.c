@@ -338,6 +338,36 @@ static void test_paws_24_days(void)
     CHECK_EQ(h->t.rcv_nxt, TH_RCV(200));
 }
 
+/* Out-of-window segments: a pure duplicate (entirely below RCV.NXT) is
+ * ACKed at once every time, since the peer's retransmission logic needs
+ * it; anything beyond the window shares the challenge-ACK rate limit
+ * (RFC 5961 7), so a blind attacker cannot turn us into an ACK reflector. */
+static void test_out_of_window_ack_rate_limit(void)
+{
+    struct th *h = est();
+    struct sl_tcp_seg d = th_data(h, 0, 100);
+    th_input(h, &d);
+    th_read(h, 100);
+    unsigned acks = 0;
+    for (int i = 0; i < 30; i++) {
+        struct sl_tcp_seg far = th_data(h, 10000000u + (uint32_t)i * 100, 100);
+        th_input(h, &far);
+        acks += h->out.n;
+    }
+    CHECK_EQ(acks, SL_TCP_CHACK_LIMIT);
+    unsigned dup_acks = 0;
+    for (int i = 0; i < 30; i++) {
+        struct sl_tcp_seg old = th_data(h, 0, 100);
+        th_input(h, &old);
+        dup_acks += h->out.n;
+    }
+    CHECK_EQ(dup_acks, 30);
+    th_advance(h, 1100 * TH_MS); /* a new second: the limiter refills */
+    struct sl_tcp_seg far = th_data(h, 20000000u, 100);
+    th_input(h, &far);
+    EXPECT_NSEG(h, 1);
+}
+
 int main(void)
 {
     RUN(test_rst_in_window_challenge);
@@ -353,5 +383,6 @@ int main(void)
     RUN(test_ts_recent_update);
     RUN(test_segment_without_ts_accepted);
     RUN(test_paws_24_days);
+    RUN(test_out_of_window_ack_rate_limit);
     return th_finish("test_tcp_rfc5961");
 }
