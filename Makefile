@@ -2,7 +2,7 @@
 #   make build   RelWithDebInfo build in build/
 #   make test    deps + build + every ctest test (unit and integration; root)
 #   make demo    deps + build + scripts/demo.sh (root)
-#   make asan    ASan/UBSan build in build-asan/ + unit tests
+#   make asan    ASan/UBSan build in build-asan/ + every test (unit and integration)
 #   make clang   clang build in build-clang/ + unit tests
 #   make bench   build + bench/bench_http.sh (root; slhttpd vs kernel nginx)
 JOBS ?= 2
@@ -27,7 +27,7 @@ demo: deps build
 asan:
 	cmake -B build-asan -DCMAKE_BUILD_TYPE=Asan
 	cmake --build build-asan -j$(JOBS)
-	ctest --test-dir build-asan -L unit --output-on-failure
+	ctest --test-dir build-asan --output-on-failure
 
 clang:
 	cmake -B build-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang

@@ -191,16 +191,22 @@ static uint8_t log2p1(uint32_t v) /* 0 -> 0, 2^k -> k+1; 0xff = not a power of t
     return (uint8_t)(k + 1);
 }
 
+/* Remaining time + 1 (0 = off), at most 2^62 us (146,000 years): a
+ * deadline further out is kept as "very far", never wrapped around. */
+#define TIMER_REL_MAX (1ull << 62)
 static uint64_t timer_rel(uint64_t deadline, uint64_t now)
 {
     if (!deadline)
         return 0;
-    return (deadline > now ? deadline - now : 0) + 1;
+    uint64_t rem = deadline > now ? deadline - now : 0;
+    return rem >= TIMER_REL_MAX ? TIMER_REL_MAX : rem + 1;
 }
 static uint64_t timer_abs(uint64_t rel, uint64_t now)
 {
     if (!rel)
         return 0;
+    if (rel - 1 > UINT64_MAX - now)
+        return UINT64_MAX; /* saturate */
     uint64_t d = now + (rel - 1);
     return d ? d : 1;
 }
