@@ -6,9 +6,10 @@
  *   "shm:NAME[?slots=N&max=BYTES]"  /dev/shm/NAME, shared by processes,
  *                                   survives them; crash-safe double-buffered
  *                                   slots (store_shm.c)
- *   "redis://HOST:PORT[?wait=N&timeout_ms=T&wait_ms=W]"
+ *   "redis://HOST:PORT[?wait=N&wait_ms=W&timeout_ms=T&cluster=1]"
  *                                   hiredis, pipelined; WAIT for N replicas
- *                                   after each write batch (store_redis.c)
+ *                                   after each write batch; cluster=1: no
+ *                                   script spans two flows (store_redis.c)
  *   "fault:OPTS/INNER_URI"          fault injection around any other store
  *                                   (store_fault.c; OPTS in sl_store_fault_cfg)
  *

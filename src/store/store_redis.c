@@ -1,16 +1,20 @@
-/* "redis://HOST:PORT[?wait=N&wait_ms=W&timeout_ms=T]" store, on hiredis.
+/* "redis://HOST:PORT[?wait=N&wait_ms=W&timeout_ms=T&cluster=1]" store, on
+ * hiredis.
  *
  * Data model (one flow = one hash tag, so a flow never spans Cluster slots):
  *   KEY                    hash {d: value bytes, v: version}
  *   ...{TAG}:epoch         string: the flow's owner epoch (absent = 0)
- * Conditional writes are small Lua scripts (EVALSHA; atomic on the server,
- * and legal in a Cluster because both keys share the tag):
- *   put: check fence against the epoch key, check the expected version,
- *        HSET d/v; del: check fence, DEL; cas: compare and SET/DEL epoch.
+ * Conditional writes run in one Lua script (EVALSHA of LUA_BATCH, atomic
+ * on the server) that checks the fence against the epoch key and the
+ * expected version, then HSETs, DELs or sets the epoch.
  * Group commit (Stateless TCP, CoNEXT'19: one round trip for all flows of
- * an event-loop iteration): a batch is written as one pipeline, then all
- * replies are read. With ?wait=N a WAIT N W closes every write pipeline;
- * if fewer replicas acknowledge, the writes report -ETIMEDOUT.
+ * an event-loop iteration): a batch becomes one pipeline of scripts, each
+ * applying up to CHUNK_OPS ops (a script call costs ~7 us of server time
+ * however little it does, so one call per op would cap a single server
+ * near 130k writes/s); then all replies are read. With cluster=1 a script
+ * never spans two flows (a Cluster refuses cross-slot scripts). With
+ * ?wait=N a WAIT N W closes every write pipeline; if fewer replicas
+ * acknowledge, the writes report -ETIMEDOUT.
  *
  * Never blocks forever: connect and every read/write have timeout_ms
  * (default 1000). A lost connection is dropped; the next op reconnects at
@@ -28,29 +32,43 @@
 
 #include "store/store.h"
 
-static const char LUA_PUT[] =
-    "if ARGV[3] ~= '' then "
-    "local e = redis.call('GET', KEYS[2]) or '0' "
-    "if e ~= ARGV[3] then return {-1, e} end end "
-    "local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0') "
-    "if ARGV[2] ~= '' and tostring(v) ~= ARGV[2] then return {-2, tostring(v)} end "
-    "v = v + 1 "
-    "redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', tostring(v)) "
-    "return {0, tostring(v)}";
-static const char LUA_DEL[] =
-    "if ARGV[1] ~= '' then "
-    "local e = redis.call('GET', KEYS[2]) or '0' "
-    "if e ~= ARGV[1] then return {-1, e} end end "
-    "if redis.call('DEL', KEYS[1]) == 0 then return {-3, ''} end "
-    "return {0, ''}";
-static const char LUA_CAS[] =
-    "local e = redis.call('GET', KEYS[1]) or '0' "
-    "if e ~= ARGV[1] then return {-1, e} end "
-    "if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) "
-    "else redis.call('SET', KEYS[1], ARGV[2]) end "
-    "return {0, ARGV[2]}";
+/* Every write goes through this one script: it applies a run of ops in
+ * order and returns {rc1, value1, rc2, value2, ...}. KEYS: key_i, epoch_key_i
+ * per op; ARGV: code_i ('P' put, 'D' del, 'C' cas), data_i, a_i, b_i as in
+ * struct sl_store_op ('' = SL_STORE_ANY). Epochs are compared as decimal
+ * strings: no Lua number ever holds one (doubles would round above 2^53).
+ * rc: 0 ok, -1 epoch mismatch (value = current epoch), -2 version mismatch,
+ * -3 no such key. */
+static const char LUA_BATCH[] =
+    "local res = {} "
+    "for i = 0, #ARGV / 4 - 1 do "
+    "local c, k, ek = ARGV[i*4+1], KEYS[i*2+1], KEYS[i*2+2] "
+    "local d, a, b = ARGV[i*4+2], ARGV[i*4+3], ARGV[i*4+4] "
+    "local rc, val = 0, '' "
+    "if c == 'C' then "
+    "local e = redis.call('GET', ek) or '0' "
+    "if e ~= a then rc = -1 val = e "
+    "else if b == '0' then redis.call('DEL', ek) else redis.call('SET', ek, b) end val = b end "
+    "else "
+    "local f = (c == 'P') and b or a "
+    "if f ~= '' then local e = redis.call('GET', ek) or '0' "
+    "if e ~= f then rc = -1 val = e end end "
+    "if rc == 0 and c == 'P' then "
+    "local v = tonumber(redis.call('HGET', k, 'v') or '0') "
+    "if a ~= '' and tostring(v) ~= a then rc = -2 val = tostring(v) "
+    "else v = v + 1 redis.call('HSET', k, 'd', d, 'v', tostring(v)) val = tostring(v) end "
+    "elseif rc == 0 then "
+    "if redis.call('DEL', k) == 0 then rc = -3 end end "
+    "end "
+    "res[#res+1] = rc res[#res+1] = val "
+    "end "
+    "return res";
 
-enum { SC_PUT, SC_DEL, SC_CAS, SC_N };
+/* Ops per EVALSHA: bounds how long one script holds the server (about
+ * 1 us per op) and the size of one command. */
+#define CHUNK_OPS 256
+
+enum { SC_BATCH, SC_N };
 
 struct redis_store {
     struct sl_store base;
@@ -58,12 +76,13 @@ struct redis_store {
     int port;
     redisContext *c;
     uint32_t timeout_ms, wait_n, wait_ms;
+    bool cluster; /* one script per flow (hash tag), never across flows */
     uint64_t backoff_ms, next_try_ms;
     bool ever_connected;
     char sha[SC_N][41];
 };
 
-static const char *const scripts[SC_N] = {LUA_PUT, LUA_DEL, LUA_CAS};
+static const char *const scripts[SC_N] = {LUA_BATCH};
 
 static uint64_t now_ms(void)
 {
@@ -237,72 +256,102 @@ static bool is_noscript(const redisReply *x)
     return x && x->type == REDIS_REPLY_ERROR && !strncmp(x->str, "NOSCRIPT", 8);
 }
 
-/* Script reply {code, value} -> result. */
-static struct sl_store_result script_result(const redisReply *x, uint8_t code)
+static bool same_tag(const char *a, const char *b)
 {
-    struct sl_store_result res = {-EIO, 0};
-    if (!x || x->type != REDIS_REPLY_ARRAY || x->elements != 2 ||
-        x->element[0]->type != REDIS_REPLY_INTEGER)
-        return res;
-    long long c = x->element[0]->integer;
-    res.value = str_u64(x->element[1]);
-    if (c == 0)
-        res.rc = 0;
-    else if (c == -1 || c == -2)
-        res.rc = -ESTALE;
-    else if (c == -3)
-        res.rc = -ENOENT;
-    if (code != SL_STORE_OP_CAS_EPOCH && res.rc == -ESTALE)
-        res.value = 0;
-    return res;
+    const char *ta, *tb;
+    size_t la, lb;
+    sl_store_key_tag(a, &ta, &la);
+    sl_store_key_tag(b, &tb, &lb);
+    return la == lb && !memcmp(ta, tb, la);
 }
 
-static int format_op(struct redis_store *r, const struct sl_store_op *op, char **cmd)
+/* Formats ops[from, from+n) as one EVALSHA of LUA_BATCH; ops whose epoch
+ * key cannot be built get res.rc and are skipped (*used = ops included). */
+static int format_chunk(struct redis_store *r, const struct sl_store_op *ops, size_t n,
+                        struct sl_store_result *res, size_t *idx, size_t *used, char **cmd)
 {
-    char ek[SL_STORE_KEY_MAX], a[24] = "", b[24] = "";
-    if (sl_store_epoch_key(ek, sizeof(ek), op->key) < 0)
-        return -ENAMETOOLONG;
-    const char *argv[8];
-    size_t al[8];
-    int argc = 0;
-#define ARG(p, l) (argv[argc] = (p), al[argc] = (l), argc++)
-    ARG("EVALSHA", 7);
-    switch (op->code) {
-    case SL_STORE_OP_PUT:
-        if (op->a != SL_STORE_ANY)
-            snprintf(a, sizeof(a), "%llu", (unsigned long long)op->a);
-        if (op->b != SL_STORE_ANY)
-            snprintf(b, sizeof(b), "%llu", (unsigned long long)op->b);
-        ARG(r->sha[SC_PUT], 40);
-        ARG("2", 1);
-        ARG(op->key, strlen(op->key));
-        ARG(ek, strlen(ek));
-        ARG(op->len ? (const char *)op->data : "", op->len);
-        ARG(a, strlen(a));
-        ARG(b, strlen(b));
-        break;
-    case SL_STORE_OP_DEL:
-        if (op->a != SL_STORE_ANY)
-            snprintf(a, sizeof(a), "%llu", (unsigned long long)op->a);
-        ARG(r->sha[SC_DEL], 40);
-        ARG("2", 1);
-        ARG(op->key, strlen(op->key));
-        ARG(ek, strlen(ek));
-        ARG(a, strlen(a));
-        break;
-    default:
-        snprintf(a, sizeof(a), "%llu", (unsigned long long)op->a);
-        snprintf(b, sizeof(b), "%llu", (unsigned long long)op->b);
-        ARG(r->sha[SC_CAS], 40);
-        ARG("1", 1);
-        ARG(ek, strlen(ek));
-        ARG(a, strlen(a));
-        ARG(b, strlen(b));
-        break;
+    size_t argc_max = 3 + 6 * n;
+    const char **argv = calloc(argc_max, sizeof(*argv));
+    size_t *al = calloc(argc_max, sizeof(*al));
+    char (*ek)[SL_STORE_KEY_MAX] = calloc(n ? n : 1, sizeof(*ek));
+    char (*num)[2][24] = calloc(n ? n : 1, sizeof(*num));
+    char nkeys[24];
+    int l = -ENOMEM;
+    if (!argv || !al || !ek || !num)
+        goto out;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sl_store_epoch_key(ek[k], sizeof(ek[k]), ops[i].key) < 0) {
+            res[i].rc = -ENAMETOOLONG;
+            continue;
+        }
+        idx[k++] = i;
     }
-#undef ARG
-    int l = redisFormatCommandArgv(cmd, argc, argv, al);
-    return l < 0 ? -ENOMEM : l;
+    *used = k;
+    if (!k) {
+        l = 0;
+        goto out;
+    }
+    size_t c = 0;
+    argv[c] = "EVALSHA", al[c++] = 7;
+    argv[c] = r->sha[SC_BATCH], al[c++] = 40;
+    snprintf(nkeys, sizeof(nkeys), "%zu", 2 * k);
+    argv[c] = nkeys, al[c++] = strlen(nkeys);
+    for (size_t j = 0; j < k; j++) {
+        const struct sl_store_op *op = &ops[idx[j]];
+        const char *key = op->code == SL_STORE_OP_CAS_EPOCH ? ek[j] : op->key;
+        argv[c] = key, al[c++] = strlen(key);
+        argv[c] = ek[j], al[c++] = strlen(ek[j]);
+    }
+    for (size_t j = 0; j < k; j++) {
+        const struct sl_store_op *op = &ops[idx[j]];
+        static const char codes[] = "?PDC";
+        argv[c] = &codes[op->code], al[c++] = 1;
+        argv[c] = op->code == SL_STORE_OP_PUT && op->len ? (const char *)op->data : "";
+        al[c++] = op->code == SL_STORE_OP_PUT ? op->len : 0;
+        bool cas = op->code == SL_STORE_OP_CAS_EPOCH;
+        num[j][0][0] = num[j][1][0] = 0;
+        if (cas || op->a != SL_STORE_ANY)
+            snprintf(num[j][0], sizeof(num[j][0]), "%llu", (unsigned long long)op->a);
+        if (op->code != SL_STORE_OP_DEL && (cas || op->b != SL_STORE_ANY))
+            snprintf(num[j][1], sizeof(num[j][1]), "%llu", (unsigned long long)op->b);
+        argv[c] = num[j][0], al[c++] = strlen(num[j][0]);
+        argv[c] = num[j][1], al[c++] = strlen(num[j][1]);
+    }
+    l = redisFormatCommandArgv(cmd, (int)c, argv, al);
+    if (l < 0)
+        l = -ENOMEM;
+out:
+    free(argv);
+    free(al);
+    free(ek);
+    free(num);
+    return l;
+}
+
+/* Maps one chunk's reply onto its ops' results. */
+static void chunk_results(const redisReply *x, const struct sl_store_op *ops,
+                          struct sl_store_result *res, const size_t *idx, size_t k)
+{
+    bool ok = x && x->type == REDIS_REPLY_ARRAY && x->elements == 2 * k;
+    for (size_t j = 0; j < k; j++) {
+        struct sl_store_result *rr = &res[idx[j]];
+        *rr = (struct sl_store_result){-EIO, 0};
+        if (!ok || x->element[2 * j]->type != REDIS_REPLY_INTEGER)
+            continue;
+        long long c = x->element[2 * j]->integer;
+        rr->value = str_u64(x->element[2 * j + 1]);
+        if (c == 0)
+            rr->rc = 0;
+        else if (c == -1 || c == -2)
+            rr->rc = -ESTALE;
+        else if (c == -3)
+            rr->rc = -ENOENT;
+        if (rr->rc == -ESTALE && ops[idx[j]].code != SL_STORE_OP_CAS_EPOCH)
+            rr->value = 0;
+        if (rr->rc == -ENOENT)
+            rr->value = 0;
+    }
 }
 
 static int redis_exec(struct sl_store *s, const struct sl_store_op *ops, size_t n,
@@ -311,91 +360,109 @@ static int redis_exec(struct sl_store *s, const struct sl_store_op *ops, size_t 
     struct redis_store *r = (struct redis_store *)s;
     for (size_t i = 0; i < n; i++)
         res[i] = (struct sl_store_result){-EIO, 0};
-    /* Connect first: the commands carry the script SHAs. */
+    if (!n)
+        return 0;
+    /* Connect first: the commands carry the script's SHA. */
     int rc = ensure_conn(r);
     if (rc) {
         for (size_t i = 0; i < n; i++)
             res[i].rc = rc;
         return rc;
     }
-    size_t m = n + (r->wait_n ? 1 : 0);
-    char **cmd = calloc(m, sizeof(*cmd));
-    size_t *len = calloc(m, sizeof(*len));
-    redisReply **rep = calloc(m, sizeof(*rep));
-    size_t *redo = calloc(n ? n : 1, sizeof(*redo));
-    if (!cmd || !len || !rep || !redo) {
+    /* Chunks: runs of at most CHUNK_OPS ops (one flow each in cluster mode). */
+    size_t nch = 0, *cstart = calloc(n + 1, sizeof(*cstart));
+    size_t *idx = calloc(n, sizeof(*idx)), *cused = calloc(n + 1, sizeof(*cused));
+    char **cmd = calloc(n + 1, sizeof(*cmd));
+    size_t *len = calloc(n + 1, sizeof(*len));
+    redisReply **rep = calloc(n + 1, sizeof(*rep));
+    if (!cstart || !idx || !cused || !cmd || !len || !rep) {
         rc = -ENOMEM;
         goto out;
     }
+    for (size_t i = 0; i < n; i++)
+        if (i == cstart[nch] + CHUNK_OPS ||
+            (r->cluster && i > cstart[nch] && !same_tag(ops[i].key, ops[cstart[nch]].key)))
+            cstart[++nch] = i;
+    cstart[++nch] = n;
     for (int attempt = 0; attempt < 2; attempt++) {
-        /* attempt 1 re-runs only the ops that met NOSCRIPT (never ran) */
-        size_t k = 0, nredo = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (attempt && res[i].rc != -ENOEXEC)
-                continue;
-            int l = format_op(r, &ops[i], &cmd[k]);
+        size_t k = 0;
+        for (size_t c = 0; c < nch; c++) {
+            int l = format_chunk(r, ops + cstart[c], cstart[c + 1] - cstart[c], res + cstart[c],
+                                 idx + cstart[c], &cused[c], &cmd[k]);
             if (l < 0) {
-                res[i].rc = l;
-                continue;
+                rc = l;
+                goto out;
             }
-            len[k] = (size_t)l;
-            redo[k++] = i;
+            if (cused[c])
+                len[k++] = (size_t)l;
         }
-        size_t nops = k;
-        if (r->wait_n && nops) {
-            char *wc = NULL;
-            int l = redisFormatCommand(&wc, "WAIT %u %u", r->wait_n, r->wait_ms);
+        size_t ncmd = k;
+        if (r->wait_n && ncmd) {
+            int l = redisFormatCommand(&cmd[k], "WAIT %u %u", r->wait_n, r->wait_ms);
             if (l < 0) {
                 rc = -ENOMEM;
                 goto out;
             }
-            cmd[k] = wc;
             len[k++] = (size_t)l;
         }
         rc = k ? pipeline(r, cmd, len, k, rep) : 0;
-        for (size_t j = 0; j < nops; j++) {
-            size_t i = redo[j];
-            if (rep[j] && is_noscript(rep[j])) {
-                res[i].rc = -ENOEXEC; /* marker: retry after SCRIPT LOAD */
-                nredo++;
-            } else if (rep[j]) {
-                res[i] = script_result(rep[j], ops[i].code);
+        bool noscript = false;
+        for (size_t c = 0, j = 0; c < nch; c++) {
+            if (!cused[c])
+                continue;
+            noscript |= is_noscript(rep[j]);
+            if (rep[j] && !is_noscript(rep[j])) {
+                chunk_results(rep[j], ops + cstart[c], res + cstart[c], idx + cstart[c], cused[c]);
             } else {
-                res[i].rc = rc ? rc : -EIO; /* sent or not: unknown outcome */
+                for (size_t q = 0; q < cused[c]; q++) /* sent or not: unknown outcome */
+                    res[cstart[c] + idx[cstart[c] + q]].rc = rc ? rc : -EIO;
             }
+            j++;
         }
-        if (r->wait_n && nops && !rc) {
-            redisReply *w = rep[nops];
+        if (r->wait_n && ncmd && !rc) {
+            redisReply *w = rep[ncmd];
             if (!w || w->type != REDIS_REPLY_INTEGER || w->integer < (long long)r->wait_n) {
                 s->stats.wait_short++;
-                for (size_t j = 0; j < nops; j++)
-                    if (res[redo[j]].rc == 0)
-                        res[redo[j]].rc = -ETIMEDOUT; /* applied, not replicated */
+                for (size_t i = 0; i < n; i++)
+                    if (res[i].rc == 0 && ops[i].code != 0)
+                        res[i].rc = -ETIMEDOUT; /* applied, not replicated */
             }
         }
         free_replies(rep, k);
         for (size_t j = 0; j < k; j++) {
             redisFreeCommand(cmd[j]);
             cmd[j] = NULL;
+            rep[j] = NULL;
         }
-        if (!nredo || rc)
+        /* NOSCRIPT (script cache flushed): nothing of that chunk ran. Reload
+         * and run the whole batch's failed chunks once more. Chunks that did
+         * run keep their results: re-running them would not be idempotent,
+         * so only an all-NOSCRIPT pipeline is retried. */
+        if (!noscript || rc || attempt)
             break;
-        if (attempt == 0 && (rc = load_scripts(r))) {
-            drop_conn(r);
+        bool all = true;
+        for (size_t i = 0; i < n; i++)
+            all &= res[i].rc == -EIO;
+        if (!all || (rc = load_scripts(r))) {
+            if (rc)
+                drop_conn(r);
             break;
         }
     }
-    for (size_t i = 0; i < n; i++)
-        if (res[i].rc == -ENOEXEC)
-            res[i].rc = rc ? rc : -EIO;
 out:
     if (rc == -ENOMEM)
         for (size_t i = 0; i < n; i++)
             res[i].rc = -ENOMEM;
+    if (cmd)
+        for (size_t j = 0; j <= n; j++)
+            if (cmd[j])
+                redisFreeCommand(cmd[j]);
+    free(cstart);
+    free(idx);
+    free(cused);
     free(cmd);
     free(len);
     free(rep);
-    free(redo);
     return rc;
 }
 
@@ -619,6 +686,8 @@ int sl_store_redis_open(const char *spec, struct sl_store **out)
                 r->wait_ms = (uint32_t)v;
             else if (!strcmp(tok, "timeout_ms") && v > 0)
                 r->timeout_ms = (uint32_t)v;
+            else if (!strcmp(tok, "cluster") && v <= 1)
+                r->cluster = v == 1;
             else
                 goto bad;
         }

@@ -155,14 +155,14 @@ static uint8_t *slot_data(struct shm_store *m, struct shm_slot *sl, unsigned idx
 static int lock_mutex(struct shm_store *m, pthread_mutex_t *mu)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += m->lock_ms / 1000;
     ts.tv_nsec += (long)(m->lock_ms % 1000) * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
-    int r = pthread_mutex_timedlock(mu, &ts);
+    int r = pthread_mutex_clocklock(mu, CLOCK_MONOTONIC, &ts); /* glibc >= 2.30 */
     if (r == EOWNERDEAD) {
         /* The holder died. Whatever it wrote was never published. */
         pthread_mutex_consistent(mu);

@@ -35,7 +35,7 @@ static int workload(struct sl_store *s)
     if (rc && rc != -ENOENT)
         return rc;
     for (int i = 0; i < 3; i++) {
-        char val[16];
+        char val[24];
         snprintf(val, sizeof(val), "update-%d", i);
         if ((rc = sl_store_put(s, k, val, strlen(val), SL_STORE_ANY, e, &nv)))
             return rc;
@@ -43,7 +43,7 @@ static int workload(struct sl_store *s)
     if ((rc = sl_store_begin(s)))
         return rc;
     for (int j = 1; j <= NFLOWS; j++) {
-        char fk[SL_STORE_KEY_MAX], val[16];
+        char fk[SL_STORE_KEY_MAX], val[24];
         wkey(fk, sizeof(fk), j, "rec");
         snprintf(val, sizeof(val), "flow-%d", j);
         if ((rc = sl_store_put(s, fk, val, strlen(val), SL_STORE_ANY, SL_STORE_ANY, &nv))) {
@@ -73,7 +73,7 @@ static int final_state_ok(struct sl_store *s)
            memcmp(buf, "update-2", 8) != 0;
     bad += sl_store_epoch_get(s, k, &e) != 0 || e < 1;
     for (int j = 1; j <= NFLOWS; j++) {
-        char want[16];
+        char want[24];
         snprintf(want, sizeof(want), "flow-%d", j);
         wkey(k, sizeof(k), j, "rec");
         bad += sl_store_get(s, k, buf, sizeof(buf), &len, &v) != 0 || len != strlen(want) ||
