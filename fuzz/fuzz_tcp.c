@@ -87,6 +87,8 @@ static const char *const KNOWN[] = {
     "rexmit_past_snd_max", /* F4 fuzz/crashes/tcp-fast-rexmit-unsent-data */
     "high_rxt_range",      /* F4 (HighRxt = SND.UNA + bytes retransmitted past SND.MAX) */
     "ooo_after_fin",       /* F5 fuzz/crashes/tcp-ooo-data-after-fin */
+    "stall_rexmt_sacked",  /* F6 fuzz/crashes/tcp-persist-exit-no-rto */
+    "cwnd_ge_mss_newreno", /* F7 fuzz/crashes/tcp-newreno-cwnd-below-mss */
     NULL,
 };
 #else
@@ -462,7 +464,10 @@ static void check_tcb(void)
         "high_rxt +%u outside [iss, snd_max]", t->high_rxt - t->iss);
 
     /* congestion control */
-    if (synced(st))
+    if (synced(st) && (t->flags & (SL_TF_IN_RECOVERY | SL_TF_SACK_OK)) == SL_TF_IN_RECOVERY)
+        INV("cwnd_ge_mss_newreno", t->cwnd >= t->snd_mss,
+            "cwnd %u < snd_mss %u in NewReno recovery", t->cwnd, t->snd_mss);
+    else if (synced(st))
         INV("cwnd_ge_mss", t->cwnd >= t->snd_mss, "cwnd %u < snd_mss %u", t->cwnd, t->snd_mss);
     if (synced(st) && t->ssthresh != UINT32_MAX)
         INV("ssthresh_ge_2mss", t->ssthresh >= 2u * t->snd_mss, "ssthresh %u < 2*snd_mss",
@@ -732,9 +737,20 @@ static void check_live(void)
     if (st == SL_TCP_SYN_SENT || st == SL_TCP_SYN_RCVD)
         INV("stall_syn", t->t_rexmt != 0, "%s without a SYN retransmit timer",
             sl_tcp_state_name(st));
-    if (can_send_state(st) && t->snd_una != t->snd_max)
-        INV("stall_rexmt", t->t_rexmt != 0, "data outstanding (+%u..+%u) and no t_rexmt",
-            t->snd_una - t->iss, t->snd_max - t->iss);
+    if (can_send_state(st) && t->snd_una != t->snd_max && !t->t_rexmt) {
+        /* name the case where SACK blocks cover everything outstanding apart */
+        uint32_t pos = t->snd_una;
+        for (unsigned i = 0; i < t->n_sacked && i < SL_TCP_MAX_SACK; i++)
+            if (sl_seq_le(t->sacked[i].left, pos) && sl_seq_gt(t->sacked[i].right, pos))
+                pos = t->sacked[i].right;
+        if (sl_seq_ge(pos, t->snd_max))
+            INV("stall_rexmt_sacked", false,
+                "data outstanding (+%u..+%u), all of it SACKed, and no t_rexmt",
+                t->snd_una - t->iss, t->snd_max - t->iss);
+        else
+            INV("stall_rexmt", false, "data outstanding (+%u..+%u) and no t_rexmt",
+                t->snd_una - t->iss, t->snd_max - t->iss);
+    }
     if (can_send_state(st) && t->snd_una == t->snd_max) {
         bool unsent = sl_seq_lt(t->snd_nxt, t->snd_end) ||
                       ((t->flags & SL_TF_FIN_QUEUED) && sl_seq_le(t->snd_max, t->snd_end));
