@@ -159,6 +159,7 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
     uint32_t ack = s->ack;
     uint32_t wnd = (uint32_t)s->wnd << t->snd_wscale;
     int wnd_changed = 0;
+    uint32_t sacked_before = tcp_sacked_bytes(t);
 
     if (t->flags & SL_TF_SACK_OK) {
         sack_update(t, s);
@@ -257,11 +258,26 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
         return;
     }
 
-    /* RFC 5681 2: a duplicate ACK acknowledges nothing new, carries no data,
-     * no SYN/FIN, does not move the window, while data is outstanding. */
-    if (ack == t->snd_una && s->len == 0 && !(s->flags & (SL_TCP_SYN | SL_TCP_FIN)) &&
-        !wnd_changed && t->snd_max != t->snd_una && wnd != 0 &&
-        !(t->flags & SL_TF_PERSIST)) {
+    /* A duplicate ACK. RFC 5681 2: it acknowledges nothing new, carries no
+     * data, no SYN/FIN, does not move the window, while data is
+     * outstanding. With SACK, RFC 6675 2: an ACK at SND.UNA that SACKs
+     * octets not SACKed before, whatever its window (receivers move the
+     * window as their application reads). */
+    int new_sack = (t->flags & SL_TF_SACK_OK) && tcp_sacked_bytes(t) > sacked_before;
+    /* RFC 8985 7.4: after a tail loss probe, an ACK that leaves SACKed data
+     * above a hole at SND.UNA means the hole is lost, even when the probe
+     * itself only repeated data the peer already had (no new SACK). */
+    if (ack == t->snd_una && (t->flags & SL_TF_TLP_SENT) && (t->flags & SL_TF_SACK_OK) &&
+        t->n_sacked && !(t->flags & SL_TF_IN_RECOVERY) && sl_seq_ge(ack, t->recover) &&
+        t->snd_max != t->snd_una) {
+        tcp_cc_enter_recovery(t, now);
+        t->high_rxt = t->snd_una;
+        tcp_fast_retransmit(t, now, out);
+        return;
+    }
+    if (ack == t->snd_una && !(s->flags & (SL_TCP_SYN | SL_TCP_FIN)) &&
+        t->snd_max != t->snd_una && wnd != 0 && !(t->flags & SL_TF_PERSIST) &&
+        (new_sack || (s->len == 0 && !wnd_changed))) {
         CTR(out, tcp_dupacks_rx);
         if (t->dupacks < 255)
             t->dupacks++;

@@ -136,11 +136,13 @@ void tcp_arm_rto(struct sl_tcb *t, uint64_t now)
 {
     t->flags &= ~(uint32_t)(SL_TF_PERSIST | SL_TF_PTO);
     uint32_t to = t->rto;
-    if ((t->flags & SL_TF_HAVE_RTT) &&
-        !(t->flags & (SL_TF_IN_RECOVERY | SL_TF_TLP_SENT | SL_TF_NO_TLP)) &&
-        t->state >= SL_TCP_ESTABLISHED && t->backoff == 0) {
+    int newreno_recovery = (t->flags & SL_TF_IN_RECOVERY) && !(t->flags & SL_TF_SACK_OK);
+    if ((t->flags & SL_TF_HAVE_RTT) && !(t->flags & (SL_TF_TLP_SENT | SL_TF_NO_TLP)) &&
+        !newreno_recovery && t->state >= SL_TCP_ESTABLISHED && t->backoff == 0) {
+        /* In recovery the same timer is RACK's (RFC 8985 6.3): if nothing
+         * moves for about two RTTs, the retransmissions are lost too. */
         uint32_t pto = tcp_max32(2 * t->srtt, 10000);
-        if (tcp_flight(t) <= t->snd_mss)
+        if (tcp_flight(t) <= t->snd_mss && !(t->flags & SL_TF_IN_RECOVERY))
             pto += 200000; /* WCDelAckT */
         if (pto < to) {
             to = pto;

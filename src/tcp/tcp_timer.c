@@ -77,7 +77,18 @@ static void rexmt_expired(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_
         return;
     if (t->flags & SL_TF_PTO) { /* RFC 8985 7.3: probe, then the real RTO */
         t->flags &= ~(uint32_t)SL_TF_PTO;
-        tcp_send_tlp(t, now, out);
+        if ((t->flags & SL_TF_IN_RECOVERY) && (t->flags & SL_TF_SACK_OK)) {
+            /* RFC 8985 6.3 (simplified): no progress for two RTTs in
+             * recovery means the retransmissions were lost as well; send
+             * the holes again from SND.UNA, once per cumulative advance. */
+            t->flags |= SL_TF_TLP_SENT;
+            CTR(out, tcp_lost_rexmit);
+            t->high_rxt = t->snd_una;
+            t->rxt_mark = t->snd_max;
+            sl_tcp_output(t, b, now, out);
+        } else {
+            tcp_send_tlp(t, now, out);
+        }
         tcp_arm_rto(t, now);
         return;
     }

@@ -177,6 +177,36 @@ static void test_fast_retransmit_after_rto_recovered(void)
     CHECK(h->t.flags & SL_TF_IN_RECOVERY);
 }
 
+/* RFC 8985 7.4: three segments, the first lost. Two duplicate ACKs SACK
+ * S1 and S2 (2 SMSS: not yet IsLost). The PTO fires and the probe repeats
+ * S2, which the peer already has: its ACK brings no new SACK (and a moved
+ * window, so it is no RFC 5681 duplicate either). The hole at
+ * SND.UNA is lost all the same: recovery starts and S0 goes again at once. */
+static void test_tlp_with_sacked_data_starts_recovery(void)
+{
+    struct th *h = est(true, 0, 10 * TH_MS);
+    th_write(h, 3 * MSS);
+    th_output(h);
+    EXPECT_NSEG(h, 3);
+    struct sl_tcp_seg d = dupack(h);
+    th_add_sack(&d, S(1), S(2));
+    th_input(h, &d);
+    d = dupack(h);
+    th_add_sack(&d, S(1), S(3));
+    th_input(h, &d);
+    EXPECT_CTR(h, tcp_fast_retransmits, 0);
+    th_fire(h); /* the PTO: probe = last segment */
+    EXPECT_CTR(h, tcp_tlp_probes, 1);
+    EXPECT_ONE(h, TH_F_ACK | TH_F_PSH, S(2), TH_RCV(0), MSS);
+    d = dupack(h);
+    d.wnd += 8; /* the peer's application read: not an RFC 5681 dupack */
+    th_add_sack(&d, S(1), S(3));
+    th_input(h, &d);
+    EXPECT_CTR(h, tcp_fast_retransmits, 1);
+    CHECK(h->t.flags & SL_TF_IN_RECOVERY);
+    CHECK(h->out.n >= 1 && SEG(h, 0).seq == S(0));
+}
+
 /* RFC 2018 / RFC 6675 with SACK: segments S0 and S3 of ten are lost. The
  * scoreboard follows the SACK blocks, recovery starts when more than
  * (DupThresh-1)*SMSS is SACKed (IsLost), cwnd = ssthresh = FlightSize/2,
@@ -556,6 +586,7 @@ int main(void)
     RUN(test_ssthresh_floor);
     RUN(test_no_fast_retransmit_after_rto);
     RUN(test_fast_retransmit_after_rto_recovered);
+    RUN(test_tlp_with_sacked_data_starts_recovery);
     RUN(test_sack_recovery);
     RUN(test_sack_recovery_on_stretch_ack);
     RUN(test_bogus_sack_blocks);
