@@ -95,6 +95,37 @@ static void update_ts_recent(struct sl_tcb *t, const struct sl_tcp_seg *s, uint6
     }
 }
 
+/* Inserts nb into a sorted list of disjoint ranges, merging overlapping
+ * and adjacent ones; keeps at most `max`, dropping the highest. Returns the
+ * new count. Used for the SACK scoreboard and the out-of-order list. */
+static unsigned range_insert(struct sl_sack_block *r, unsigned n, unsigned max,
+                             struct sl_sack_block nb)
+{
+    struct sl_sack_block tmp[SL_TCP_MAX_SACK + SL_TCP_MAX_OOO + 1];
+    unsigned k = 0, placed = 0;
+    for (unsigned j = 0; j < n; j++) {
+        struct sl_sack_block c = r[j];
+        if (sl_seq_lt(c.right, nb.left)) {
+            tmp[k++] = c;
+        } else if (sl_seq_lt(nb.right, c.left)) {
+            if (!placed) {
+                tmp[k++] = nb;
+                placed = 1;
+            }
+            tmp[k++] = c;
+        } else {
+            nb.left = sl_seq_min(nb.left, c.left);
+            nb.right = sl_seq_max(nb.right, c.right);
+        }
+    }
+    if (!placed)
+        tmp[k++] = nb;
+    if (k > max)
+        k = max;
+    memcpy(r, tmp, k * sizeof(tmp[0]));
+    return k;
+}
+
 /* Merge the peer's SACK blocks into our scoreboard (RFC 2018 / 6675). Only
  * blocks within (SND.UNA, SND.MAX] are believed; the rest are ignored. */
 static void sack_update(struct sl_tcb *t, const struct sl_tcp_seg *s)
@@ -106,30 +137,8 @@ static void sack_update(struct sl_tcb *t, const struct sl_tcp_seg *s)
             continue; /* D-SACK, stale or bogus */
         if (sl_seq_lt(nb.left, t->snd_una))
             nb.left = t->snd_una;
-        /* insert sorted, merging overlaps */
-        struct sl_sack_block tmp[SL_TCP_MAX_SACK + 1];
-        unsigned n = 0, placed = 0;
-        for (unsigned j = 0; j < t->n_sacked; j++) {
-            struct sl_sack_block c = t->sacked[j];
-            if (sl_seq_lt(c.right, nb.left)) {
-                tmp[n++] = c;
-            } else if (sl_seq_lt(nb.right, c.left)) {
-                if (!placed) {
-                    tmp[n++] = nb;
-                    placed = 1;
-                }
-                tmp[n++] = c;
-            } else {
-                nb.left = sl_seq_min(nb.left, c.left);
-                nb.right = sl_seq_max(nb.right, c.right);
-            }
-        }
-        if (!placed)
-            tmp[n++] = nb;
-        if (n > SL_TCP_MAX_SACK)
-            n = SL_TCP_MAX_SACK; /* keep the lowest: they drive retransmission */
-        memcpy(t->sacked, tmp, n * sizeof(tmp[0]));
-        t->n_sacked = (uint8_t)n;
+        /* keep the lowest ranges: they drive retransmission */
+        t->n_sacked = (uint8_t)range_insert(t->sacked, t->n_sacked, SL_TCP_MAX_SACK, nb);
     }
 }
 
@@ -340,32 +349,12 @@ static void process_data(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t
     /* Out of order: remember the range, ACK at once (RFC 5681 4.2) with SACK. */
     CTR(out, tcp_ooo_segs);
     struct sl_sack_block nb = {seq, seq + len};
-    struct sl_sack_block tmp[SL_TCP_MAX_OOO + 1];
-    unsigned n = 0, placed = 0;
-    for (unsigned j = 0; j < t->n_ooo; j++) {
-        struct sl_sack_block c = t->ooo[j];
-        if (sl_seq_lt(c.right, nb.left)) {
-            tmp[n++] = c;
-        } else if (sl_seq_lt(nb.right, c.left)) {
-            if (!placed) {
-                tmp[n++] = nb;
-                placed = 1;
-            }
-            tmp[n++] = c;
-        } else {
-            nb.left = sl_seq_min(nb.left, c.left);
-            nb.right = sl_seq_max(nb.right, c.right);
-        }
-    }
-    if (!placed)
-        tmp[n++] = nb;
-    if (n > SL_TCP_MAX_OOO)
-        n = SL_TCP_MAX_OOO; /* forget the highest range; the peer resends it */
-    memcpy(t->ooo, tmp, n * sizeof(tmp[0]));
+    /* beyond SL_TCP_MAX_OOO ranges the highest is forgotten; the peer resends it */
+    unsigned n = range_insert(t->ooo, t->n_ooo, SL_TCP_MAX_OOO, nb);
     t->n_ooo = (uint8_t)n;
     t->ooo_last = 0;
     for (unsigned j = 0; j < n; j++)
-        if (sl_seq_le(tmp[j].left, seq) && sl_seq_lt(seq, tmp[j].right))
+        if (sl_seq_le(t->ooo[j].left, seq) && sl_seq_lt(seq, t->ooo[j].right))
             t->ooo_last = (uint8_t)(j + 1);
     t->flags |= SL_TF_ACK_NOW;
 }
