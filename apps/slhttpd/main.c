@@ -1,5 +1,6 @@
 /* slhttpd: HTTP/1.1 static file server on sltcp. Command line, signals,
  * stats and the event loop; the HTTP work is in server.c. */
+#include "appcommon.h"
 #include "server.h"
 
 #include <errno.h>
@@ -79,68 +80,6 @@ static int bad_usage(const char *fmt, const char *arg)
     return 2;
 }
 
-static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
-{
-    char *end;
-    unsigned long v;
-    if (s == NULL || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
-/* Syntax check of an --impair spec (the stack checks it again):
- * comma-separated loss=P,dup=P,reorder=P (percent 0-100), delay=MS, seed=N. */
-static int impair_ok(const char *spec)
-{
-    const char *p = spec + strspn(spec, " ");
-    if (*p == '\0')
-        return 1; /* empty: no impairment */
-    for (;;) {
-        const char *end = p + strcspn(p, ","), *eq;
-        char val[64], *e;
-        size_t kl, vl;
-        double v;
-        p += strspn(p, " ");
-        eq = memchr(p, '=', (size_t)(end - p));
-        if (eq == NULL)
-            return 0;
-        kl = (size_t)(eq - p);
-        vl = (size_t)(end - eq - 1);
-        while (vl > 0 && eq[vl] == ' ') /* trailing blanks of the value */
-            vl--;
-        if (vl == 0 || vl >= sizeof(val))
-            return 0;
-        memcpy(val, eq + 1, vl);
-        val[vl] = '\0';
-        if (val[0] == '-' || val[0] == '+' || val[0] == ' ')
-            return 0;
-        if (kl == 4 && strncmp(p, "seed", 4) == 0) {
-            errno = 0;
-            (void)strtoull(val, &e, 0);
-            if (errno != 0 || *e != '\0')
-                return 0;
-        } else {
-            v = strtod(val, &e);
-            if (*e != '\0' || v != v || v < 0)
-                return 0;
-            if ((kl == 4 && strncmp(p, "loss", 4) == 0) || (kl == 3 && strncmp(p, "dup", 3) == 0) ||
-                (kl == 7 && strncmp(p, "reorder", 7) == 0)) {
-                if (v > 100)
-                    return 0;
-            } else if (!(kl == 5 && strncmp(p, "delay", 5) == 0) || v > 3600.0 * 1000.0) {
-                return 0;
-            }
-        }
-        if (*end == '\0')
-            return 1;
-        p = end + 1;
-    }
-}
 
 static int is_pow2(uint32_t v)
 {
@@ -251,14 +190,14 @@ int main(int argc, char **argv)
                 return bad_usage("--gateway: expected A.B.C.D, got '%s'", optarg);
             break;
         case O_PORT:
-            if (parse_u32(optarg, 1, 65535, &port) < 0)
+            if (app_parse_u32(optarg, 1, 65535, &port) < 0)
                 return bad_usage("--port: expected 1-65535, got '%s'", optarg);
             break;
         case O_ROOT:
             root_arg = optarg;
             break;
         case O_IMPAIR:
-            if (!impair_ok(optarg))
+            if (!app_impair_ok(optarg))
                 return bad_usage("--impair: expected loss=P,dup=P,reorder=P,delay=MS,seed=N "
                                  "(P: percent 0-100), got '%s'", optarg);
             cfg.impair = optarg;
@@ -272,13 +211,13 @@ int main(int argc, char **argv)
                 return bad_usage("--cc: expected newreno or cubic, got '%s'", optarg);
             break;
         case O_MAXCONNS:
-            if (parse_u32(optarg, 1, UINT32_MAX, &v) < 0)
+            if (app_parse_u32(optarg, 1, UINT32_MAX, &v) < 0)
                 return bad_usage("--max-conns: expected a positive number, got '%s'", optarg);
             cfg.max_conns = v;
             so.max_conns = v;
             break;
         case O_BACKLOG:
-            if (parse_u32(optarg, 1, UINT32_MAX, &v) < 0)
+            if (app_parse_u32(optarg, 1, UINT32_MAX, &v) < 0)
                 return bad_usage("--backlog: expected a positive number, got '%s'", optarg);
             so.backlog = v;
             break;
@@ -318,13 +257,13 @@ int main(int argc, char **argv)
             so.verbose = 1;
             break;
         case O_IDLE:
-            if (parse_u32(optarg, 0, 86400 * 365, &v) < 0)
+            if (app_parse_u32(optarg, 0, 86400 * 365, &v) < 0)
                 return bad_usage("--idle-timeout: expected seconds, got '%s'", optarg);
             so.idle_timeout_s = v;
             break;
         case O_SNDBUF:
         case O_RCVBUF:
-            if (parse_u32(optarg, 4096, 1u << 30, &v) < 0 || !is_pow2(v))
+            if (app_parse_u32(optarg, 4096, 1u << 30, &v) < 0 || !is_pow2(v))
                 return bad_usage("--sndbuf/--rcvbuf: expected a power of two 4096..2^30, got '%s'",
                                  optarg);
             if (c == O_SNDBUF)

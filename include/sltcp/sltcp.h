@@ -145,6 +145,10 @@ unsigned sl_conn_count(const sl_stack *s);
 
 const char *sl_strerror(int err);
 
+/* Validates an impairment spec ("loss=P,dup=P,reorder=P,delay=MS,seed=N")
+ * with the stack's own parser: 0, or -EINVAL and a reason in err. */
+int sl_impair_check(const char *spec, char *err, size_t errlen);
+
 /* Parses "A.B.C.D" (returns 0 and host-order address) or -EINVAL. */
 int sl_parse_ip(const char *str, uint32_t *out);
 /* Parses "A.B.C.D/LEN". */

@@ -445,6 +445,11 @@ void sl_stats_dump(const sl_stack *s, int fd, int all)
 
 const char *sl_strerror(int err) { return strerror(err < 0 ? -err : err); }
 
+int sl_impair_check(const char *spec, char *err, size_t errlen)
+{
+    return sl_io_impair_check(spec, err, errlen);
+}
+
 int sl_parse_ip(const char *str, uint32_t *out)
 {
     struct in_addr a;

@@ -88,6 +88,8 @@ int sl_io_mem_pair(uint32_t mtu, uint32_t depth, struct sl_io **a, struct sl_io 
  * clock: `now_us` is read through the callback so tests can use a virtual
  * clock. */
 typedef uint64_t (*sl_clock_fn)(void *arg);
+/* Validates an impairment spec without opening anything: 0 or -EINVAL. */
+int sl_io_impair_check(const char *spec, char *err, size_t errlen);
 int sl_io_impair_wrap(struct sl_io *inner, const char *spec, sl_clock_fn clock, void *clock_arg,
                       struct sl_io **out, char *err, size_t errlen);
 

@@ -718,6 +718,14 @@ static int parse_spec(struct imp_io *m, const char *spec, uint64_t *seed, char *
     return 0;
 }
 
+int sl_io_impair_check(const char *spec, char *err, size_t errlen)
+{
+    struct imp_io tmp;
+    uint64_t seed;
+    memset(&tmp, 0, sizeof(tmp));
+    return parse_spec(&tmp, spec, &seed, err, errlen);
+}
+
 int sl_io_impair_wrap(struct sl_io *inner, const char *spec, sl_clock_fn clock, void *clock_arg,
                       struct sl_io **out, char *err, size_t errlen)
 {

@@ -1,0 +1,12 @@
+/* Small helpers shared by the sltcp applications (slhttpd, slclient). */
+#ifndef SL_APPCOMMON_H
+#define SL_APPCOMMON_H
+
+#include <stdint.h>
+
+/* Parses a decimal number in [min, max]: 0, or -1 if it is not one. */
+int app_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+/* 1 if spec is a valid --impair value (the stack's own parser decides). */
+int app_impair_ok(const char *spec);
+
+#endif
