@@ -197,10 +197,18 @@ void sl_listener_close(sl_listener *l)
     for (unsigned i = 0; i < SL_MAX_LISTENERS; i++)
         if (s->listeners[i] == l)
             s->listeners[i] = NULL;
-    /* half-open connections keep a pointer: detach them */
-    for (uint32_t i = 0; s->table && i <= s->table_mask; i++)
-        if (s->table[i] && s->table[i]->listener == l)
-            s->table[i]->listener = NULL;
+    /* Half-open connections belong to nobody now: reset them and let
+     * them be freed (one at a time: aborting reorders the table). */
+    for (;;) {
+        sl_conn *half = NULL;
+        for (uint32_t i = 0; s->table && i <= s->table_mask && !half; i++)
+            if (s->table[i] && s->table[i]->listener == l)
+                half = s->table[i];
+        if (!half)
+            break;
+        half->listener = NULL;
+        sl_abort(half);
+    }
     free(l);
 }
 

@@ -281,7 +281,9 @@ int sl_netif_routable(const struct sl_stack *s, uint32_t dst)
 
 int sl_netif_bad_addr(const struct sl_stack *s, uint32_t src)
 {
-    if (src == 0 || src == 0xffffffffu || (src >> 28) == 0xe || (src >> 24) == 127)
+    /* RFC 1122 3.2.1.3: {0, 0} and {0, <Host-number>} (0.0.0.0/8) are
+     * sources only while a host learns its address, never for TCP. */
+    if ((src >> 24) == 0 || src == 0xffffffffu || (src >> 28) == 0xe || (src >> 24) == 127)
         return 1;
     /* the subnet's broadcast address */
     if (in_subnet(s, src) && (src | s->netmask) == 0xffffffffu && s->netmask != 0xffffffffu)

@@ -292,7 +292,8 @@ static int can_send_data(const struct sl_tcb *t)
 static void window_update_check(struct sl_tcb *t)
 {
     if (!(t->flags & SL_TF_ACK_NOW) && t->state <= SL_TCP_FIN_WAIT_2) {
-        uint32_t right = t->rcv_nxt + rcv_space(t);
+        /* the largest window the field can carry (RFC 7323 2.3) */
+        uint32_t right = t->rcv_nxt + tcp_min32(rcv_space(t), 0xffffu << t->rcv_wscale);
         if (sl_seq_gt(right, t->rcv_adv) &&
             right - t->rcv_adv >= tcp_min32(t->rcv_bufsz / 2, 2u * t->rcv_mss) &&
             t->rcv_adv - t->rcv_nxt < t->rcv_bufsz / 2)

@@ -53,6 +53,10 @@ static void rexmt_expired(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_
          * (RFC 9293 3.8.6.1). Small window: the SWS override timeout sends
          * what fits (RFC 9293 3.8.6.2.1). */
         uint32_t len = t->snd_wnd == 0 ? 1 : tcp_min32(tcp_min32(avail, t->snd_wnd), t->snd_mss);
+        /* Resending bytes sent before is a retransmission: it keeps the
+         * backoff, so R2 still ends a connection whose peer is gone
+         * (RFC 9293 MUST-20). Zero-window probes never count (MUST-37). */
+        int resend = sl_seq_lt(t->snd_una, t->snd_max);
         struct sl_tcp_emit *e = tcp_emit_new(t, now, out, t->snd_una, SL_TCP_ACK);
         if (e) {
             e->len = len;
@@ -68,7 +72,8 @@ static void rexmt_expired(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_
                 t->backoff++;
             t->t_rexmt = now + backed_off(t->rto, t->backoff);
         } else {
-            t->backoff = 0;
+            if (!resend)
+                t->backoff = 0;
             tcp_arm_rto(t, now);
         }
         return;

@@ -1,0 +1,1093 @@
+/* RFC 9293 MUST requirements that need the whole stack: the API, the IP
+ * layer and ICMP. One sltcp stack on one end of the in-memory link, on a
+ * virtual clock; the other end is a scripted peer that writes Ethernet
+ * frames byte by byte (src/wire builders) and parses every frame the stack
+ * sends (checksums verified). One test per MUST id of
+ * docs/rfc9293-must.md; the engine-level ones are in test_tcp_must.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "stack/stack.h"
+#include "tcp_harness.h"
+
+#define ME 0xc6120101u    /* 198.18.1.1/24, the stack */
+#define PEER 0xc6120102u  /* 198.18.1.2, on link */
+#define GW 0xc61201feu    /* 198.18.1.254 */
+#define FAR 0xcb007109u   /* 203.0.113.9, behind GW */
+#define SUBNET_BCAST 0xc61201ffu
+#define PISS 7000000u     /* the peer's ISS */
+
+static const uint8_t bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+static const uint8_t zero_mac[6] = {0};
+
+static uint64_t vnow = 1000 * TH_SEC;
+static uint64_t vclock(void *arg)
+{
+    (void)arg;
+    return vnow;
+}
+
+/* An environment: stack on end a, scripted peer on end b. */
+struct env {
+    struct sl_io *a, *b;
+    sl_stack *s;
+    uint16_t ip_id;
+};
+
+/* One frame the stack sent, parsed. seg.payload points into data[]. */
+struct cap {
+    bool arp, ip, tcp, icmp;
+    uint8_t eth_dst[6];
+    struct sl_ip4 ip4; /* payload pointer not valid */
+    struct sl_tcp_seg seg;
+    uint8_t data[9200];
+};
+static struct cap caps[96];
+static unsigned ncaps;
+
+static struct sl_config base_cfg(void)
+{
+    struct sl_config c;
+    memset(&c, 0, sizeof(c));
+    c.addr = ME;
+    c.prefix_len = 24;
+    return c;
+}
+
+static void peer_arp_request(struct env *e, uint32_t spa)
+{
+    uint8_t *p = e->b->ops->tx_alloc(e->b, 60);
+    CHECK(p != NULL);
+    if (!p)
+        return;
+    size_t n = sl_eth_build(p, bcast_mac, e->b->mac, SL_ETH_P_ARP);
+    n += sl_arp_build(p + n, SL_ARP_REQUEST, e->b->mac, spa, zero_mac, ME);
+    memset(p + n, 0, 60 - n);
+    e->b->ops->tx_commit(e->b, 60, NULL);
+    e->b->ops->tx_flush(e->b);
+}
+
+/* Runs the stack once and parses what it sent; returns the number of TCP
+ * frames. */
+static unsigned step(struct env *e)
+{
+    sl_run(e->s, 0);
+    ncaps = 0;
+    struct sl_frame fr[64];
+    int n;
+    while ((n = e->b->ops->rx_burst(e->b, fr, 64)) > 0) {
+        for (int i = 0; i < n && ncaps < sizeof(caps) / sizeof(caps[0]); i++) {
+            struct cap *c = &caps[ncaps++];
+            memset(c, 0, offsetof(struct cap, data));
+            struct sl_eth eth;
+            if (sl_eth_parse(fr[i].data, fr[i].len, &eth) != SL_CTR_ok) {
+                CHECK(!"the stack sent an unparsable frame");
+                continue;
+            }
+            memcpy(c->eth_dst, eth.dst, 6);
+            if (eth.type == SL_ETH_P_ARP) {
+                c->arp = true;
+                continue;
+            }
+            CHECK_EQ(eth.type, SL_ETH_P_IP);
+            if (sl_ip4_parse(eth.payload, eth.payload_len, false, &c->ip4) != SL_CTR_ok) {
+                CHECK(!"the stack sent a bad IPv4 header");
+                continue;
+            }
+            c->ip = true;
+            if (c->ip4.proto == SL_IPPROTO_ICMP) {
+                c->icmp = true;
+                continue;
+            }
+            CHECK_EQ(c->ip4.proto, SL_IPPROTO_TCP);
+            CHECK(c->ip4.payload_len <= sizeof(c->data));
+            memcpy(c->data, c->ip4.payload, c->ip4.payload_len);
+            /* checksums verified: what goes on the wire must be right */
+            enum sl_ctr r = sl_tcp_parse(c->data, c->ip4.payload_len, c->ip4.src, c->ip4.dst,
+                                         false, &c->seg);
+            CHECK_EQ(r, SL_CTR_ok);
+            c->tcp = r == SL_CTR_ok;
+        }
+        e->b->ops->rx_release(e->b);
+    }
+    unsigned t = 0;
+    for (unsigned i = 0; i < ncaps; i++)
+        t += caps[i].tcp;
+    return t;
+}
+
+static void env_init(struct env *e, const struct sl_config *cfg, uint32_t mtu)
+{
+    memset(e, 0, sizeof(*e));
+    CHECK_EQ(sl_io_mem_pair(mtu, 256, &e->a, &e->b), 0);
+    char err[128];
+    CHECK_EQ(sl_stack_create_io(cfg, e->a, vclock, NULL, &e->s, err, sizeof(err)), 0);
+    e->ip_id = 1;
+    /* The peer (and the gateway, if any) introduce themselves by ARP. */
+    peer_arp_request(e, PEER);
+    step(e);
+    if (cfg->gateway) {
+        peer_arp_request(e, cfg->gateway);
+        step(e);
+    }
+}
+
+static void env_free(struct env *e)
+{
+    sl_stack_destroy(e->s);
+    e->b->ops->destroy(e->b);
+}
+
+/* An IPv4 datagram from the peer's end, in an Ethernet frame to dmac. */
+static void peer_ip(struct env *e, const uint8_t dmac[6], uint32_t src, uint32_t dst,
+                    uint8_t proto, const uint8_t *l4, size_t l4len, uint16_t frag)
+{
+    size_t flen = SL_ETH_HLEN + SL_IP_HLEN + l4len, alen = flen < 60 ? 60 : flen;
+    uint8_t *p = e->b->ops->tx_alloc(e->b, (uint32_t)alen);
+    CHECK(p != NULL);
+    if (!p)
+        return;
+    sl_eth_build(p, dmac, e->b->mac, SL_ETH_P_IP);
+    uint8_t *ip = p + SL_ETH_HLEN;
+    sl_ip4_build(ip, src, dst, proto, e->ip_id++, 64, l4len);
+    if (frag) { /* flags / fragment offset field, checksum again */
+        sl_put16(ip + 6, frag);
+        sl_put16(ip + 10, 0);
+        sl_put16(ip + 10, sl_csum_fold(sl_csum_add(0, ip, SL_IP_HLEN)));
+    }
+    memcpy(ip + SL_IP_HLEN, l4, l4len);
+    memset(p + flen, 0, alen - flen);
+    CHECK_EQ(e->b->ops->tx_commit(e->b, (uint32_t)alen, NULL), 0);
+    e->b->ops->tx_flush(e->b);
+}
+
+/* A TCP segment from src:sport to dst:dport, window 65535, payload bytes
+ * (i & 0xff); SYNs carry MSS 1460 and window scale 0, no other option. */
+static void peer_tcp_ex(struct env *e, const uint8_t dmac[6], uint32_t src, uint32_t dst,
+                        uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq,
+                        uint32_t ack, uint32_t len, uint16_t frag)
+{
+    static uint8_t buf[9200];
+    struct sl_tcp_seg s;
+    memset(&s, 0, sizeof(s));
+    s.sport = sport;
+    s.dport = dport;
+    s.seq = seq;
+    s.ack = ack;
+    s.flags = flags;
+    s.wnd = 65535;
+    if (flags & SL_TCP_SYN) {
+        s.opts.has_mss = 1;
+        s.opts.mss = 1460;
+        s.opts.has_wscale = 1; /* shift 0: our window fields unscaled */
+    }
+    size_t hl = sl_tcp_build(buf, &s);
+    for (uint32_t i = 0; i < len; i++)
+        buf[hl + i] = (uint8_t)i;
+    sl_tcp_csum_finish(buf, hl + len, src, dst);
+    peer_ip(e, dmac, src, dst, SL_IPPROTO_TCP, buf, hl + len, frag);
+}
+
+static void peer_tcp(struct env *e, uint32_t src, uint16_t sport, uint16_t dport, uint8_t flags,
+                     uint32_t seq, uint32_t ack, uint32_t len)
+{
+    peer_tcp_ex(e, e->a->mac, src, ME, sport, dport, flags, seq, ack, len, 0);
+}
+
+/* ICMP error of type/code from `src` quoting our segment sport->dport
+ * with sequence number seq (RFC 792: IP header + 8 bytes). */
+static void peer_icmp_error(struct env *e, uint32_t src, uint8_t type, uint8_t code,
+                            uint16_t sport, uint32_t dst, uint16_t dport, uint32_t seq)
+{
+    uint8_t m[8 + 20 + 8];
+    memset(m, 0, sizeof(m));
+    m[0] = type;
+    m[1] = code;
+    sl_ip4_build(m + 8, ME, dst, SL_IPPROTO_TCP, 1234, 63, 40);
+    sl_put16(m + 28, sport);
+    sl_put16(m + 30, dport);
+    sl_put32(m + 32, seq);
+    sl_put16(m + 2, sl_csum_fold(sl_csum_add(0, m, sizeof(m))));
+    peer_ip(e, e->a->mac, src, ME, SL_IPPROTO_ICMP, m, sizeof(m), 0);
+}
+
+/* The scripted peer's view of one connection. */
+struct pc {
+    uint32_t raddr;   /* the peer's address */
+    uint16_t pport;   /* the peer's port */
+    uint16_t lport;   /* the stack's port */
+    uint32_t snd_nxt; /* peer's next sequence number */
+    uint32_t rcv_nxt; /* next sequence number the peer expects from us */
+    sl_conn *c;
+};
+
+/* The first captured TCP frame of connection p, or NULL. */
+static const struct cap *cap_of(const struct pc *p)
+{
+    for (unsigned i = 0; i < ncaps; i++)
+        if (caps[i].tcp && caps[i].seg.sport == p->lport && caps[i].seg.dport == p->pport &&
+            caps[i].ip4.dst == p->raddr)
+            return &caps[i];
+    return NULL;
+}
+
+/* The last captured SYN to port dport, or NULL. */
+static const struct cap *cap_of_dport(uint16_t dport)
+{
+    const struct cap *syn = NULL;
+    for (unsigned i = 0; i < ncaps; i++)
+        if (caps[i].tcp && caps[i].seg.dport == dport && (caps[i].seg.flags & SL_TCP_SYN))
+            syn = &caps[i];
+    return syn;
+}
+
+static unsigned caps_of(const struct pc *p)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < ncaps; i++)
+        n += caps[i].tcp && caps[i].seg.sport == p->lport && caps[i].seg.dport == p->pport &&
+             caps[i].ip4.dst == p->raddr;
+    return n;
+}
+
+/* sl_connect to PEER:dport, the peer answers with a SYN-ACK (MSS 1460,
+ * WS 0). Returns true when ESTABLISHED and the ACK went out. */
+static bool open_active(struct env *e, uint16_t dport, struct pc *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->raddr = PEER;
+    p->pport = dport;
+    if (sl_connect(e->s, PEER, dport, &p->c) != 0)
+        return false;
+    step(e);
+    const struct cap *syn = cap_of_dport(dport);
+    CHECK(syn != NULL);
+    if (!syn)
+        return false;
+    p->lport = syn->seg.sport;
+    p->rcv_nxt = syn->seg.seq + 1;
+    p->snd_nxt = PISS + 1;
+    peer_tcp(e, PEER, dport, p->lport, SL_TCP_SYN | SL_TCP_ACK, PISS, p->rcv_nxt, 0);
+    step(e);
+    const struct cap *a = cap_of(p);
+    CHECK(a != NULL && a->seg.flags == SL_TCP_ACK && a->seg.ack == p->snd_nxt);
+    return a && p->c->tcb.state == SL_TCP_ESTABLISHED;
+}
+
+/* sl_connect to PEER:dport, and the peer's own SYN crosses ours
+ * (simultaneous open, RFC 9293 3.5 figure 8): the connection is in
+ * SYN-RECEIVED (active) and has sent its SYN-ACK. */
+static bool simultaneous_syn(struct env *e, uint16_t dport, struct pc *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->raddr = PEER;
+    p->pport = dport;
+    if (sl_connect(e->s, PEER, dport, &p->c) != 0)
+        return false;
+    step(e);
+    const struct cap *syn = cap_of_dport(dport);
+    CHECK(syn && syn->seg.flags == SL_TCP_SYN);
+    if (!syn)
+        return false;
+    p->lport = syn->seg.sport;
+    p->rcv_nxt = syn->seg.seq + 1;
+    p->snd_nxt = PISS + 1;
+    peer_tcp(e, PEER, dport, p->lport, SL_TCP_SYN, PISS, 0, 0);
+    step(e);
+    const struct cap *sa = cap_of(p);
+    CHECK(sa && sa->seg.flags == (SL_TCP_SYN | SL_TCP_ACK) && sa->seg.ack == PISS + 1);
+    return sa && p->c->tcb.state == SL_TCP_SYN_RCVD;
+}
+
+/* A SYN from raddr:pport to lport: the stack answers with a SYN-ACK, the
+ * peer ACKs it (unless !complete); the connection is accepted from l. */
+static bool open_passive(struct env *e, sl_listener *l, uint32_t raddr, uint16_t pport,
+                         uint16_t lport, struct pc *p, bool complete)
+{
+    memset(p, 0, sizeof(*p));
+    p->raddr = raddr;
+    p->pport = pport;
+    p->lport = lport;
+    peer_tcp(e, raddr, pport, lport, SL_TCP_SYN, PISS, 0, 0);
+    step(e);
+    const struct cap *sa = cap_of(p);
+    CHECK(sa != NULL && sa->seg.flags == (SL_TCP_SYN | SL_TCP_ACK) && sa->seg.ack == PISS + 1);
+    if (!sa)
+        return false;
+    p->rcv_nxt = sa->seg.seq + 1;
+    p->snd_nxt = PISS + 1;
+    if (!complete)
+        return true;
+    peer_tcp(e, raddr, pport, lport, SL_TCP_ACK, p->snd_nxt, p->rcv_nxt, 0);
+    step(e);
+    int r = sl_accept(l, &p->c);
+    CHECK_EQ(r, 0);
+    return r == 0 && p->c->tcb.state == SL_TCP_ESTABLISHED;
+}
+
+/* The peer sends n bytes on p and ACKs what it has from us. */
+static void peer_send(struct env *e, struct pc *p, uint32_t n)
+{
+    peer_tcp(e, p->raddr, p->pport, p->lport, SL_TCP_ACK | SL_TCP_PSH, p->snd_nxt, p->rcv_nxt, n);
+    p->snd_nxt += n;
+}
+
+/* Data flows both ways on p: the peer sends 100 bytes, the application
+ * reads them, writes 200, and the peer receives them (then ACKs). */
+static bool exchange(struct env *e, struct pc *p)
+{
+    peer_send(e, p, 100);
+    step(e);
+    uint8_t buf[512];
+    ssize_t r = sl_read(p->c, buf, sizeof(buf));
+    CHECK_EQ(r, 100);
+    memset(buf, 0x5a, 200);
+    CHECK_EQ(sl_write(p->c, buf, 200), 200);
+    step(e);
+    uint32_t got = 0;
+    for (unsigned i = 0; i < ncaps; i++)
+        if (caps[i].tcp && caps[i].seg.sport == p->lport && caps[i].seg.dport == p->pport &&
+            caps[i].seg.seq == p->rcv_nxt)
+            got += caps[i].seg.len;
+    CHECK_EQ(got, 200);
+    p->rcv_nxt += got;
+    peer_tcp(e, p->raddr, p->pport, p->lport, SL_TCP_ACK, p->snd_nxt, p->rcv_nxt, 0);
+    step(e);
+    return r == 100 && got == 200;
+}
+
+static uint64_t ctr(const struct env *e, enum sl_ctr c) { return sl_stats_value(e->s, c); }
+
+/* ------------------------------------------------------------------ */
+
+/* RFC 9293 3.4.1 (MUST-8): "A TCP implementation MUST use the above type of
+ * 'clock' for clock-driven selection of initial sequence numbers." The
+ * stack draws every ISN, active and passive, from sl_tcp_isn at its
+ * current clock: with a known key the SYN and the SYN-ACK carry exactly
+ * M + F, and a new incarnation of the same 4-tuple 1 s + 8 us later starts
+ * 250002 higher (one per 4 us). The clock arithmetic itself is
+ * test_tcp_must.c:test_must_8_isn_clock. */
+static void test_must_8_isn_clock_on_the_wire(void)
+{
+    static const uint8_t key[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    struct sl_config cfg = base_cfg();
+    cfg.isn_key = key;
+    struct env e;
+    vnow = 5000 * TH_SEC + 12344;
+    env_init(&e, &cfg, 1500);
+
+    vnow += 777;
+    sl_conn *c;
+    CHECK_EQ(sl_connect(e.s, PEER, 80, &c), 0);
+    step(&e);
+    const struct cap *syn = caps[0].tcp ? &caps[0] : NULL;
+    CHECK(syn && syn->seg.flags == SL_TCP_SYN);
+    if (syn)
+        CHECK_EQ(syn->seg.seq, sl_tcp_isn(key, ME, syn->seg.sport, PEER, 80, vnow));
+
+    sl_listener *l;
+    CHECK_EQ(sl_listen(e.s, 80, NULL, NULL, NULL, &l), 0);
+    vnow += TH_SEC;
+    struct pc p;
+    CHECK(open_passive(&e, l, PEER, 40000, 80, &p, false));
+    uint32_t iss1 = p.rcv_nxt - 1;
+    CHECK_EQ(iss1, sl_tcp_isn(key, ME, 80, PEER, 40000, vnow));
+    /* The peer resets the half-open connection; the same 4-tuple opens
+     * again 1 s + 8 us later. */
+    peer_tcp(&e, PEER, 40000, 80, SL_TCP_RST, PISS + 1, 0, 0);
+    step(&e);
+    CHECK_EQ(sl_conn_count(e.s), 1); /* only the active one is left */
+    vnow += TH_SEC + 8;
+    CHECK(open_passive(&e, l, PEER, 40000, 80, &p, false));
+    CHECK_EQ(p.rcv_nxt - 1 - iss1, 250002);
+    env_free(&e);
+}
+
+/* RFC 9293 3.4.1 (MUST-9): "F() MUST NOT be computable from the outside."
+ * F is keyed with a secret: unless the application supplies one, every
+ * stack draws its own at random (src/api/api.c:sl_stack_create_io). Two
+ * stacks with the same configuration, at the same time, answering the same
+ * SYN (same 4-tuple) choose different ISNs; with the same explicit key they
+ * choose the same one, so the key is the only difference. */
+static uint32_t synack_iss(const struct sl_config *cfg)
+{
+    struct env e;
+    vnow = 9000 * TH_SEC;
+    env_init(&e, cfg, 1500);
+    sl_listener *l;
+    CHECK_EQ(sl_listen(e.s, 80, NULL, NULL, NULL, &l), 0);
+    struct pc p;
+    vnow = 9001 * TH_SEC;
+    CHECK(open_passive(&e, l, PEER, 40000, 80, &p, false));
+    env_free(&e);
+    return p.rcv_nxt - 1;
+}
+
+static void test_must_9_isn_secret_per_stack(void)
+{
+    struct sl_config cfg = base_cfg();
+    uint32_t a = synack_iss(&cfg), b = synack_iss(&cfg), c = synack_iss(&cfg);
+    CHECK(a != b && b != c && a != c);
+    static const uint8_t zero[16];
+    CHECK(a != sl_tcp_isn(zero, ME, 80, PEER, 40000, 9001 * TH_SEC));
+    static const uint8_t key[16] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6};
+    cfg.isn_key = key;
+    CHECK_EQ(synack_iss(&cfg), synack_iss(&cfg));
+}
+
+/* ------------------------------------------------------------------ */
+
+/* A keep-alive probe of p among the captured frames: <SEQ=SND.NXT-1>
+ * <ACK=RCV.NXT><CTL=ACK>, no data (RFC 9293 3.8.4). */
+static bool probe_of(const struct pc *p)
+{
+    const struct cap *k = cap_of(p);
+    return caps_of(p) == 1 && k->seg.flags == SL_TCP_ACK && k->seg.len == 0 &&
+           k->seg.seq == p->rcv_nxt - 1 && k->seg.ack == p->snd_nxt;
+}
+
+/* Advances the virtual clock by `us` in steps of at most `stepus`, running
+ * the stack at each; returns the number of TCP frames sent. */
+static unsigned idle(struct env *e, uint64_t us, uint64_t stepus)
+{
+    unsigned n = 0;
+    for (uint64_t t = 0; t < us;) {
+        uint64_t d = us - t < stepus ? us - t : stepus;
+        vnow += d;
+        t += d;
+        n += step(e);
+    }
+    return n;
+}
+
+/* RFC 9293 3.8.4 (MUST-24): "if keep-alives are included, the application
+ * MUST be able to turn them on or off for each TCP connection." Two
+ * connections; SL_OPT_KEEPALIVE on for the first only: it alone probes,
+ * on time; turned off again, nothing more for hours, traffic or not;
+ * turned on for the second, the second alone probes (at the 7200 s
+ * default idle time). */
+static void test_must_24_keepalive_on_off_per_connection(void)
+{
+    struct sl_config cfg = base_cfg();
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    struct pc p1, p2;
+    CHECK(open_active(&e, 80, &p1));
+    CHECK(open_active(&e, 81, &p2));
+    CHECK_EQ(sl_conn_setopt(p1.c, SL_OPT_KEEPIDLE, 20), 0);
+    CHECK_EQ(sl_conn_setopt(p1.c, SL_OPT_KEEPALIVE, 1), 0);
+    CHECK_EQ(idle(&e, 20 * TH_SEC - 1, TH_SEC), 0);
+    vnow += 1;
+    CHECK_EQ(step(&e), 1);
+    CHECK(probe_of(&p1));
+    /* answered: the next one 20 s after the answer */
+    peer_tcp(&e, PEER, 80, p1.lport, SL_TCP_ACK, p1.snd_nxt, p1.rcv_nxt, 0);
+    CHECK_EQ(step(&e), 0);
+    CHECK_EQ(idle(&e, 20 * TH_SEC - 1, TH_SEC), 0);
+    vnow += 1;
+    CHECK_EQ(step(&e), 1);
+    CHECK(probe_of(&p1));
+    peer_tcp(&e, PEER, 80, p1.lport, SL_TCP_ACK, p1.snd_nxt, p1.rcv_nxt, 0);
+    step(&e);
+
+    /* off again: silence on both connections, also after traffic */
+    CHECK_EQ(sl_conn_setopt(p1.c, SL_OPT_KEEPALIVE, 0), 0);
+    CHECK_EQ(idle(&e, 3600 * TH_SEC, 60 * TH_SEC), 0);
+    CHECK(exchange(&e, &p1));
+    vnow += 200 * TH_MS; /* past the delayed ACK */
+    step(&e);
+    CHECK_EQ(idle(&e, 3 * 3600 * TH_SEC, 60 * TH_SEC), 0);
+    CHECK_EQ(p1.c->tcb.state, SL_TCP_ESTABLISHED);
+
+    /* on for the second connection only */
+    CHECK_EQ(sl_conn_setopt(p2.c, SL_OPT_KEEPALIVE, 1), 0);
+    CHECK_EQ(idle(&e, 7200 * TH_SEC - 1, 60 * TH_SEC), 0);
+    vnow += 1;
+    CHECK_EQ(step(&e), 1);
+    CHECK(probe_of(&p2));
+    CHECK_EQ(caps_of(&p1), 0);
+    env_free(&e);
+}
+
+/* RFC 9293 3.8.4 (MUST-25): keep-alives "MUST default to off." A new
+ * connection, active or accepted, idles for three hours without sending
+ * anything. */
+static void test_must_25_keepalive_default_off_api(void)
+{
+    struct sl_config cfg = base_cfg();
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    struct pc p1, p2;
+    CHECK(open_active(&e, 80, &p1));
+    sl_listener *l;
+    CHECK_EQ(sl_listen(e.s, 8080, NULL, NULL, NULL, &l), 0);
+    CHECK(open_passive(&e, l, PEER, 40000, 8080, &p2, true));
+    CHECK(exchange(&e, &p1));
+    CHECK(exchange(&e, &p2));
+    vnow += 200 * TH_MS; /* past any delayed ACK */
+    step(&e);
+    CHECK_EQ(idle(&e, 3 * 3600 * TH_SEC, 60 * TH_SEC), 0);
+    CHECK_EQ(p1.c->tcb.state, SL_TCP_ESTABLISHED);
+    CHECK_EQ(p2.c->tcb.state, SL_TCP_ESTABLISHED);
+    env_free(&e);
+}
+
+/* RFC 9293 3.8.4 (MUST-27): keep-alives are sent "only ... within an
+ * interval ... This interval MUST be configurable". SL_OPT_KEEPIDLE sets it
+ * per connection: 30 s on one (set before turning keep-alive on), 100 s on
+ * another (set while on: re-armed from that moment); changing it to 45 s
+ * moves the next probe of the first. Each probe comes exactly on time. */
+static void test_must_27_keepalive_interval_configurable(void)
+{
+    struct sl_config cfg = base_cfg();
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    struct pc p1, p2;
+    CHECK(open_active(&e, 80, &p1));
+    CHECK(open_active(&e, 81, &p2));
+    CHECK_EQ(sl_conn_setopt(p1.c, SL_OPT_KEEPIDLE, 30), 0);
+    CHECK_EQ(sl_conn_setopt(p1.c, SL_OPT_KEEPALIVE, 1), 0);
+    CHECK_EQ(sl_conn_setopt(p2.c, SL_OPT_KEEPALIVE, 1), 0);
+    CHECK_EQ(sl_conn_setopt(p2.c, SL_OPT_KEEPIDLE, 100), 0);
+
+    CHECK_EQ(idle(&e, 30 * TH_SEC - 1, TH_SEC), 0);
+    vnow += 1; /* t = 30 s */
+    CHECK_EQ(step(&e), 1);
+    CHECK(probe_of(&p1));
+    peer_tcp(&e, PEER, 80, p1.lport, SL_TCP_ACK, p1.snd_nxt, p1.rcv_nxt, 0);
+    CHECK_EQ(step(&e), 0);
+    CHECK_EQ(sl_conn_setopt(p1.c, SL_OPT_KEEPIDLE, 45), 0);
+
+    CHECK_EQ(idle(&e, 45 * TH_SEC - 1, TH_SEC), 0);
+    vnow += 1; /* t = 75 s */
+    CHECK_EQ(step(&e), 1);
+    CHECK(probe_of(&p1));
+    CHECK_EQ(idle(&e, 25 * TH_SEC - 1, TH_SEC), 0);
+    vnow += 1; /* t = 100 s */
+    CHECK_EQ(step(&e), 1);
+    CHECK(probe_of(&p2));
+    env_free(&e);
+}
+
+/* ------------------------------------------------------------------ */
+
+/* RFC 9293 3.9.1.1 (MUST-41): "Every passive OPEN call either creates a new
+ * connection record in LISTEN state, or it returns an error; it MUST NOT
+ * affect any previously created connection record." Existing records: a
+ * listener on 80 with an accepted connection, one waiting in its accept
+ * queue and one half-open, and an active connection from port P. Then
+ * sl_listen on 80 (in use: error; sltcp's choice between the two
+ * outcomes), on P (the active connection's port: a new listener), on the
+ * port of a connection in SYN-RECEIVED after a simultaneous open (a new
+ * listener) and on new ports until the table is full (error). Every
+ * connection's control block is byte-identical afterwards and each still
+ * works (the SYN-RECEIVED one completes its handshake); the old listener
+ * still gets the new SYNs for 80. */
+static void test_must_41_passive_open_no_side_effect(void)
+{
+    struct sl_config cfg = base_cfg();
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    sl_listener *l80;
+    CHECK_EQ(sl_listen(e.s, 80, NULL, NULL, NULL, &l80), 0);
+    struct pc acc, queued, half, act, so;
+    CHECK(open_passive(&e, l80, PEER, 40000, 80, &acc, true));
+    CHECK(open_passive(&e, l80, PEER, 40001, 80, &queued, false));
+    peer_tcp(&e, PEER, 40001, 80, SL_TCP_ACK, queued.snd_nxt, queued.rcv_nxt, 0);
+    step(&e); /* established, not accepted */
+    CHECK(open_passive(&e, l80, PEER, 40002, 80, &half, false));
+    CHECK(open_active(&e, 8080, &act));
+    CHECK(simultaneous_syn(&e, 9090, &so)); /* SYN-RECEIVED, active */
+    CHECK_EQ(sl_conn_count(e.s), 5);
+
+    /* Every connection record, as it is now. */
+    const struct pc *all[5] = {&acc, &queued, &half, &act, &so};
+    struct sl_conn *rec[5];
+    struct sl_tcb before[5];
+    for (int i = 0; i < 5; i++) {
+        rec[i] = sl_table_find(e.s, all[i]->raddr, all[i]->pport, all[i]->lport);
+        CHECK(rec[i] != NULL);
+        if (rec[i])
+            before[i] = rec[i]->tcb;
+    }
+
+    sl_listener *l, *lp = NULL, *lso = NULL;
+    int r = sl_listen(e.s, 80, NULL, NULL, NULL, &l);
+    CHECK(r == -EADDRINUSE);
+    CHECK_EQ(sl_listen(e.s, act.lport, NULL, NULL, NULL, &lp), 0);
+    CHECK_EQ(sl_listen(e.s, so.lport, NULL, NULL, NULL, &lso), 0);
+    int added = 0;
+    for (uint16_t port = 1000; port < 1100; port++) {
+        r = sl_listen(e.s, port, NULL, NULL, NULL, &l);
+        if (r < 0)
+            break;
+        added++;
+    }
+    CHECK(r == -ENOSPC);
+    CHECK(added > 0);
+    CHECK_EQ(sl_conn_count(e.s), 5);
+    for (int i = 0; i < 5; i++)
+        CHECK(rec[i] && sl_table_find(e.s, all[i]->raddr, all[i]->pport, all[i]->lport) == rec[i] &&
+              memcmp(&before[i], &rec[i]->tcb, sizeof(before[i])) == 0);
+    CHECK_EQ(step(&e), 0); /* nothing sent because of a LISTEN */
+
+    /* Everything still works. */
+    CHECK(exchange(&e, &acc));
+    CHECK(exchange(&e, &act));
+    CHECK_EQ(sl_accept(l80, &queued.c), 0); /* the queued one */
+    CHECK(queued.c && queued.c->tcb.state == SL_TCP_ESTABLISHED);
+    if (queued.c)
+        CHECK(exchange(&e, &queued));
+    peer_tcp(&e, PEER, 40002, 80, SL_TCP_ACK, half.snd_nxt, half.rcv_nxt, 0);
+    step(&e);
+    CHECK_EQ(sl_accept(l80, &half.c), 0); /* the half-open one completed */
+    peer_tcp(&e, PEER, 9090, so.lport, SL_TCP_ACK, so.snd_nxt, so.rcv_nxt, 0);
+    step(&e);
+    CHECK_EQ(so.c->tcb.state, SL_TCP_ESTABLISHED); /* so did the simultaneous open */
+    CHECK(exchange(&e, &so));
+    struct pc fresh;
+    CHECK(open_passive(&e, l80, PEER, 40003, 80, &fresh, true)); /* the old listener */
+    sl_conn *none;
+    if (lp) /* the new listeners took nothing from the connections */
+        CHECK_EQ(sl_accept(lp, &none), -EAGAIN);
+    if (lso)
+        CHECK_EQ(sl_accept(lso, &none), -EAGAIN);
+    env_free(&e);
+}
+
+/* RFC 9293 3.9.1.1 (MUST-42): "A TCP implementation MUST provide an OPEN
+ * call that will functionally allow an application to LISTEN on a port
+ * while a connection block with the same local port is in SYN-SENT or
+ * SYN-RECEIVED state."
+ * SYN-SENT: sl_listen on the local port of an active open still waiting
+ * for its SYN-ACK succeeds; the SYN-ACK still completes the active open
+ * (not taken by the listener) and the listener accepts other peers.
+ * SYN-RECEIVED: the same for an active open in SYN-RECEIVED after a
+ * simultaneous open; a listener keeps listening while its own connections
+ * are half-open (a second SYN is answered while the first is in
+ * SYN-RECEIVED: the LISTEN does not turn into the connection as in the
+ * RFC 793 model); and after the listener is closed a new LISTEN on the
+ * same port succeeds while a half-open connection on that port exists. */
+static void test_must_42_listen_while_synsent_synrcvd(void)
+{
+    struct sl_config cfg = base_cfg();
+    struct env e;
+    env_init(&e, &cfg, 1500);
+
+    sl_conn *c;
+    CHECK_EQ(sl_connect(e.s, PEER, 8080, &c), 0);
+    step(&e);
+    const struct cap *syn = caps[0].tcp ? &caps[0] : NULL;
+    CHECK(syn && syn->seg.flags == SL_TCP_SYN);
+    if (!syn) {
+        env_free(&e);
+        return;
+    }
+    struct pc act = {.raddr = PEER, .pport = 8080, .lport = syn->seg.sport,
+                     .snd_nxt = PISS + 1, .rcv_nxt = syn->seg.seq + 1, .c = c};
+    CHECK_EQ(c->tcb.state, SL_TCP_SYN_SENT);
+    sl_listener *lp;
+    int r = sl_listen(e.s, act.lport, NULL, NULL, NULL, &lp);
+    CHECK_EQ(r, 0);
+    if (r) {
+        env_free(&e);
+        return;
+    }
+    peer_tcp(&e, PEER, 8080, act.lport, SL_TCP_SYN | SL_TCP_ACK, PISS, act.rcv_nxt, 0);
+    step(&e);
+    CHECK_EQ(c->tcb.state, SL_TCP_ESTABLISHED);
+    const struct cap *a = cap_of(&act);
+    CHECK(a && a->seg.flags == SL_TCP_ACK && a->seg.ack == PISS + 1);
+    sl_conn *none;
+    CHECK_EQ(sl_accept(lp, &none), -EAGAIN);
+    struct pc other;
+    CHECK(open_passive(&e, lp, PEER, 40010, act.lport, &other, true));
+    CHECK(exchange(&e, &act));
+    CHECK(exchange(&e, &other));
+
+    /* SYN-RECEIVED after a simultaneous open: the same. */
+    struct pc so, other2;
+    CHECK(simultaneous_syn(&e, 9090, &so));
+    sl_listener *lso;
+    r = sl_listen(e.s, so.lport, NULL, NULL, NULL, &lso);
+    CHECK_EQ(r, 0);
+    if (r) {
+        env_free(&e);
+        return;
+    }
+    CHECK_EQ(so.c->tcb.state, SL_TCP_SYN_RCVD);
+    peer_tcp(&e, PEER, 9090, so.lport, SL_TCP_ACK, so.snd_nxt, so.rcv_nxt, 0);
+    step(&e);
+    CHECK_EQ(so.c->tcb.state, SL_TCP_ESTABLISHED);
+    CHECK_EQ(sl_accept(lso, &none), -EAGAIN);
+    CHECK(open_passive(&e, lso, PEER, 40011, so.lport, &other2, true));
+    CHECK(exchange(&e, &so));
+    CHECK(exchange(&e, &other2));
+
+    sl_listener *l80;
+    CHECK_EQ(sl_listen(e.s, 80, NULL, NULL, NULL, &l80), 0);
+    struct pc h1, h2;
+    CHECK(open_passive(&e, l80, PEER, 40000, 80, &h1, false));
+    CHECK(open_passive(&e, l80, PEER, 40001, 80, &h2, false)); /* h1 in SYN-RECEIVED */
+    peer_tcp(&e, PEER, 40001, 80, SL_TCP_ACK, h2.snd_nxt, h2.rcv_nxt, 0);
+    peer_tcp(&e, PEER, 40000, 80, SL_TCP_ACK, h1.snd_nxt, h1.rcv_nxt, 0);
+    step(&e);
+    CHECK_EQ(sl_accept(l80, &h2.c), 0);
+    CHECK_EQ(sl_accept(l80, &h1.c), 0);
+    CHECK(h1.c && exchange(&e, &h1));
+
+    struct pc h3, h4;
+    CHECK(open_passive(&e, l80, PEER, 40002, 80, &h3, false));
+    sl_listener_close(l80);
+    r = sl_listen(e.s, 80, NULL, NULL, NULL, &l80); /* h3 is SYN-RECEIVED */
+    CHECK_EQ(r, 0);
+    if (r) {
+        env_free(&e);
+        return;
+    }
+    CHECK(open_passive(&e, l80, PEER, 40003, 80, &h4, true));
+    CHECK(h4.c && exchange(&e, &h4));
+    env_free(&e);
+}
+
+/* RFC 9293 3.9.1.1 (MUST-45): "At all other times, a previous segment has
+ * either been sent or received on this connection, and TCP MUST use the
+ * same local address that was used in those previous segments." With one
+ * address this holds by construction; the test pins it: every segment of
+ * an active and of a passive connection, over its whole life (SYN or
+ * SYN-ACK, ACKs, data, a retransmission, a keep-alive probe, FIN, the
+ * TIME-WAIT ACK, a RST from sl_abort), leaves from the address the first
+ * segment used (ours, the destination of the peer's SYN) to the peer, from
+ * the same port. */
+/* Frames of p in the last step, or -1 if one of them did not come from
+ * laddr and p's port. */
+static int sent_from(const struct pc *p, uint32_t laddr)
+{
+    int n = 0;
+    for (unsigned i = 0; i < ncaps; i++) {
+        if (!caps[i].tcp || caps[i].ip4.dst != p->raddr || caps[i].seg.dport != p->pport)
+            continue;
+        if (caps[i].ip4.src != laddr || caps[i].seg.sport != p->lport)
+            return -1;
+        n++;
+    }
+    return n;
+}
+
+static void test_must_45_same_local_address(void)
+{
+    struct sl_config cfg = base_cfg();
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    struct pc act, pas;
+    CHECK(open_active(&e, 8080, &act));
+    CHECK_EQ(sent_from(&act, ME), 1); /* the handshake ACK */
+    sl_listener *l;
+    CHECK_EQ(sl_listen(e.s, 80, NULL, NULL, NULL, &l), 0);
+    peer_tcp(&e, PEER, 40000, 80, SL_TCP_SYN, PISS, 0, 0);
+    step(&e);
+    pas.raddr = PEER;
+    pas.pport = 40000;
+    pas.lport = 80;
+    CHECK_EQ(sent_from(&pas, ME), 1); /* SYN-ACK from the SYN's destination */
+    const struct cap *sa = cap_of(&pas);
+    CHECK(sa != NULL);
+    if (!sa) {
+        env_free(&e);
+        return;
+    }
+    pas.snd_nxt = PISS + 1;
+    pas.rcv_nxt = sa->seg.seq + 1;
+    peer_tcp(&e, PEER, 40000, 80, SL_TCP_ACK, pas.snd_nxt, pas.rcv_nxt, 0);
+    step(&e);
+    CHECK_EQ(sl_accept(l, &pas.c), 0);
+
+    struct pc *ps[2] = {&act, &pas};
+    for (int k = 0; k < 2; k++) {
+        struct pc *p = ps[k];
+        /* data both ways, delayed ACK */
+        peer_send(&e, p, 300);
+        step(&e);
+        CHECK(sent_from(p, ME) >= 0);
+        vnow += 200 * TH_MS;
+        step(&e);
+        CHECK_EQ(sent_from(p, ME), 1); /* delayed ACK */
+        uint8_t buf[512];
+        CHECK_EQ(sl_read(p->c, buf, sizeof(buf)), 300);
+        memset(buf, 1, 100);
+        CHECK_EQ(sl_write(p->c, buf, 100), 100);
+        step(&e);
+        CHECK_EQ(sent_from(p, ME), 1); /* data */
+        vnow += 3 * TH_SEC;
+        step(&e);
+        CHECK_EQ(sent_from(p, ME), 1); /* unacknowledged: retransmitted */
+        p->rcv_nxt += 100;
+        peer_tcp(&e, PEER, p->pport, p->lport, SL_TCP_ACK, p->snd_nxt, p->rcv_nxt, 0);
+        step(&e);
+        CHECK_EQ(sl_conn_setopt(p->c, SL_OPT_KEEPIDLE, 5), 0);
+        CHECK_EQ(sl_conn_setopt(p->c, SL_OPT_KEEPALIVE, 1), 0);
+        vnow += 5 * TH_SEC; /* keep-alive probe */
+        step(&e);
+        CHECK(probe_of(p));
+        CHECK_EQ(sent_from(p, ME), 1);
+    }
+    /* The active side closes: FIN, then TIME-WAIT's ACK of the peer's FIN. */
+    CHECK_EQ(sl_shutdown(act.c, SHUT_WR), 0);
+    step(&e);
+    CHECK_EQ(sent_from(&act, ME), 1); /* FIN */
+    act.rcv_nxt++;
+    peer_tcp(&e, PEER, act.pport, act.lport, SL_TCP_ACK | SL_TCP_FIN, act.snd_nxt, act.rcv_nxt, 0);
+    step(&e);
+    CHECK_EQ(sent_from(&act, ME), 1); /* ACK of the peer's FIN */
+    CHECK_EQ(act.c->tcb.state, SL_TCP_TIME_WAIT);
+    /* The passive side is aborted: RST. */
+    CHECK_EQ(sl_abort(pas.c), 0);
+    step(&e);
+    CHECK_EQ(sent_from(&pas, ME), 1); /* RST */
+    env_free(&e);
+}
+
+/* ------------------------------------------------------------------ */
+
+/* RFC 9293 3.9.2.2 (MUST-55): "TCP implementations MUST silently discard
+ * any received ICMP Source Quench messages." An established connection
+ * with data in flight, and a connection in SYN-SENT, each get a Source
+ * Quench quoting one of their segments: nothing is sent in reply, the
+ * control blocks (cwnd, ssthresh, timers, state) are byte-identical, the
+ * message is only counted; then the transfer goes on. */
+static void test_must_55_source_quench_ignored(void)
+{
+    struct sl_config cfg = base_cfg();
+    cfg.gateway = GW;
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    struct pc p;
+    CHECK(open_active(&e, 80, &p));
+    static uint8_t buf[20000];
+    CHECK_EQ(sl_write(p.c, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+    CHECK(step(&e) >= 2); /* the initial window is in flight */
+    sl_conn *syn_sent;
+    CHECK_EQ(sl_connect(e.s, PEER, 81, &syn_sent), 0);
+    step(&e);
+    uint16_t sport2 = caps[0].seg.sport;
+    uint32_t iss2 = caps[0].seg.seq;
+    struct sl_tcb t1 = p.c->tcb, t2 = syn_sent->tcb;
+    uint64_t dropped = ctr(&e, SL_CTR_drop_icmp_type);
+
+    peer_icmp_error(&e, GW, 4, 0, p.lport, PEER, 80, p.rcv_nxt);
+    peer_icmp_error(&e, PEER, 4, 0, sport2, PEER, 81, iss2);
+    sl_run(e.s, 0);
+    CHECK_EQ(step(&e), 0);
+    CHECK_EQ(ncaps, 0); /* silently: no ICMP, no TCP, nothing */
+    CHECK(memcmp(&t1, &p.c->tcb, sizeof(t1)) == 0);
+    CHECK(memcmp(&t2, &syn_sent->tcb, sizeof(t2)) == 0);
+    CHECK_EQ(ctr(&e, SL_CTR_drop_icmp_type) - dropped, 2);
+
+    /* The window is ACKed: slow start goes on from the same cwnd. */
+    uint32_t cwnd = p.c->tcb.cwnd, flight = p.c->tcb.snd_nxt - p.c->tcb.snd_una;
+    p.rcv_nxt += flight;
+    peer_tcp(&e, PEER, 80, p.lport, SL_TCP_ACK, p.snd_nxt, p.rcv_nxt, 0);
+    step(&e);
+    CHECK_EQ(p.c->tcb.cwnd, cwnd + flight);
+    env_free(&e);
+}
+
+/* RFC 9293 3.9.2.2 (MUST-56): Destination Unreachable codes 0, 1, 5, Time
+ * Exceeded and Parameter Problem are soft errors: "a TCP implementation
+ * MUST NOT abort the connection". Each of them, quoting a segment of an
+ * established connection and the SYN of a connection in SYN-SENT, leaves
+ * both alive: no error, no SL_EV_ERROR, state unchanged; afterwards the
+ * first exchanges data and the second completes its handshake. */
+static unsigned ev56[2];
+static void cb56(sl_conn *c, unsigned ev, void *user)
+{
+    (void)c;
+    *(unsigned *)user |= ev;
+}
+
+static void test_must_56_soft_icmp_no_abort(void)
+{
+    struct sl_config cfg = base_cfg();
+    cfg.gateway = GW;
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    struct pc p;
+    CHECK(open_active(&e, 80, &p));
+    ev56[0] = ev56[1] = 0;
+    sl_conn_set_cb(p.c, cb56, &ev56[0]);
+    sl_conn *c2;
+    CHECK_EQ(sl_connect(e.s, PEER, 81, &c2), 0);
+    sl_conn_set_cb(c2, cb56, &ev56[1]);
+    step(&e);
+    struct pc q = {.raddr = PEER, .pport = 81, .lport = caps[0].seg.sport,
+                   .snd_nxt = PISS + 1, .rcv_nxt = caps[0].seg.seq + 1, .c = c2};
+    CHECK_EQ(c2->tcb.state, SL_TCP_SYN_SENT);
+
+    static const uint8_t tc[][2] = {{3, 0}, {3, 1}, {3, 5}, {11, 0}, {11, 1}, {12, 0}, {12, 2}};
+    for (size_t i = 0; i < sizeof(tc) / sizeof(tc[0]); i++) {
+        peer_icmp_error(&e, GW, tc[i][0], tc[i][1], p.lport, PEER, 80, p.rcv_nxt);
+        peer_icmp_error(&e, GW, tc[i][0], tc[i][1], q.lport, PEER, 81, q.rcv_nxt - 1);
+        step(&e);
+        CHECK_EQ(p.c->tcb.state, SL_TCP_ESTABLISHED);
+        CHECK_EQ(c2->tcb.state, SL_TCP_SYN_SENT);
+    }
+    CHECK_EQ(sl_conn_error(p.c), 0);
+    CHECK_EQ(sl_conn_error(c2), 0);
+    CHECK_EQ(ev56[0] & SL_EV_ERROR, 0);
+    CHECK_EQ(ev56[1] & SL_EV_ERROR, 0);
+    CHECK(exchange(&e, &p));
+    peer_tcp(&e, PEER, 81, q.lport, SL_TCP_SYN | SL_TCP_ACK, PISS, q.rcv_nxt, 0);
+    step(&e);
+    CHECK_EQ(c2->tcb.state, SL_TCP_ESTABLISHED);
+    CHECK(ev56[1] & SL_EV_CONNECTED);
+    CHECK(exchange(&e, &q));
+    env_free(&e);
+}
+
+/* ------------------------------------------------------------------ */
+
+/* RFC 9293 3.9.2.3 (MUST-57): "A TCP implementation MUST silently discard
+ * an incoming SYN segment that is addressed to a broadcast or multicast
+ * address." SYNs to a listening port addressed to the limited broadcast,
+ * the subnet broadcast and multicast addresses, in unicast and in
+ * broadcast/multicast link frames (and our unicast address in a link-layer
+ * broadcast, RFC 1122 3.3.6), draw no reply of any kind and create no
+ * connection; the same SYN to our address is answered. */
+static void test_must_57_syn_to_broadcast_multicast(void)
+{
+    struct sl_config cfg = base_cfg();
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    sl_listener *l;
+    CHECK_EQ(sl_listen(e.s, 80, NULL, NULL, NULL, &l), 0);
+    static const uint8_t mcast_mac[6] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0x01};
+    struct {
+        uint32_t dst;
+        const uint8_t *mac; /* NULL: our MAC */
+    } cases[] = {
+        {0xffffffffu, bcast_mac}, {SUBNET_BCAST, bcast_mac}, {0xe0000001u, mcast_mac},
+        {0xffffffffu, NULL},      {SUBNET_BCAST, NULL},      {0xe0000001u, NULL},
+        {0xeffffffau, NULL},      {ME, bcast_mac},
+    };
+    uint64_t opens = ctr(&e, SL_CTR_tcp_passive_opens);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        peer_tcp_ex(&e, cases[i].mac ? cases[i].mac : e.a->mac, PEER, cases[i].dst,
+                    (uint16_t)(41000 + i), 80, SL_TCP_SYN, PISS, 0, 0, 0);
+        step(&e);
+        CHECK_EQ(ncaps, 0);
+        CHECK_EQ(sl_conn_count(e.s), 0);
+    }
+    CHECK_EQ(ctr(&e, SL_CTR_tcp_passive_opens), opens);
+    struct pc p;
+    CHECK(open_passive(&e, l, PEER, 41999, 80, &p, true)); /* control */
+    env_free(&e);
+}
+
+/* RFC 9293 3.9.2.3 (MUST-63): "An incoming SYN with an invalid source
+ * address MUST be ignored either by TCP or by the IP layer" (RFC 1122
+ * 3.2.1.3). With a gateway configured (so that off-link sources are
+ * routable), SYNs from 0.0.0.0, the limited and the subnet broadcast,
+ * multicast, loopback and our own address draw nothing and create no
+ * connection; a SYN from a valid off-link address is answered. */
+static void test_must_63_syn_invalid_source(void)
+{
+    struct sl_config cfg = base_cfg();
+    cfg.gateway = GW;
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    sl_listener *l;
+    CHECK_EQ(sl_listen(e.s, 80, NULL, NULL, NULL, &l), 0);
+    static const uint32_t bad[] = {0, 0xffffffffu, SUBNET_BCAST, 0xe0000005u, 0xeffffffau,
+                                   0x7f000001u, 0x7f0a0b0cu, ME};
+    uint64_t opens = ctr(&e, SL_CTR_tcp_passive_opens);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        peer_tcp(&e, bad[i], (uint16_t)(42000 + i), 80, SL_TCP_SYN, PISS, 0, 0);
+        step(&e);
+        CHECK_EQ(ncaps, 0);
+        CHECK_EQ(sl_conn_count(e.s), 0);
+    }
+    CHECK_EQ(ctr(&e, SL_CTR_tcp_passive_opens), opens);
+    struct pc p;
+    CHECK(open_passive(&e, l, FAR, 42999, 80, &p, true)); /* control, via GW */
+    /* {0, <Host-number>} (0.0.0.0/8 other than 0.0.0.0) "MUST NOT be sent,
+     * except as a source address as part of an initialization procedure"
+     * (RFC 1122 3.2.1.3 (b)), so it is no valid source for a SYN. */
+    peer_tcp(&e, 0x00010203u, 42998, 80, SL_TCP_SYN, PISS, 0, 0);
+    step(&e);
+    CHECK_EQ(sl_conn_count(e.s), 1);
+    env_free(&e);
+}
+
+/* ------------------------------------------------------------------ */
+
+/* RFC 9293 3.7.1 (MUST-67): the MSS value to be sent in an MSS option
+ * "must be less than or equal to: MMS_R - 20", MMS_R = EMTU_R - 20 (IPv4
+ * header), where EMTU_R is the largest datagram that can be received.
+ * sltcp does not reassemble (a fragment is dropped), so EMTU_R is the link
+ * MTU. For several MTUs the SYN and the SYN-ACK offer MTU - 40, and a
+ * segment of exactly that many bytes (a datagram of MTU bytes) is
+ * received and read. */
+static void test_must_67_mss_option_le_mms_r(void)
+{
+    static const uint32_t mtus[] = {576, 1280, 1500, 9000};
+    static uint8_t buf[9000];
+    for (size_t i = 0; i < sizeof(mtus) / sizeof(mtus[0]); i++) {
+        uint32_t mtu = mtus[i], mms_r = mtu - 20;
+        struct sl_config cfg = base_cfg();
+        struct env e;
+        env_init(&e, &cfg, mtu);
+        sl_conn *c;
+        CHECK_EQ(sl_connect(e.s, PEER, 80, &c), 0);
+        step(&e);
+        CHECK(caps[0].tcp && caps[0].seg.opts.has_mss);
+        CHECK(caps[0].seg.opts.mss <= mms_r - 20);
+        CHECK_EQ(caps[0].seg.opts.mss, mtu - 40);
+
+        sl_listener *l;
+        CHECK_EQ(sl_listen(e.s, 80, NULL, NULL, NULL, &l), 0);
+        struct pc p;
+        CHECK(open_passive(&e, l, PEER, 40000, 80, &p, false));
+        const struct cap *sa = &caps[0];
+        CHECK(sa->tcp && sa->seg.opts.has_mss && sa->seg.opts.mss <= mms_r - 20);
+        CHECK_EQ(sa->seg.opts.mss, mtu - 40);
+        peer_tcp(&e, PEER, 40000, 80, SL_TCP_ACK, p.snd_nxt, p.rcv_nxt, 0);
+        step(&e);
+        CHECK_EQ(sl_accept(l, &p.c), 0);
+        if (!p.c) {
+            env_free(&e);
+            continue;
+        }
+        /* a full-sized segment: MSS bytes, an MTU-sized datagram */
+        peer_send(&e, &p, mtu - 40);
+        step(&e);
+        CHECK_EQ(sl_read(p.c, buf, sizeof(buf)), (ssize_t)(mtu - 40));
+        /* a fragment is not reassembled: EMTU_R is the MTU */
+        uint64_t frags = ctr(&e, SL_CTR_drop_ip_frag);
+        peer_tcp_ex(&e, e.a->mac, PEER, ME, 40000, 80, SL_TCP_ACK, p.snd_nxt, p.rcv_nxt, 8,
+                    0x2000 /* MF */);
+        step(&e);
+        CHECK_EQ(ctr(&e, SL_CTR_drop_ip_frag) - frags, 1);
+        CHECK_EQ(sl_read(p.c, buf, sizeof(buf)), -EAGAIN);
+        env_free(&e);
+    }
+}
+
+int main(void)
+{
+    RUN(test_must_8_isn_clock_on_the_wire);
+    RUN(test_must_9_isn_secret_per_stack);
+    RUN(test_must_24_keepalive_on_off_per_connection);
+    RUN(test_must_25_keepalive_default_off_api);
+    RUN(test_must_27_keepalive_interval_configurable);
+    RUN(test_must_41_passive_open_no_side_effect);
+    RUN(test_must_42_listen_while_synsent_synrcvd);
+    RUN(test_must_45_same_local_address);
+    RUN(test_must_55_source_quench_ignored);
+    RUN(test_must_56_soft_icmp_no_abort);
+    RUN(test_must_57_syn_to_broadcast_multicast);
+    RUN(test_must_63_syn_invalid_source);
+    RUN(test_must_67_mss_option_le_mms_r);
+    return th_finish("test_api_must");
+}
