@@ -19,9 +19,12 @@
  *                      bit3 no_sack, bit4 no_ts, bit5 no_ws, bit6 no_tlp,
  *                      bit7 NODELAY from the start
  *           buf byte   bits0-2 sndbuf, bits3-5 rcvbuf (512 B .. 1 MiB),
- *                      bits6-7 MSS class (with byte 3)
+ *                      bit6 MSS from the mss byte's high bits (536..3540),
+ *                      bit7 passive open through a SYN cookie
  *           mss byte, iss (4 bytes), ts_offset (4 bytes), clock start (2 bytes)
- *           passive open: a SYN built by the segment decoder below
+ *           passive open: a SYN built by the segment decoder below; with a
+ *           SYN cookie, then a delay byte and the cookie-bearing ACK (the
+ *           connection is rebuilt by sl_tcp_cookie_open as src/stack does)
  *   ops     until the input ends (at most MAX_OPS): op byte % 16
  *     0-6   peer segment: flags, seq (relative to RCV.NXT / RCV.ADV / an
  *           out-of-order edge / absolute), ack (relative to SND.UNA /
@@ -33,7 +36,7 @@
  *           to / just before the next engine deadline), then sl_tcp_timers
  *     10    application write of N bytes      11  application read
  *     12    close (SHUT_WR)                     13  shutdown_rd / sl_close
- *     14    abort, or a NODELAY / keepalive flip
+ *     14    abort, or setopt: NODELAY, keepalive idle time, R2
  *     15    misc: ICMP fragmentation-needed, reopen after CLOSED
  *   After every engine call comes sl_tcp_output (unless CLOSED), as the
  *   stack does. A SYN arriving in CLOSED goes through sl_tcp_listen_check
@@ -87,7 +90,7 @@ static const char *const KNOWN[] = {
     "rexmit_past_snd_max", /* F4 fuzz/crashes/tcp-fast-rexmit-unsent-data */
     "high_rxt_range",      /* F4 (HighRxt = SND.UNA + bytes retransmitted past SND.MAX) */
     "ooo_after_fin",       /* F5 fuzz/crashes/tcp-ooo-data-after-fin */
-    "stall_rexmt_sacked",  /* F6 fuzz/crashes/tcp-persist-exit-no-rto */
+    "stall_persist_exit",  /* F6 fuzz/crashes/tcp-persist-exit-no-rto{,-2} */
     "cwnd_ge_mss_newreno", /* F7 fuzz/crashes/tcp-newreno-cwnd-below-mss */
     NULL,
 };
@@ -727,11 +730,17 @@ static void check_step(enum call c)
     }
 }
 
+/* tcb.flags when the current operation started */
+static uint32_t g_op_flags0;
+static bool g_stall_persist; /* a stall_persist_exit episode is under way */
+
 /* After the whole operation (op + output): liveness. */
 static void check_live(void)
 {
     const struct sl_tcb *t = &W.t;
     uint8_t st = t->state;
+    if (t->t_rexmt || t->snd_una == t->snd_max || st == SL_TCP_CLOSED)
+        g_stall_persist = false;
     if (st == SL_TCP_CLOSED || W.out.n >= SL_TCP_OUT_MAX)
         return;
     if (st == SL_TCP_SYN_SENT || st == SL_TCP_SYN_RCVD)
@@ -743,7 +752,12 @@ static void check_live(void)
         for (unsigned i = 0; i < t->n_sacked && i < SL_TCP_MAX_SACK; i++)
             if (sl_seq_le(t->sacked[i].left, pos) && sl_seq_gt(t->sacked[i].right, pos))
                 pos = t->sacked[i].right;
-        if (sl_seq_ge(pos, t->snd_max))
+        if ((g_op_flags0 & SL_TF_PERSIST) || g_stall_persist) {
+            g_stall_persist = true; /* the same stall until a timer is armed again */
+            INV("stall_persist_exit", false,
+                "data outstanding (+%u..+%u), no t_rexmt after leaving persist mode",
+                t->snd_una - t->iss, t->snd_max - t->iss);
+        } else if (sl_seq_ge(pos, t->snd_max))
             INV("stall_rexmt_sacked", false,
                 "data outstanding (+%u..+%u), all of it SACKed, and no t_rexmt",
                 t->snd_una - t->iss, t->snd_max - t->iss);
@@ -988,6 +1002,78 @@ static void open_passive(const struct sl_tcp_seg *syn)
     check_live();
 }
 
+/* SYN cookies (RFC 4987), as src/stack/stack.c uses them: the listener
+ * answers the SYN statelessly, then a bare ACK carrying the cookie rebuilds
+ * the connection through sl_tcp_cookie_open. */
+static const uint8_t COOKIE_KEY[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+static void open_cookie(struct rd *r, const struct sl_tcp_seg *syn)
+{
+    model_reset();
+    record_peer(syn);
+    uint16_t pmss = syn->opts.has_mss ? syn->opts.mss : 536;
+    uint32_t cookie = sl_tcp_cookie_make(COOKIE_KEY, LADDR, LPORT, RADDR, RPORT, pmss, W.now);
+    begin();
+    g_before.state = SL_TCP_LISTEN;
+    sl_tcp_cookie_synack(&W.cfg, W.now, LADDR, RADDR, syn, cookie, &W.out);
+    W.op = "cookie_synack";
+    INV("cookie_synack", W.out.n == 1 && W.out.seg[0].flags == (SL_TCP_SYN | SL_TCP_ACK) &&
+                             W.out.seg[0].seq == cookie && W.out.seg[0].ack == syn->seq + 1 &&
+                             W.out.seg[0].len == 0,
+        "cookie SYN-ACK: n %u", W.out.n);
+    if (W.out.n && W.out.seg[0].opts.has_ts)
+        W.peer_tsecr = W.out.seg[0].opts.tsval;
+    /* the peer's view of us, for the segment decoder */
+    memset(&W.t, 0, sizeof(W.t));
+    W.t.state = SL_TCP_SYN_RCVD;
+    W.t.iss = W.t.snd_una = cookie;
+    W.t.snd_nxt = W.t.snd_max = cookie + 1;
+    W.t.irs = syn->seq;
+    W.t.rcv_nxt = W.t.rcv_read = syn->seq + 1;
+    W.t.rcv_adv = W.t.rcv_nxt + 65535;
+    W.t.snd_mss = 536;
+    if (W.out.n && W.out.seg[0].opts.has_ts)
+        W.t.flags |= SL_TF_TS_OK;
+    W.op_no = 1;
+    W.now += (uint64_t)(u8(r) & 63) * 100 * MS; /* the ACK comes up to 6.3 s later */
+    struct sl_tcp_seg ack;
+    build_seg(r, &ack, false);
+    /* the stack takes only a bare ACK (no SYN, no RST) down this path */
+    ack.flags = (uint8_t)((ack.flags & ~(SL_TCP_SYN | SL_TCP_RST)) | SL_TCP_ACK);
+    for (uint32_t k = 0; k < ack.len; k++) /* without a SYN the data starts at seq */
+        g_pay[k] = peer_byte(ack.seq + k);
+    trace_seg(&ack);
+    uint16_t mss = 0;
+    int ok = sl_tcp_cookie_check(COOKIE_KEY, LADDR, LPORT, RADDR, RPORT, ack.ack - 1, W.now, &mss);
+    /* the low 3 bits (MSS index) are outside the MAC, as in RFC 4987 3.6's
+     * layout: any value there is accepted, the 29 bits above must match */
+    bool same = (ack.ack - 1) >> 3 == cookie >> 3;
+    INV("cookie_check", ok == same, "cookie check %d for ack-1 %#x, cookie %#x", ok, ack.ack - 1,
+        cookie);
+    if (!ok) {
+        /* a stray ACK: the stack answers it and nothing is created; carry on
+         * with a normal passive open so that the input still gets used */
+        open_passive(syn);
+        return;
+    }
+    /* (the MSS index is the peer's to choose: it is not under the MAC) */
+    INV("cookie_mss", mss >= 536 && mss <= 8960, "cookie MSS %u for peer MSS %u", mss, pmss);
+    record_peer(&ack);
+    memset(&W.t, 0, sizeof(W.t));
+    W.t.state = SL_TCP_LISTEN;
+    begin();
+    sl_tcp_cookie_open(&W.t, &W.cfg, W.now, LADDR, RADDR, &ack, mss, &W.b, &W.out);
+    W.op = "cookie_open";
+    INV("cookie_open_state", W.t.state != SL_TCP_SYN_RCVD && W.t.state != SL_TCP_LISTEN,
+        "cookie ACK left the connection in %s", sl_tcp_state_name(W.t.state));
+    INV("cookie_iss", W.t.iss == ack.ack - 1, "iss %u != SEG.ACK-1 %u", W.t.iss, ack.ack - 1);
+    g_before = W.t;
+    check_emitted(C_OPEN);
+    check_tcb();
+    do_output();
+    check_live();
+}
+
 static void open_active(void)
 {
     model_reset();
@@ -1189,7 +1275,7 @@ static void op_shutdown(struct rd *r)
 static void op_flip(struct rd *r)
 {
     uint8_t k = u8(r);
-    switch (k & 3) {
+    switch (k & 7) {
     case 0:
         trace("  abort\n");
         begin();
@@ -1197,17 +1283,22 @@ static void op_flip(struct rd *r)
         check_step(C_ABORT);
         INV("abort_rst", W.out.n <= 1, "abort emitted %u segments", W.out.n);
         break;
-    case 1:
-    case 2:
-        W.t.flags ^= SL_TF_NODELAY;
-        trace("  nodelay %d\n", !!(W.t.flags & SL_TF_NODELAY));
+    case 4:
+    case 5:
+        /* SL_OPT_KEEPALIVE as src/api/api.c sets it (idle time 0..7 s, 0 = off) */
+        W.t.keepidle_s = (uint32_t)(k >> 3) % 8;
+        trace("  keepalive %u s\n", W.t.keepidle_s);
+        if (W.t.state == SL_TCP_ESTABLISHED || W.t.state == SL_TCP_CLOSE_WAIT)
+            W.t.t_keep = W.t.keepidle_s ? W.now + (uint64_t)W.t.keepidle_s * SEC : 0;
+        break;
+    case 6:
+        /* SL_OPT_RETRIES: per-connection R2 (0 = default) */
+        W.t.r2 = (uint8_t)(k >> 3);
+        trace("  r2 %u\n", W.t.r2);
         break;
     default:
-        /* SL_OPT_KEEPALIVE, as src/api/api.c sets it */
-        W.t.keepidle_s = (uint32_t)(k >> 2) % 8;
-        trace("  keepalive %u s\n", W.t.keepidle_s);
-        if (W.t.keepidle_s && W.t.state == SL_TCP_ESTABLISHED)
-            W.t.t_keep = W.now + (uint64_t)W.t.keepidle_s * SEC;
+        W.t.flags ^= SL_TF_NODELAY;
+        trace("  nodelay %d\n", !!(W.t.flags & SL_TF_NODELAY));
         break;
     }
     do_output();
@@ -1251,6 +1342,7 @@ static void op_misc(struct rd *r)
             if (d > W.now)
                 W.now = d;
             trace("  fire -> %llu\n", (unsigned long long)W.now);
+            g_op_flags0 = W.t.flags;
             begin();
             sl_tcp_timers(&W.t, &W.b, W.now, &W.out);
             check_step(C_TIMERS);
@@ -1277,6 +1369,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct rd r = {data, size};
     memset(&W, 0, sizeof(W));
+    g_stall_persist = false;
     W.b.snd = g_snd;
     W.b.rcv = g_rcv;
 
@@ -1309,17 +1402,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct sl_tcp_seg syn;
         build_seg(&r, &syn, true);
         trace_seg(&syn);
-        open_passive(&syn);
+        if (h1 & 0x80)
+            open_cookie(&r, &syn);
+        else
+            open_passive(&syn);
     }
     if (h0 & 0x80)
         W.t.flags |= SL_TF_NODELAY;
-    if (h1 & 0x80) {
-        W.t.keepidle_s = 1;
-    }
 
     for (W.op_no = 1; r.n && W.op_no <= MAX_OPS; W.op_no++) {
         uint8_t op = u8(&r) & 15;
         trace("op %u: %u (%s)\n", W.op_no, op, sl_tcp_state_name(W.t.state));
+        g_op_flags0 = W.t.flags;
         switch (op) {
         case 0: case 1: case 2: case 3: case 4: case 5: case 6: op_segment(&r); break;
         case 7: case 8: case 9: op_clock(&r); break;

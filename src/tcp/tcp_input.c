@@ -531,14 +531,18 @@ void sl_tcp_input(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
         return;
     }
 
+    /* Fourth: SYN in a synchronized state (RFC 5961 4.2): "irrespective of
+     * the sequence number", a challenge ACK and nothing else, checked before
+     * trimming so that an old SYN can never smuggle its data in. */
+    if (fl & SL_TCP_SYN) {
+        CTR(out, drop_tcp_syn_in_window);
+        tcp_send_challenge_ack(t, now, out);
+        return;
+    }
+
     /* Trim to the window: drop what we already have and what does not fit. */
     if (sl_seq_lt(seq, t->rcv_nxt)) {
         uint32_t d = t->rcv_nxt - seq;
-        if (fl & SL_TCP_SYN) {
-            d--;
-            seq++;
-            fl &= (uint8_t)~SL_TCP_SYN; /* an old SYN inside the segment */
-        }
         if (d > len)
             d = len;
         data += d;
@@ -551,13 +555,6 @@ void sl_tcp_input(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
         len = sl_seq_gt(t->rcv_nxt + wnd, seq) ? t->rcv_nxt + wnd - seq : 0;
         fl &= (uint8_t)~SL_TCP_FIN;
         CTR(out, drop_tcp_rcv_overflow);
-    }
-
-    /* Fourth: SYN in a synchronized state (RFC 5961 4.2): challenge ACK. */
-    if (fl & SL_TCP_SYN) {
-        CTR(out, drop_tcp_syn_in_window);
-        tcp_send_challenge_ack(t, now, out);
-        return;
     }
 
     /* Fifth: the ACK field. */

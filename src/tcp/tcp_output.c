@@ -18,7 +18,14 @@ static uint32_t rcv_space(const struct sl_tcb *t)
  * strongly discouraged). RFC 7323 2.3: the field carries wnd >> Rcv.Wind.Shift. */
 static uint16_t rcv_wnd_field(struct sl_tcb *t)
 {
-    uint32_t right = t->rcv_nxt + rcv_space(t);
+    uint32_t space = rcv_space(t);
+    /* Until the handshake completes a SYN-ACK may have to go again, and its
+     * field is never scaled (RFC 7323 2.2): offer no more than it could,
+     * so that its retransmission never shrinks the window. */
+    uint32_t syn_cap = (0xffffu >> t->rcv_wscale) << t->rcv_wscale; /* exact when scaled */
+    if (t->state < SL_TCP_ESTABLISHED && space > syn_cap)
+        space = syn_cap;
+    uint32_t right = t->rcv_nxt + space;
     if (sl_seq_lt(t->rcv_adv, t->rcv_nxt))
         t->rcv_adv = t->rcv_nxt;
     if (sl_seq_le(right, t->rcv_adv) ||
@@ -47,8 +54,11 @@ struct sl_tcp_emit *tcp_emit_new(struct sl_tcb *t, uint64_t now, struct sl_tcp_o
         e->ack = t->rcv_nxt;
     if (flags & SL_TCP_SYN) {
         uint32_t w = rcv_space(t);          /* RFC 7323 2.2: SYN window never scaled */
-        e->wnd = (uint16_t)tcp_min32(w, 0xffff);
-        t->rcv_adv = t->rcv_nxt + e->wnd;
+        /* the same cap as rcv_wnd_field before ESTABLISHED, so that the
+         * scaled segments that follow never round past it */
+        e->wnd = (uint16_t)tcp_min32(w, (0xffffu >> t->rcv_wscale) << t->rcv_wscale);
+        if (sl_seq_gt(t->rcv_nxt + e->wnd, t->rcv_adv))
+            t->rcv_adv = t->rcv_nxt + e->wnd; /* never move the right edge left */
     } else if (!(flags & SL_TCP_RST)) {
         e->wnd = rcv_wnd_field(t);
     }

@@ -64,7 +64,7 @@ static void test_inorder_delayed_ack(void)
     EXPECT_NONE(h);
     CHECK_EQ(th_fire(h), due);
     if (EXPECT_ONE(h, TH_F_ACK, TH_SND(0), TH_RCV(1000), 0)) {
-        CHECK_EQ(SEG(h, 0).wnd, (65535u - 1000 + 1) >> 1); /* right edge unmoved */
+        CHECK_EQ(SEG(h, 0).wnd, (65534u - 1000) >> 1); /* right edge unmoved */
         CHECK_EQ(SEG(h, 0).opts.tsecr, d.opts.tsval);
     }
     EXPECT_CTR(h, tcp_delayed_acks, 1);

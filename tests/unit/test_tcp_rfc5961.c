@@ -22,7 +22,7 @@ static struct th *est(void)
 static void test_rst_in_window_challenge(void)
 {
     struct th *h = est();
-    static const uint32_t offs[] = {1, 1000, 65534};
+    static const uint32_t offs[] = {1, 1000, 65533}; /* window 65534: 0xffff >> 1 << 1 */
     for (unsigned i = 0; i < 3; i++) {
         struct sl_tcp_seg r = th_seg(h, TH_F_RST, TH_RCV(offs[i]), 0, 0);
         th_input(h, &r);
@@ -368,6 +368,23 @@ static void test_out_of_window_ack_rate_limit(void)
     EXPECT_NSEG(h, 1);
 }
 
+/* RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK
+ * "irrespective of the sequence number". An old SYN (at IRS) carrying data
+ * that reaches into the window must not have its SYN trimmed away with the
+ * old bytes and its data accepted (found by fuzz/fuzz_tcp.c). */
+static void test_old_syn_with_data_not_accepted(void)
+{
+    struct th *h = est();
+    struct sl_tcp_seg s = th_seg(h, TH_F_SYN | TH_F_ACK, TH_IRS, TH_SND(0), 100);
+    uint32_t nxt = h->t.rcv_nxt;
+    th_input(h, &s);
+    CHECK_EQ(h->t.rcv_nxt, nxt);
+    CHECK_EQ(h->t.state, SL_TCP_ESTABLISHED);
+    EXPECT_CTR(h, drop_tcp_syn_in_window, 1);
+    EXPECT_CTR(h, tcp_challenge_ack_tx, 1);
+    CHECK_EQ(h->out.events & SL_TEV_READABLE, 0);
+}
+
 int main(void)
 {
     RUN(test_rst_in_window_challenge);
@@ -384,5 +401,6 @@ int main(void)
     RUN(test_segment_without_ts_accepted);
     RUN(test_paws_24_days);
     RUN(test_out_of_window_ack_rate_limit);
+    RUN(test_old_syn_with_data_not_accepted);
     return th_finish("test_tcp_rfc5961");
 }
