@@ -84,8 +84,8 @@
  * fuzz/crashes/). Empty when the engine has no open finding. */
 #ifdef FUZZ_TCP_SKIP_KNOWN
 static const char *const KNOWN[] = {
-    "syn_no_effect", /* F1 fuzz/crashes/tcp-old-syn-data */
-    "window_shrunk_synack", /* F2 fuzz/crashes/tcp-synack-rexmit-shrinks-window */
+    /* F1 syn_no_effect and F2 window_shrunk_synack: fixed in 72e31c6; their
+     * reproducers stay in fuzz/crashes/ as regression inputs */
     "rcv_adv_bound", /* F3 fuzz/crashes/tcp-window-creeps-past-ring */
     "rexmit_past_snd_max", /* F4 fuzz/crashes/tcp-fast-rexmit-unsent-data */
     "high_rxt_range",      /* F4 (HighRxt = SND.UNA + bytes retransmitted past SND.MAX) */

@@ -11,8 +11,10 @@
 # (-fno-sanitize-recover=all: any UBSan report is a crash) and run, one at a
 # time, on a temporary copy of its committed corpus fuzz/corpus/<name>
 # (<name> = target without "fuzz_"), so the repository is never modified.
-# One summary line per target is printed; the exit status is nonzero if a
-# target fails to build or libFuzzer reports a crash, leak, timeout or OOM.
+# Before fuzzing, each target replays its committed reproducers
+# fuzz/crashes/<name>-* once (regression check). One summary line per target
+# is printed; the exit status is nonzero if a target fails to build, a
+# reproducer fails, or libFuzzer reports a crash, leak, timeout or OOM.
 # Artifacts (reproducers) are kept and their paths printed.
 #
 # What a target needs is read from header lines in its source:
@@ -92,6 +94,7 @@ else
     KEEP=0
 fi
 
+# shellcheck disable=SC2054 # the commas are part of -fsanitize=
 CFLAGS_COMMON=(-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
                -fno-sanitize-recover=all -D_GNU_SOURCE)
 fails=0
@@ -152,6 +155,23 @@ for t in "${TARGETS[@]}"; do
         continue
     fi
 
+    # regression: every committed reproducer of this target must pass
+    # (fuzz/crashes/<name>-*; open findings only pass when their invariant is
+    # skipped, e.g. FUZZ_CFLAGS=-DFUZZ_TCP_SKIP_KNOWN)
+    declare -a repro=()
+    for f in fuzz/crashes/"$name"-*; do
+        [[ -f $f ]] && repro+=("$f")
+    done
+    if [[ ${#repro[@]} -gt 0 ]]; then
+        if ! "$WORK/$t/$t" -runs=1 "${repro[@]}" >"$WORK/$t/regress.log" 2>&1; then
+            grep -m 5 -E 'INVARIANT|ERROR: |runtime error|Running: ' "$WORK/$t/regress.log" >&2
+            SUMMARY+=("$(printf '%-12s FAIL  a reproducer in fuzz/crashes/%s-* fails (%s)' "$t" \
+                "$name" "$WORK/$t/regress.log")")
+            fails=$((fails + 1))
+            continue
+        fi
+    fi
+
     # a private copy of the committed corpus
     if [[ -d fuzz/corpus/$name ]]; then
         cp -R "fuzz/corpus/$name/." "$WORK/$t/corpus/" 2>/dev/null
@@ -188,8 +208,9 @@ for t in "${TARGETS[@]}"; do
         done
         echo "    log: $WORK/$t/fuzz.log" >&2
     fi
-    SUMMARY+=("$(printf '%-12s %-4s  execs=%s time=%ss exec/s=%s new_units=%s rss=%sMB crashes=%s' \
-        "$t" "$status" "${execs:-?}" "$el" "${rate:-?}" "${newu:-?}" "${rss:-?}" "$ncrash")")
+    SUMMARY+=("$(printf '%-12s %-4s  execs=%s time=%ss exec/s=%s new_units=%s rss=%sMB crashes=%s regress=%s' \
+        "$t" "$status" "${execs:-?}" "$el" "${rate:-?}" "${newu:-?}" "${rss:-?}" "$ncrash" \
+        "${#repro[@]}")")
 done
 
 echo

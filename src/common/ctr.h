@@ -47,6 +47,7 @@
     X(tcp_passive_opens) X(tcp_active_opens) X(tcp_established)             \
     X(tcp_closed) X(tcp_timeouts) X(tcp_timewait_reused)                     \
     X(tcp_challenge_ack_tx) X(drop_tcp_challenge_ack_limited)                \
+    X(drop_tcp_oow_ack_limited) /* no ACK for an out-of-window segment */                   \
     X(drop_tcp_no_conn)         /* answered with RST (3.10.7.1) */           \
     X(drop_tcp_no_conn_rst)     /* RST to nothing: dropped, no reply */      \
     X(drop_tcp_listen_ack) X(drop_tcp_listen_rst) X(drop_tcp_listen_nosyn)   \

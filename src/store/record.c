@@ -82,7 +82,8 @@ static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd
  *     the peer retransmits it.
  *   - chack_window, chack_count: the RFC 5961 7 challenge-ACK rate limit
  *     restarts with a fresh one-second window (at most one extra burst).
- *   - pad0.
+ *   - oow_count (the out-of-window ACK rate window restarts, as the
+ *     challenge-ACK one).
  */
 #define TCB_PACK_VERSION 1
 #define TCB_CC_MAX 1 /* enum sl_cc: NEWRENO, CUBIC (include/sltcp/sltcp.h) */

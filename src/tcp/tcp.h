@@ -67,7 +67,7 @@ struct sl_tcb {
     uint8_t state;         /* enum sl_tcp_state */
     uint8_t cc;            /* enum sl_cc */
     uint8_t r2;            /* data retransmissions before giving up; 0 = default (MUST-21) */
-    uint8_t pad0;
+    uint8_t oow_count;     /* out-of-window ACKs sent in chack_window's second */
     uint32_t flags;        /* SL_TF_* */
 
     /* send sequence space (RFC 9293 3.3.1) */

@@ -509,7 +509,7 @@ void sl_tcp_input(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
             if (sl_seq_le(seq + seglen, t->rcv_nxt))
                 tcp_send_ack(t, now, out);
             else
-                tcp_send_challenge_ack(t, now, out);
+                tcp_send_oow_ack(t, now, out);
         }
         return;
     }

@@ -47,6 +47,7 @@ struct sl_tcp_emit *tcp_emit_new(struct sl_tcb *t, uint64_t now, struct sl_tcp_o
                                  uint32_t seq, uint8_t flags);
 void tcp_send_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
 void tcp_send_challenge_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
+void tcp_send_oow_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
 void tcp_send_syn(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
 void tcp_arm_rto(struct sl_tcb *t, uint64_t now);
 void tcp_send_tlp(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);

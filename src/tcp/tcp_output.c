@@ -95,13 +95,33 @@ void tcp_send_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
 }
 
 /* RFC 5961 7: challenge ACKs are rate limited per connection. */
-void tcp_send_challenge_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
+static void rate_window(struct sl_tcb *t, uint64_t now)
 {
     uint32_t sec = (uint32_t)(now / 1000000);
     if (t->chack_window != sec) {
         t->chack_window = sec;
         t->chack_count = 0;
+        t->oow_count = 0;
     }
+}
+
+/* ACK for a segment beyond the window: rate limited on its own budget (as
+ * Linux's tcp_invalid_ratelimit), so forged segments cannot make us a
+ * reflector and cannot use up the RFC 5961 challenge ACKs either. */
+void tcp_send_oow_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
+{
+    rate_window(t, now);
+    if (t->oow_count >= SL_TCP_CHACK_LIMIT) {
+        CTR(out, drop_tcp_oow_ack_limited);
+        return;
+    }
+    t->oow_count++;
+    tcp_send_ack(t, now, out);
+}
+
+void tcp_send_challenge_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
+{
+    rate_window(t, now);
     if (t->chack_count >= SL_TCP_CHACK_LIMIT) {
         CTR(out, drop_tcp_challenge_ack_limited);
         return;

@@ -355,6 +355,10 @@ static void test_out_of_window_ack_rate_limit(void)
         acks += h->out.n;
     }
     CHECK_EQ(acks, SL_TCP_CHACK_LIMIT);
+    /* a separate budget: RFC 5961 challenge ACKs still go out */
+    struct sl_tcp_seg rst = th_seg(h, TH_F_RST, TH_RCV(100 + 1000), 0, 0);
+    th_input(h, &rst);
+    EXPECT_CTR(h, tcp_challenge_ack_tx, 1);
     unsigned dup_acks = 0;
     for (int i = 0; i < 30; i++) {
         struct sl_tcp_seg old = th_data(h, 0, 100);
