@@ -63,7 +63,9 @@ if ((ok * 100 >= n_req * 99)); then
 else
   fail "legitimate success rate: $ok of $n_req"
 fi
-if ((rss_max * 100 <= rss0 * 150)); then
+# Per-SYN state would cost hundreds of MB for this many SYNs; allow 48 MB
+# of growth (the plain build grows ~5 MB; ASan's quarantine ~25 MB).
+if ((rss_max - rss0 <= 49152)); then
   pass "resident memory bounded: ${rss0} -> ${rss_max} kB"
 else
   fail "resident memory grew: ${rss0} -> ${rss_max} kB"
