@@ -599,8 +599,8 @@ static void check_emitted(enum call c)
                 INV("window_shrunk_synack", sl_seq_ge(edge, W.max_edge),
                     "SYN-ACK right edge +%u left of earlier +%u (wnd field %u)", edge - t->irs,
                     W.max_edge - t->irs, e->wnd);
-            else if (W.have_edge)
-                INV("window_shrunk", sl_seq_ge(edge, W.max_edge),
+            else if (W.have_edge) /* RFC 7323 2.4: less than 2^shift may be retracted */
+                INV("window_shrunk", sl_seq_ge(edge + (1u << t->rcv_wscale) - 1u, W.max_edge),
                     "advertised right edge +%u left of earlier +%u (wnd field %u)",
                     edge - t->irs, W.max_edge - t->irs, e->wnd);
             /* (after a SYN-ACK, whatever it said is the new baseline, so that a
