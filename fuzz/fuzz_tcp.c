@@ -86,12 +86,7 @@
 static const char *const KNOWN[] = {
     /* F1 syn_no_effect and F2 window_shrunk_synack: fixed in 72e31c6; their
      * reproducers stay in fuzz/crashes/ as regression inputs */
-    "rcv_adv_bound", /* F3 fuzz/crashes/tcp-window-creeps-past-ring */
-    "rexmit_past_snd_max", /* F4 fuzz/crashes/tcp-fast-rexmit-unsent-data */
-    "high_rxt_range",      /* F4 (HighRxt = SND.UNA + bytes retransmitted past SND.MAX) */
-    "ooo_after_fin",       /* F5 fuzz/crashes/tcp-ooo-data-after-fin */
-    "stall_persist_exit",  /* F6 fuzz/crashes/tcp-persist-exit-no-rto{,-2} */
-    "cwnd_ge_mss_newreno", /* F7 fuzz/crashes/tcp-newreno-cwnd-below-mss */
+    /* F3-F7 fixed in the engine (see docs/fuzzing.md); reproducers kept */
     NULL,
 };
 #else

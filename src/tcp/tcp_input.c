@@ -197,9 +197,14 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
             t->max_snd_wnd = wnd;
         if (wnd > 0 && (t->flags & SL_TF_PERSIST)) {
             t->flags &= ~(uint32_t)SL_TF_PERSIST; /* window opened: stop probing */
-            t->t_rexmt = 0;
             t->backoff = 0;
             t->snd_nxt = t->snd_una; /* a refused probe byte goes again first */
+            /* RFC 6298 5.1/5.2: while anything is outstanding the
+             * retransmission timer runs, whether or not output sends now */
+            if (t->snd_max != t->snd_una)
+                tcp_arm_rto(t, now);
+            else
+                t->t_rexmt = 0;
         }
     }
 
@@ -231,7 +236,7 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
                 /* RFC 6582 3.2 step 3, partial ACK: retransmit the first
                  * unacknowledged segment, deflate by the amount acked. */
                 tcp_fast_retransmit(t, now, out);
-                t->cwnd = t->cwnd > acked ? t->cwnd - acked : t->snd_mss;
+                t->cwnd = tcp_max32(t->cwnd > acked ? t->cwnd - acked : 0, t->snd_mss);
                 if (acked >= t->snd_mss)
                     t->cwnd += t->snd_mss;
             }
@@ -365,6 +370,8 @@ static void process_fin(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
 {
     t->rcv_nxt++;
     t->flags |= SL_TF_FIN_RCVD | SL_TF_ACK_NOW;
+    t->n_ooo = 0; /* nothing follows a FIN: forget ranges beyond it */
+    t->ooo_last = 0;
     out->events |= SL_TEV_HUP | SL_TEV_READABLE;
     switch (t->state) {
     case SL_TCP_SYN_RCVD:

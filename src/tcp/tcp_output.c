@@ -33,8 +33,12 @@ static uint16_t rcv_wnd_field(struct sl_tcb *t)
         right = t->rcv_adv;
     uint32_t wnd = right - t->rcv_nxt;
     uint32_t field = wnd >> t->rcv_wscale;
-    if ((field << t->rcv_wscale) < wnd && t->rcv_adv == right)
-        field++; /* rounding must not shrink a window already offered */
+    /* Rounding up keeps an offered edge, but never past the ring's end:
+     * there RFC 7323 2.4 accepts a retraction smaller than 2^Rcv.Wind.Shift,
+     * and a full ring must be able to advertise a zero window. */
+    if ((field << t->rcv_wscale) < wnd && t->rcv_adv == right &&
+        ((field + 1) << t->rcv_wscale) <= rcv_space(t))
+        field++;
     if (field > 0xffff)
         field = 0xffff;
     t->rcv_adv = t->rcv_nxt + (field << t->rcv_wscale);
@@ -230,8 +234,11 @@ static uint32_t retransmit_at(struct sl_tcb *t, uint64_t now, struct sl_tcp_out 
 {
     uint32_t len = 0;
     uint8_t flags = SL_TCP_ACK;
-    if (sl_seq_lt(seq, t->snd_end))
-        len = tcp_min32(tcp_min32(t->snd_end - seq, max), t->snd_mss);
+    /* only bytes already sent: never-sent data goes through the send loop,
+     * which checks the windows and advances SND.NXT/SND.MAX */
+    uint32_t top = sl_seq_min(t->snd_end, t->snd_max);
+    if (sl_seq_lt(seq, top))
+        len = tcp_min32(tcp_min32(top - seq, max), t->snd_mss);
     if ((t->flags & SL_TF_FIN_QUEUED) && seq + len == t->snd_end &&
         sl_seq_gt(t->snd_max, t->snd_end))
         flags |= SL_TCP_FIN; /* the FIN was sent: it goes again */
