@@ -8,11 +8,13 @@ enum { S_LINE_REQ = 0, S_LINE_HDR, S_BODY, S_DONE, S_ERROR };
 void http_parser_reset(struct http_parser *p)
 {
     uint64_t max_body = p->max_body;
+    int put_body = p->put_body_to_caller;
     memset(&p->req, 0, sizeof(p->req));
     p->req.target = "";
     p->status = 0;
     p->error = NULL;
     p->max_body = max_body;
+    p->put_body_to_caller = put_body;
     p->state = S_LINE_REQ;
     p->total = 0;
     p->len = 0;
@@ -24,6 +26,7 @@ void http_parser_reset(struct http_parser *p)
 void http_parser_init(struct http_parser *p)
 {
     p->max_body = HTTP_DEFAULT_MAX_BODY;
+    p->put_body_to_caller = 0;
     http_parser_reset(p);
 }
 
@@ -90,6 +93,7 @@ const char *http_reason(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 201: return "Created";
     case 206: return "Partial Content";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
@@ -97,6 +101,7 @@ const char *http_reason(int status)
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 411: return "Length Required";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 416: return "Range Not Satisfiable";
@@ -251,7 +256,8 @@ static enum http_result parse_header_line(struct http_parser *p, size_t n)
             return fail(p, 400, "conflicting Content-Length");
         r->has_content_length = 1;
         r->content_length = val;
-        if (val > p->max_body)
+        if (val > p->max_body &&
+            !(p->put_body_to_caller && r->method == HTTP_METHOD_PUT))
             return fail(p, 413, "request body too large");
     } else if (eq_ci(l, name_len, "transfer-encoding")) {
         return fail(p, 400, "Transfer-Encoding in request not supported");
@@ -290,7 +296,8 @@ static enum http_result end_of_headers(struct http_parser *p)
         r->keep_alive = r->conn_keep_alive && !r->conn_close;
     else
         r->keep_alive = !r->conn_close;
-    if (r->has_content_length && r->content_length > 0) {
+    if (r->has_content_length && r->content_length > 0 &&
+        !(p->put_body_to_caller && r->method == HTTP_METHOD_PUT)) {
         p->body_left = r->content_length;
         p->state = S_BODY;
         return HTTP_PARSE_INCOMPLETE;

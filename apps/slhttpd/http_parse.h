@@ -94,8 +94,10 @@ struct http_parser {
     struct http_request req;
     int status;            /* on ERROR: 400, 413, 414, 431 or 505 */
     const char *error;     /* on ERROR: short static reason, for logs */
-    /* setting (http_parser_init sets the default; keep across resets) */
+    /* settings (http_parser_init sets the defaults; kept across resets) */
     uint64_t max_body;
+    int put_body_to_caller; /* PUT: DONE right after the headers, the body
+                               (any size) is left to the caller */
 
     /* private */
     int state;

@@ -62,6 +62,22 @@ static void usage(FILE *f)
 "  --stats-file PATH             write counters here on SIGUSR1 and at exit\n"
 "                                (default at exit: stderr)\n"
 "  --ready-file PATH             created once listening (removed at exit)\n"
+"externalized state (connections survive kill -9, restarts and moves):\n"
+"  --store mem|shm:NAME|redis://HOST:PORT\n"
+"                                where connection state lives (shm: the\n"
+"                                embedded default for one host, e.g.\n"
+"                                shm:slhttpd?slots=65536; redis: across hosts)\n"
+"  --durability off|async|sync   off: plain stack; async: state written once\n"
+"                                per loop iteration, output not held; sync\n"
+"                                (default with --store): no segment leaves\n"
+"                                before its state is in the store\n"
+"  --store-key FILE              32-byte secret sealing every record (HMAC);\n"
+"                                all instances sharing a store need the same\n"
+"                                key (default: a built-in development key)\n"
+"  --spool DIR                   accept PUT /NAME into DIR (NAME.part until\n"
+"                                complete, then renamed; resumes across kills)\n"
+"  On SIGTERM with --store, open connections are left in the store for the\n"
+"  next instance instead of being closed (a restart or deploy).\n"
 "  --quiet                       log errors only\n"
 "  --verbose                     log every request\n"
 "  --help                        this text\n"
@@ -124,7 +140,7 @@ static int write_ready_file(const char *path, uint16_t port)
 enum {
     O_DEV = 256, O_ADDR, O_GATEWAY, O_PORT, O_ROOT, O_IMPAIR, O_CC, O_MAXCONNS, O_STATS,
     O_READY, O_NOGSO, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP, O_BACKLOG,
-    O_NOCOOKIES, O_MAXMEM
+    O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL
 };
 
 int main(int argc, char **argv)
@@ -150,12 +166,19 @@ int main(int argc, char **argv)
         {"sndbuf", required_argument, NULL, O_SNDBUF},
         {"rcvbuf", required_argument, NULL, O_RCVBUF},
         {"help", no_argument, NULL, O_HELP},
+        {"store", required_argument, NULL, O_STORE},
+        {"durability", required_argument, NULL, O_DURABILITY},
+        {"store-key", required_argument, NULL, O_STOREKEY},
+        {"spool", required_argument, NULL, O_SPOOL},
         {NULL, 0, NULL, 0},
     };
     struct sl_config cfg;
     struct server_opts so;
     const char *root_arg = NULL, *stats_file = NULL, *ready_file = NULL;
-    char root[PATH_MAX], err[256];
+    const char *key_file = NULL, *spool_arg = NULL;
+    char root[PATH_MAX], spool[PATH_MAX], err[256];
+    uint8_t store_key[32];
+    int durability = -1;
     uint32_t port = 0, v;
     int have_addr = 0, c, rc, exit_code = 0;
     sl_stack *s = NULL;
@@ -271,6 +294,29 @@ int main(int argc, char **argv)
             else
                 cfg.rcvbuf = v;
             break;
+        case O_STORE:
+            if (strcmp(optarg, "mem") != 0 && strncmp(optarg, "mem:", 4) != 0 &&
+                strncmp(optarg, "shm:", 4) != 0 && strncmp(optarg, "redis://", 8) != 0)
+                return bad_usage("--store: expected mem, shm:NAME or redis://HOST:PORT, got '%s'",
+                                 optarg);
+            cfg.store = strcmp(optarg, "mem") == 0 ? "mem:" : optarg;
+            break;
+        case O_DURABILITY:
+            if (strcmp(optarg, "off") == 0)
+                durability = SL_DUR_OFF;
+            else if (strcmp(optarg, "async") == 0)
+                durability = SL_DUR_ASYNC;
+            else if (strcmp(optarg, "sync") == 0)
+                durability = SL_DUR_SYNC;
+            else
+                return bad_usage("--durability: expected off, async or sync, got '%s'", optarg);
+            break;
+        case O_STOREKEY:
+            key_file = optarg;
+            break;
+        case O_SPOOL:
+            spool_arg = optarg;
+            break;
         case O_HELP:
             usage(stdout);
             return 0;
@@ -293,6 +339,25 @@ int main(int argc, char **argv)
     if (realpath(root_arg, root) == NULL || stat(root, &st) < 0 || !S_ISDIR(st.st_mode))
         return bad_usage("--root: '%s' is not a directory", root_arg);
     so.root = root;
+    if (durability > SL_DUR_OFF && cfg.store == NULL)
+        return bad_usage("%s", "--durability async|sync needs --store");
+    if (durability < 0)
+        durability = cfg.store ? SL_DUR_SYNC : SL_DUR_OFF;
+    so.durability = durability;
+    if (key_file != NULL) {
+        int kfd = open(key_file, O_RDONLY | O_CLOEXEC);
+        ssize_t kn = kfd >= 0 ? read(kfd, store_key, sizeof(store_key)) : -1;
+        if (kfd >= 0)
+            close(kfd);
+        if (kn != (ssize_t)sizeof(store_key))
+            return bad_usage("--store-key: '%s' must hold at least 32 bytes", key_file);
+        cfg.store_key = store_key;
+    }
+    if (spool_arg != NULL) {
+        if (realpath(spool_arg, spool) == NULL || stat(spool, &st) < 0 || !S_ISDIR(st.st_mode))
+            return bad_usage("--spool: '%s' is not a directory", spool_arg);
+        so.spool = spool;
+    }
     if (so.quiet)
         so.verbose = 0;
 

@@ -46,7 +46,10 @@
 #endif
 #define LINGER_US (5 * 1000000ull)
 
-enum conn_state { ST_READING, ST_WRITING, ST_LINGER, ST_CLOSED };
+enum conn_state { ST_READING, ST_WRITING, ST_LINGER, ST_CLOSED, ST_UPLOAD };
+
+#define OBJ_MAX 112 /* object names for sl_write_ref (relative paths) */
+#define UP_SYNC_BYTES (1u << 20) /* PUT: fdatasync + commit at least this often */
 
 /* The bulky part of a connection, released as soon as it is closed. */
 struct conn_io {
@@ -79,6 +82,16 @@ struct conn {
     uint64_t body_off, body_end; /* file offsets still to send */
     int status;          /* for the access log */
 
+    /* externalized state (durable listeners) */
+    char obj[OBJ_MAX];   /* body's object name (path below the root), "" = none */
+    uint32_t resp_seq;   /* stream position where the response starts */
+    uint64_t rd_total;   /* bytes read from the connection */
+    uint64_t committed;  /* bytes committed (sl_conn_commit) */
+    /* PUT upload in progress */
+    int up_fd;
+    uint64_t up_len, up_got, up_synced;
+    char up_name[OBJ_MAX];
+
     struct conn_io *io;  /* NULL once closed */
 };
 
@@ -98,6 +111,10 @@ struct server {
     /* counters */
     uint64_t accepted, refused, requests, resp_2xx, resp_3xx, resp_4xx, resp_5xx;
     uint64_t parse_errors, body_bytes, idle_closed, conn_errors, mmap_fallbacks;
+    uint64_t restored, restore_bad, uploads, upload_bytes;
+    /* on_restore hands the checkpoint to listen_cb through these */
+    const uint8_t *rblob;
+    size_t rlen;
 
     time_t date_t;
     char date[40];
@@ -107,6 +124,10 @@ struct server {
 };
 
 static void conn_run(struct conn *cn);
+static int restore_conn(struct conn *cn, const uint8_t *b, size_t n);
+static void handle_put(struct conn *cn, const struct http_request *r);
+static ssize_t srv_ref_read(void *user, const char *object, uint64_t off, void *buf, size_t len);
+static void srv_on_restore(sl_conn *c, const void *blob, size_t len, void *user);
 
 /* ---- helpers ---- */
 
@@ -238,6 +259,10 @@ static void release_body(struct conn *cn)
         cn->fd = -1;
     }
     cn->body_off = cn->body_end = 0;
+    if (cn->up_fd >= 0) {
+        close(cn->up_fd);
+        cn->up_fd = -1;
+    }
 }
 
 static void list_add(struct conn **head, struct conn *cn)
@@ -337,9 +362,15 @@ static void listen_cb(sl_listener *l, void *user)
         sl_conn *c;
         struct conn *cn;
         struct sl_conn_info info;
+        const uint8_t *rblob;
+        size_t rlen;
         int rc = sl_accept(l, &c);
         if (rc == -EAGAIN)
             break;
+        rblob = srv->rblob; /* set by srv_on_restore inside sl_accept */
+        rlen = srv->rlen;
+        srv->rblob = NULL;
+        srv->rlen = 0;
         if (rc < 0) {
             fprintf(stderr, "slhttpd: sl_accept: %s\n", sl_strerror(rc));
             break;
@@ -358,9 +389,11 @@ static void listen_cb(sl_listener *l, void *user)
         cn->srv = srv;
         cn->c = c;
         cn->fd = -1;
+        cn->up_fd = -1;
         cn->state = ST_READING;
         cn->last_us = now_us(srv);
         http_parser_init(&cn->io->parser);
+        cn->io->parser.put_body_to_caller = srv->o.spool != NULL;
         if (sl_conn_info(c, &info) == 0) {
             cn->raddr = info.raddr;
             cn->rport = info.rport;
@@ -369,6 +402,10 @@ static void listen_cb(sl_listener *l, void *user)
         srv->nopen++;
         sl_conn_setopt(c, SL_OPT_NODELAY, 1);
         sl_conn_set_cb(c, conn_cb, cn);
+        if (sl_conn_restored(c) && restore_conn(cn, rblob, rlen) < 0) {
+            conn_close(cn);
+            continue;
+        }
         conn_run(cn); /* the request may already be here; may close (and free) cn */
     }
 }
@@ -564,8 +601,14 @@ static void handle_request(struct conn *cn)
     cn->keep = r->keep_alive && !srv->stopping;
     cn->v10 = r->version_minor == 0;
 
+    cn->obj[0] = '\0';
+    if (r->method == HTTP_METHOD_PUT && srv->o.spool) {
+        handle_put(cn, r);
+        goto log;
+    }
     if (r->method != HTTP_METHOD_GET && r->method != HTTP_METHOD_HEAD) {
-        respond_simple(cn, 405, 0, "Allow: GET, HEAD\r\n");
+        respond_simple(cn, 405, 0, srv->o.spool ? "Allow: GET, HEAD, PUT\r\n"
+                                                : "Allow: GET, HEAD\r\n");
         goto log;
     }
     rc = http_target_to_path(r->target, rel, sizeof(rel));
@@ -635,14 +678,291 @@ static void handle_request(struct conn *cn)
     cn->status = status;
     count_status(srv, status);
     cn->state = ST_WRITING;
-    if (head_only || len == 0)
+    if (head_only || len == 0) {
         release_body(cn);
-    else
+    } else {
         setup_body(cn, first, last);
+        if (strlen(rel) < OBJ_MAX)
+            memcpy(cn->obj, rel, strlen(rel) + 1);
+    }
     access_log(cn, r->method_str, r->target, head_only ? 0 : len);
     return;
 log:
     access_log(cn, r->method_str, r->target, 0);
+}
+
+/* ---- externalized state (docs/externalized-state.md) ----
+ *
+ * With a durable listener every connection's state lives in the store.
+ * slhttpd adds what only it knows, as a checkpoint saved atomically with
+ * the stream positions (Migratory TCP's export):
+ *
+ *   response (kind 1): u8 1 | u8 1 | u8 keep | u8 v10 | u16 status |
+ *     u16 hdr_len | u32 resp_seq | u64 body_off | u64 body_end |
+ *     u8 obj_len | obj | head bytes
+ *   upload (kind 2):   u8 1 | u8 2 | u8 keep | u8 v10 | u64 len | u64 got |
+ *     u8 name_len | name
+ *
+ * Bodies are written by reference (sl_write_ref, object = the path below
+ * the root), so the store never holds file bytes; on restore the stack
+ * reads them back through srv_ref_read and slhttpd goes on from
+ * (write position - resp_seq), TRODS's offset rule. Request bytes are
+ * committed (level 2) only once the request they belong to is served or,
+ * for an upload, written and fdatasync'ed: a restored connection gets
+ * exactly the bytes nobody acted on yet. */
+
+static int durable(const struct conn *cn)
+{
+    return cn->srv->o.durability != SL_DUR_OFF;
+}
+
+static void put_u16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void put_u32(uint8_t *p, uint32_t v) { put_u16(p, v); put_u16(p + 2, v >> 16); }
+static void put_u64(uint8_t *p, uint64_t v) { put_u32(p, (uint32_t)v); put_u32(p + 4, (uint32_t)(v >> 32)); }
+static uint32_t get_u16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t get_u32(const uint8_t *p) { return get_u16(p) | get_u16(p + 2) << 16; }
+static uint64_t get_u64(const uint8_t *p) { return get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
+
+/* Commits every byte read so far that no request is still waiting for. */
+static void commit_consumed(struct conn *cn)
+{
+    uint64_t pending = cn->in_len - cn->in_off;
+    if (!durable(cn) || cn->rd_total - pending <= cn->committed)
+        return;
+    uint64_t n = cn->rd_total - pending - cn->committed;
+    if (sl_conn_commit(cn->c, (size_t)n) == 0)
+        cn->committed += n;
+}
+
+/* The response just set up (head in io->hdr, body [body_off, body_end) of
+ * cn->obj) becomes the connection's checkpoint, with the request bytes. */
+static void persist_response(struct conn *cn)
+{
+    uint8_t b[29 + OBJ_MAX + HDR_BUF];
+    size_t ol = strlen(cn->obj);
+    if (!durable(cn))
+        return;
+    cn->resp_seq = sl_conn_write_seq(cn->c);
+    b[0] = 1;
+    b[1] = 1;
+    b[2] = (uint8_t)cn->keep;
+    b[3] = (uint8_t)cn->v10;
+    put_u16(b + 4, (uint32_t)cn->status);
+    put_u16(b + 6, (uint32_t)cn->hdr_len);
+    put_u32(b + 8, cn->resp_seq);
+    put_u64(b + 12, cn->body_off);
+    put_u64(b + 20, cn->body_end);
+    b[28] = (uint8_t)ol;
+    memcpy(b + 29, cn->obj, ol);
+    memcpy(b + 29 + ol, cn->io->hdr, cn->hdr_len);
+    sl_conn_checkpoint(cn->c, b, 29 + ol + cn->hdr_len);
+    commit_consumed(cn);
+}
+
+static void persist_upload(struct conn *cn)
+{
+    uint8_t b[21 + OBJ_MAX];
+    size_t nl = strlen(cn->up_name);
+    b[0] = 1;
+    b[1] = 2;
+    b[2] = (uint8_t)cn->keep;
+    b[3] = (uint8_t)cn->v10;
+    put_u64(b + 4, cn->up_len);
+    put_u64(b + 12, cn->up_got);
+    b[20] = (uint8_t)nl;
+    memcpy(b + 21, cn->up_name, nl);
+    sl_conn_checkpoint(cn->c, b, 21 + nl);
+}
+
+static void spool_path(const struct server *srv, const char *name, int part, char *out)
+{
+    snprintf(out, PATH_MAX, "%s/%s%s", srv->o.spool, name, part ? ".part" : "");
+}
+
+/* Makes the upload's bytes durable, then commits them (level 2). */
+static int upload_sync(struct conn *cn)
+{
+    if (cn->up_got == cn->up_synced)
+        return 0;
+    if (fdatasync(cn->up_fd) < 0)
+        return -1;
+    cn->up_synced = cn->up_got;
+    if (durable(cn)) {
+        persist_upload(cn);
+        commit_consumed(cn);
+    }
+    return 0;
+}
+
+static void upload_finish(struct conn *cn)
+{
+    struct server *srv = cn->srv;
+    char from[PATH_MAX], to[PATH_MAX];
+    int status = 201;
+    if (cn->up_fd >= 0) {
+        if (fsync(cn->up_fd) < 0)
+            status = 500;
+        close(cn->up_fd);
+        cn->up_fd = -1;
+        spool_path(srv, cn->up_name, 1, from);
+        spool_path(srv, cn->up_name, 0, to);
+        if (status == 201 && rename(from, to) < 0)
+            status = 500;
+    }
+    srv->uploads++;
+    cn->obj[0] = '\0';
+    respond_simple(cn, status, 0, NULL);
+    persist_response(cn);
+}
+
+/* PUT /NAME: the body goes to SPOOL/NAME.part, renamed to NAME when
+ * complete and durable. NAME is one path element of [A-Za-z0-9._-]. */
+static void handle_put(struct conn *cn, const struct http_request *r)
+{
+    struct server *srv = cn->srv;
+    char path[PATH_MAX];
+    const char *name = r->target + 1;
+    size_t nl = strlen(name);
+    int ok = r->target[0] == '/' && nl > 0 && nl < OBJ_MAX - 8 && name[0] != '.';
+    for (size_t i = 0; ok && i < nl; i++)
+        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+             (name[i] >= '0' && name[i] <= '9') || name[i] == '.' || name[i] == '_' ||
+             name[i] == '-';
+    if (!ok) {
+        respond_simple(cn, 400, 0, NULL);
+        return;
+    }
+    if (!r->has_content_length) {
+        respond_simple(cn, 411, 0, NULL);
+        return;
+    }
+    memcpy(cn->up_name, name, nl + 1);
+    spool_path(srv, name, 1, path);
+    cn->up_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (cn->up_fd < 0) {
+        respond_simple(cn, 500, 0, NULL);
+        return;
+    }
+    cn->up_len = r->content_length;
+    cn->up_got = cn->up_synced = 0;
+    cn->state = ST_UPLOAD;
+    if (durable(cn)) {
+        persist_upload(cn);
+        commit_consumed(cn); /* the request head */
+    }
+}
+
+/* Object bytes for a restored connection (listener's ref_read). */
+static ssize_t srv_ref_read(void *user, const char *object, uint64_t off, void *buf, size_t len)
+{
+    struct server *srv = user;
+    char rel[PATH_MAX];
+    struct stat st;
+    int fd;
+    size_t done = 0;
+    if (strlen(object) >= sizeof(rel))
+        return -EINVAL;
+    strcpy(rel, object);
+    if (open_file(srv, rel, &fd, &st) != 0)
+        return -ENOENT;
+    while (done < len) {
+        ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        done += (size_t)r;
+    }
+    close(fd);
+    return done == len ? (ssize_t)len : -EIO;
+}
+
+static void srv_on_restore(sl_conn *c, const void *blob, size_t len, void *user)
+{
+    struct server *srv = user;
+    (void)c;
+    srv->rblob = blob;
+    srv->rlen = len;
+}
+
+/* Rebuilds a restored connection's state from its checkpoint. 0, or -1
+ * if it cannot be continued (the connection is then closed). */
+static int restore_conn(struct conn *cn, const uint8_t *b, size_t n)
+{
+    struct server *srv = cn->srv;
+    char rel[PATH_MAX];
+    struct stat st;
+    srv->restored++;
+    cn->state = ST_READING;
+    if (b == NULL || n == 0)
+        return 0; /* between requests */
+    if (n < 4 || b[0] != 1)
+        goto bad;
+    cn->keep = b[2];
+    cn->v10 = b[3];
+    if (b[1] == 1 && n >= 29) {
+        uint32_t hl = get_u16(b + 6), ol = b[28], pos;
+        uint64_t boff = get_u64(b + 12), bend = get_u64(b + 20), total, start;
+        if (hl > HDR_BUF || ol >= OBJ_MAX || n != 29 + ol + hl || bend < boff)
+            goto bad;
+        cn->status = (int)get_u16(b + 4);
+        cn->hdr_len = hl;
+        cn->resp_seq = get_u32(b + 8);
+        memcpy(cn->obj, b + 29, ol);
+        cn->obj[ol] = '\0';
+        memcpy(cn->io->hdr, b + 29 + ol, hl);
+        pos = sl_conn_write_seq(cn->c) - cn->resp_seq; /* TRODS: stream offset */
+        total = hl + (bend - boff);
+        if (pos >= total) { /* the whole response was queued before */
+            cn->obj[0] = '\0';
+            if (!cn->keep) {
+                sl_shutdown(cn->c, SHUT_WR); /* no-op if the FIN is queued already */
+                cn->state = ST_LINGER;
+            }
+            return 0;
+        }
+        cn->state = ST_WRITING;
+        cn->hdr_off = pos < hl ? pos : hl;
+        start = pos < hl ? boff : boff + (pos - hl);
+        if (start < bend) {
+            strcpy(rel, cn->obj);
+            if (!cn->obj[0] || open_file(srv, rel, &cn->fd, &st) != 0 ||
+                (uint64_t)st.st_size < bend)
+                goto bad;
+            setup_body(cn, start, bend - 1);
+        }
+        return 0;
+    }
+    if (b[1] == 2 && n >= 21) {
+        uint32_t nl = b[20];
+        char path[PATH_MAX];
+        if (nl == 0 || nl >= OBJ_MAX || n != 21 + nl || !srv->o.spool)
+            goto bad;
+        memcpy(cn->up_name, b + 21, nl);
+        cn->up_name[nl] = '\0';
+        if (strchr(cn->up_name, '/'))
+            goto bad;
+        cn->up_len = get_u64(b + 4);
+        cn->up_got = cn->up_synced = get_u64(b + 12);
+        if (cn->up_got > cn->up_len)
+            goto bad;
+        if (cn->up_got == cn->up_len) { /* complete: maybe renamed already */
+            spool_path(srv, cn->up_name, 1, path);
+            cn->up_fd = open(path, O_WRONLY | O_CLOEXEC);
+            upload_finish(cn);
+            return 0;
+        }
+        spool_path(srv, cn->up_name, 1, path);
+        cn->up_fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (cn->up_fd < 0)
+            goto bad;
+        cn->state = ST_UPLOAD;
+        return 0;
+    }
+bad:
+    srv->restore_bad++;
+    fprintf(stderr, "slhttpd: a restored connection's checkpoint cannot be continued\n");
+    return -1;
 }
 
 /* Writes as much of the response as fits. 1 = done, 0 = wait for space,
@@ -665,7 +985,11 @@ static int flush(struct conn *cn)
         ssize_t n;
         if (cn->map != NULL) {
             size_t want = left > (1u << 30) ? (1u << 30) : (size_t)left;
-            n = sl_write(cn->c, cn->map + (cn->body_off - cn->map_off), want);
+            if (cn->obj[0] && durable(cn))
+                n = sl_write_ref(cn->c, cn->obj, cn->body_off,
+                                 cn->map + (cn->body_off - cn->map_off), want);
+            else
+                n = sl_write(cn->c, cn->map + (cn->body_off - cn->map_off), want);
         } else {
             size_t space = sl_write_space(cn->c);
             size_t want = sizeof(srv->scratch);
@@ -684,7 +1008,10 @@ static int flush(struct conn *cn)
                         cn->body_off);
                 return -1;
             }
-            n = sl_write(cn->c, srv->scratch, (size_t)r);
+            if (cn->obj[0] && durable(cn))
+                n = sl_write_ref(cn->c, cn->obj, cn->body_off, srv->scratch, (size_t)r);
+            else
+                n = sl_write(cn->c, srv->scratch, (size_t)r);
         }
         if (n == -EAGAIN || n == 0)
             return 0;
@@ -745,6 +1072,8 @@ static void conn_run(struct conn *cn)
                 if (r == HTTP_PARSE_DONE) {
                     handle_request(cn);
                     http_parser_reset(&cn->io->parser);
+                    if (cn->state == ST_WRITING)
+                        persist_response(cn);
                     break;
                 }
                 if (r == HTTP_PARSE_ERROR) {
@@ -754,7 +1083,10 @@ static void conn_run(struct conn *cn)
                         fprintf(stderr, "slhttpd: %s:%u: bad request: %s\n",
                                 ip_str(cn->raddr, ip), cn->rport, cn->io->parser.error);
                     cn->keep = 0;
+                    cn->obj[0] = '\0';
                     respond_simple(cn, cn->io->parser.status, 0, NULL);
+                    cn->in_off = cn->in_len; /* nothing after a bad request is read */
+                    persist_response(cn);
                     break;
                 }
                 /* INCOMPLETE: every buffered byte was used */
@@ -763,6 +1095,7 @@ static void conn_run(struct conn *cn)
             if (n > 0) {
                 cn->in_off = 0;
                 cn->in_len = (size_t)n;
+                cn->rd_total += (uint64_t)n;
                 cn->last_us = now_us(srv);
                 break;
             }
@@ -775,13 +1108,60 @@ static void conn_run(struct conn *cn)
         case ST_LINGER:
             for (;;) {
                 ssize_t n = sl_read(cn->c, srv->scratch, sizeof(srv->scratch));
+                if (n > 0) {
+                    cn->rd_total += (uint64_t)n;
+                    continue;
+                }
+                cn->in_off = cn->in_len;
+                commit_consumed(cn); /* discarded input is consumed input */
                 if (n == -EAGAIN)
                     return;
-                if (n <= 0) {
+                conn_close(cn);
+                return;
+            }
+        case ST_UPLOAD: {
+            ssize_t n;
+            if (cn->in_off < cn->in_len && cn->up_got < cn->up_len) {
+                size_t k = cn->in_len - cn->in_off;
+                if (k > cn->up_len - cn->up_got)
+                    k = (size_t)(cn->up_len - cn->up_got);
+                ssize_t w = pwrite(cn->up_fd, cn->io->in + cn->in_off, k, (off_t)cn->up_got);
+                if (w <= 0) {
+                    fprintf(stderr, "slhttpd: spool write: %s\n", strerror(errno));
                     conn_close(cn);
                     return;
                 }
+                cn->in_off += (size_t)w;
+                cn->up_got += (uint64_t)w;
+                srv->upload_bytes += (uint64_t)w;
+                cn->last_us = now_us(srv);
+                break;
             }
+            if (cn->up_got == cn->up_len) {
+                upload_finish(cn);
+                break;
+            }
+            if (cn->up_got - cn->up_synced >= UP_SYNC_BYTES && upload_sync(cn) < 0) {
+                conn_close(cn);
+                return;
+            }
+            n = sl_read(cn->c, cn->io->in, sizeof(cn->io->in));
+            if (n > 0) {
+                cn->in_off = 0;
+                cn->in_len = (size_t)n;
+                cn->rd_total += (uint64_t)n;
+                break;
+            }
+            if (n == -EAGAIN) {
+                /* idle: make what arrived durable, which also reopens the
+                 * receive window (level 2 holds it until the commit) */
+                if (upload_sync(cn) < 0)
+                    conn_close(cn);
+                return;
+            }
+            conn_close(cn); /* EOF before the whole body: the .part stays */
+            return;
+        }
         case ST_CLOSED:
             return;
         }
@@ -805,6 +1185,12 @@ int server_start(sl_stack *s, uint16_t port, const struct server_opts *o, struct
     if (srv->page <= 0)
         srv->page = 4096;
     struct sl_listen_opts lo = {.backlog = o->backlog, .no_syncookies = o->no_syncookies};
+    if (o->durability != SL_DUR_OFF) {
+        lo.durability = (enum sl_durability)o->durability;
+        lo.commit = 1; /* level 2: requests are committed once served */
+        lo.ref_read = srv_ref_read;
+        lo.on_restore = srv_on_restore;
+    }
     rc = sl_listen(s, port, &lo, listen_cb, srv, &srv->l);
     if (rc < 0) {
         fprintf(stderr, "slhttpd: listen on port %u: %s\n", port, sl_strerror(rc));
@@ -843,6 +1229,8 @@ void server_stop(struct server *srv)
         sl_listener_close(srv->l);
         srv->l = NULL;
     }
+    if (srv->o.durability != SL_DUR_OFF)
+        return; /* handover: the next instance restores them from the store */
     for (cn = srv->open; cn != NULL; cn = next) {
         next = cn->next;
         conn_close(cn);
@@ -862,10 +1250,13 @@ void server_dump_stats(const struct server *srv, int fd)
             "\nhttp_resp_5xx %" PRIu64 "\nhttp_parse_errors %" PRIu64
             "\nhttp_body_bytes %" PRIu64 "\nhttp_idle_closed %" PRIu64
             "\nhttp_conn_errors %" PRIu64 "\nhttp_mmap_fallbacks %" PRIu64
-            "\nhttp_conns_open %u\nhttp_conns_closing %u\n",
+            "\nhttp_conns_open %u\nhttp_conns_closing %u\nhttp_restored %" PRIu64
+            "\nhttp_restore_bad %" PRIu64 "\nhttp_uploads %" PRIu64 "\nhttp_upload_bytes %" PRIu64
+            "\n",
             srv->accepted, srv->refused, srv->requests, srv->resp_2xx, srv->resp_3xx,
             srv->resp_4xx, srv->resp_5xx, srv->parse_errors, srv->body_bytes, srv->idle_closed,
-            srv->conn_errors, srv->mmap_fallbacks, srv->nopen, srv->nclosing);
+            srv->conn_errors, srv->mmap_fallbacks, srv->nopen, srv->nclosing, srv->restored,
+            srv->restore_bad, srv->uploads, srv->upload_bytes);
 }
 
 void server_free(struct server *srv)

@@ -15,6 +15,9 @@ struct server_opts {
     unsigned idle_timeout_s; /* idle keep-alive / stalled connections */
     int quiet;              /* only errors */
     int verbose;            /* one access-log line per request */
+    int durability;         /* enum sl_durability: checkpoints, commits and
+                               send by reference when not SL_DUR_OFF */
+    const char *spool;      /* PUT target directory (canonical), or NULL */
 };
 
 struct server;
@@ -23,7 +26,9 @@ struct server;
 int server_start(sl_stack *s, uint16_t port, const struct server_opts *o, struct server **out);
 /* Housekeeping: closes idle and stalled connections. Call about once a second. */
 void server_tick(struct server *srv);
-/* Stops accepting and closes every connection (queued data still goes out). */
+/* Stops accepting and closes every connection (queued data still goes
+ * out). With durability the connections are left alone instead: their
+ * state stays in the store for the next instance (a restart or deploy). */
 void server_stop(struct server *srv);
 /* Connections whose state is still held (until SL_EV_CLOSED). */
 unsigned server_conns(const struct server *srv);

@@ -49,6 +49,20 @@ struct sl_config {
     const uint8_t *isn_key; /* 16 bytes, NULL = random per process */
     uint8_t ttl;          /* IPv4 TTL of every segment; 0 = 64 (RFC 9293 MUST-49) */
     uint8_t tos;          /* IPv4 DS field / TOS byte (RFC 9293 MUST-48) */
+    /* Externalized connection state (docs/externalized-state.md). */
+    const char *store;    /* NULL = none; "mem:", "shm:NAME", "redis://HOST:PORT" */
+    const uint8_t *store_key; /* 32-byte MAC key sealing every record; NULL =
+                                 a built-in development key (logged: records
+                                 are then not protected against tampering) */
+};
+
+/* Durability of a listener's connections (needs sl_config.store). */
+enum sl_durability {
+    SL_DUR_OFF = 0,   /* the plain stack */
+    SL_DUR_ASYNC = 1, /* write-behind: state is written once per loop
+                         iteration, output is not held */
+    SL_DUR_SYNC = 2,  /* output commit: no segment leaves before the state
+                         that produced it is in the store */
 };
 
 /* Readiness events delivered to a connection callback. SL_EV_CLOSED is
@@ -80,6 +94,17 @@ struct sl_listen_opts {
     uint32_t backlog;  /* half-open + unaccepted connections; 0 = default (1024) */
     int no_syncookies; /* drop SYNs beyond the backlog instead of answering
                           with SYN cookies (RFC 4987) */
+    enum sl_durability durability;
+    /* Level-2 recovery: received bytes the application read stay in the
+     * store (and are re-delivered after a restore) until sl_conn_commit. */
+    int commit;
+    /* Send by reference: reads `len` bytes of object `object` at `off`
+     * back after a restore (sl_write_ref). Returns the bytes read or -errno. */
+    ssize_t (*ref_read)(void *user, const char *object, uint64_t off, void *buf, size_t len);
+    /* Called by sl_accept for a connection rebuilt from the store, before
+     * it is returned, with the blob of its last sl_conn_checkpoint (NULL, 0
+     * if none). Migratory TCP's import. */
+    void (*on_restore)(sl_conn *c, const void *blob, size_t len, void *user);
 };
 int sl_listen(sl_stack *s, uint16_t port, const struct sl_listen_opts *opts, sl_listen_cb cb,
               void *user, sl_listener **out);
@@ -115,6 +140,23 @@ int sl_close(sl_conn *c);
 int sl_abort(sl_conn *c);
 /* 0 or the negative errno that ended the connection. */
 int sl_conn_error(const sl_conn *c);
+
+/* ---- externalized state (listeners with durability != OFF) ---- */
+/* 1 if the connection was rebuilt from the store (a restart or a move). */
+int sl_conn_restored(const sl_conn *c);
+/* Saves `blob` with the connection's stream positions, atomically, at the
+ * next write of its state (at most 1 MiB). -EINVAL without durability. */
+int sl_conn_checkpoint(sl_conn *c, const void *blob, size_t len);
+/* Level 2: the application consumed and persisted the next `n` bytes it
+ * read; they are never re-delivered. -EINVAL if n exceeds what was read. */
+int sl_conn_commit(sl_conn *c, size_t n);
+/* Like sl_write, and records that the bytes are [off, off+n) of immutable
+ * object `object` (a name of up to 111 bytes): the store then keeps the
+ * reference, not the bytes (TRODS: object offset = ACK - start). */
+ssize_t sl_write_ref(sl_conn *c, const char *object, uint64_t off, const void *buf, size_t len);
+/* Position of the next byte written in the send stream, modulo 2^32
+ * (differences give stream offsets for checkpoints). */
+uint32_t sl_conn_write_seq(const sl_conn *c);
 
 enum sl_opt {
     SL_OPT_NODELAY = 1,   /* disable Nagle (int 0/1) */

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "stack/persist.h"
 #include "stack/stack.h"
 
 #define SL_DEFAULT_SNDBUF (512u * 1024)
@@ -111,6 +112,13 @@ int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_f
         return -ENOMEM;
     }
     s->now = SL_NOW(s);
+    if (cfg->store && *cfg->store) {
+        r = sl_persist_create(s, cfg->store, cfg->store_key, &s->persist, err, errlen);
+        if (r < 0) {
+            sl_stack_destroy(s);
+            return r;
+        }
+    }
     *out = s;
     return 0;
 }
@@ -119,10 +127,17 @@ void sl_stack_destroy(sl_stack *s)
 {
     if (!s)
         return;
+    if (s->persist && s->table) {
+        /* a stop is not the end of the flows: their last state goes to the
+         * store, where the next instance finds it */
+        s->now = SL_NOW(s);
+        sl_persist_flush(s);
+    }
     if (s->table) {
         for (uint32_t i = 0; i <= s->table_mask; i++) {
             struct sl_conn *c = s->table[i];
             if (c) {
+                sl_persist_drop(c);
                 free(c->snd);
                 free(c->rcv);
                 free(c);
@@ -135,9 +150,18 @@ void sl_stack_destroy(sl_stack *s)
         free(s->arpq[i].buf);
     sl_table_free(s);
     sl_ring_pool_free(s);
+    sl_persist_destroy(s);
     if (s->io)
         s->io->ops->destroy(s->io);
     free(s);
+}
+
+void sl_stack_crash(struct sl_stack *s, struct sl_io **io)
+{
+    *io = sl_io_hold_unwrap(s->io);
+    s->io = NULL;
+    sl_persist_destroy(s); /* no final flush: a crash writes nothing */
+    sl_stack_destroy(s);
 }
 
 int sl_run(sl_stack *s, int timeout_ms) { return sl_stack_step(s, timeout_ms); }
@@ -167,8 +191,29 @@ int sl_listen(sl_stack *s, uint16_t port, const struct sl_listen_opts *opts, sl_
     l->syncookies = !(opts && opts->no_syncookies);
     l->cb = cb;
     l->user = user;
+    if (opts && opts->durability != SL_DUR_OFF) {
+        if (!s->persist || opts->durability > SL_DUR_SYNC) {
+            free(l);
+            return -EINVAL; /* durability needs sl_config.store */
+        }
+        if (opts->durability == SL_DUR_SYNC && !sl_io_is_hold(s->io)) {
+            struct sl_io *h;
+            int r = sl_io_hold_wrap(s->io, &h);
+            if (r < 0) {
+                free(l);
+                return r;
+            }
+            s->io = h; /* output commit: frames wait for the store */
+        }
+        l->durability = (uint8_t)opts->durability;
+        l->commit = opts->commit != 0;
+        l->ref_read = opts->ref_read;
+        l->on_restore = opts->on_restore;
+    }
     s->listeners[slot] = l;
     *out = l;
+    s->now = SL_NOW(s);
+    sl_persist_restore_all(s, l);
     return 0;
 }
 
@@ -185,6 +230,8 @@ int sl_accept(sl_listener *l, sl_conn **out)
     c->listener = NULL;
     l->pending--;
     *out = c;
+    if (c->p && (c->p->flags & SL_PC_RESTORED) && l->on_restore)
+        l->on_restore(c, c->p->restored_ckpt, c->p->restored_ckpt_len, l->user);
     return 0;
 }
 
@@ -266,8 +313,20 @@ ssize_t sl_read(sl_conn *c, void *buf, size_t len)
         return -EBADF;
     if (!c->rcv)
         return c->tcb.err ? c->tcb.err : 0;
-    uint32_t n = sl_tcp_read(&c->tcb, &(struct sl_tcp_bufs){c->snd, c->rcv}, buf,
-                             len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
+    uint32_t want = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len, n;
+    if (c->p && (c->p->flags & SL_PC_COMMIT)) {
+        /* level 2: the app reads at app_read; RCV.READ (the window's left
+         * edge) stays at the commit point until sl_conn_commit */
+        uint32_t commit = c->tcb.rcv_read;
+        c->tcb.rcv_read = c->p->app_read;
+        n = sl_tcp_read(&c->tcb, &(struct sl_tcp_bufs){c->snd, c->rcv}, buf, want);
+        c->p->app_read = c->tcb.rcv_read;
+        c->tcb.rcv_read = commit;
+        if (n)
+            return n;
+    } else {
+        n = sl_tcp_read(&c->tcb, &(struct sl_tcp_bufs){c->snd, c->rcv}, buf, want);
+    }
     if (n) {
         sl_conn_mark_dirty(c->stack, c); /* maybe a window update */
         return n;
@@ -332,6 +391,15 @@ int sl_shutdown(sl_conn *c, int how)
     return 0;
 }
 
+/* Bytes received and not yet read by the application. */
+static uint32_t conn_unread(const struct sl_conn *c)
+{
+    uint32_t n = sl_tcp_readable(&c->tcb);
+    if (c->p && (c->p->flags & SL_PC_COMMIT))
+        n -= c->p->app_read - c->tcb.rcv_read;
+    return n;
+}
+
 int sl_close(sl_conn *c)
 {
     if (c->sflags & SL_CF_APP_CLOSED)
@@ -340,7 +408,7 @@ int sl_close(sl_conn *c)
     if (!(c->sflags & SL_CF_DEAD)) {
         s->now = SL_NOW(s);
         struct sl_tcp_out *o = sl_out_reset(s);
-        if (sl_tcp_readable(&c->tcb)) {
+        if (conn_unread(c)) {
             sl_tcp_abort(&c->tcb, s->now, o); /* RFC 1122 4.2.2.13: unread data -> RST */
         } else {
             sl_tcp_shutdown_rd(&c->tcb);
@@ -370,6 +438,48 @@ int sl_abort(sl_conn *c)
 }
 
 int sl_conn_error(const sl_conn *c) { return c->tcb.err; }
+
+/* ---- externalized state ---- */
+
+int sl_conn_restored(const sl_conn *c) { return c->p && (c->p->flags & SL_PC_RESTORED); }
+
+int sl_conn_checkpoint(sl_conn *c, const void *blob, size_t len)
+{
+    if (c->sflags & SL_CF_APP_CLOSED)
+        return -EBADF;
+    if (!c->p || (len && !blob))
+        return -EINVAL;
+    return sl_persist_checkpoint(c->stack, c, blob, len);
+}
+
+int sl_conn_commit(sl_conn *c, size_t n)
+{
+    if (c->sflags & SL_CF_APP_CLOSED)
+        return -EBADF;
+    if (!c->p || !(c->p->flags & SL_PC_COMMIT))
+        return -EINVAL;
+    if (n > (size_t)(c->p->app_read - c->tcb.rcv_read))
+        return -EINVAL;
+    if (n) {
+        c->tcb.rcv_read += (uint32_t)n;
+        sl_conn_mark_dirty(c->stack, c); /* maybe a window update */
+        sl_persist_mark(c->stack, c);
+    }
+    return 0;
+}
+
+ssize_t sl_write_ref(sl_conn *c, const char *object, uint64_t off, const void *buf, size_t len)
+{
+    if (!object)
+        return -EINVAL;
+    uint32_t seq = c->tcb.snd_end;
+    ssize_t n = sl_write(c, buf, len);
+    if (n > 0)
+        sl_persist_add_ref(c, seq, (uint32_t)n, object, off);
+    return n;
+}
+
+uint32_t sl_conn_write_seq(const sl_conn *c) { return c->tcb.snd_end; }
 
 int sl_conn_setopt(sl_conn *c, enum sl_opt opt, int value)
 {

@@ -59,7 +59,24 @@
     X(drop_tcp_backlog_full) X(drop_tcp_max_conns) X(drop_tcp_nomem)         \
     X(drop_tcp_land) X(drop_tcp_closed_conn)                                 \
     X(tcp_mss_clamped)                                                        \
-    X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(drop_tcp_syncookie_bad)
+    X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(drop_tcp_syncookie_bad)                                                                   \
+    /* externalized state (src/stack/persist.c) */                           \
+    X(drop_tx_hold_full)        /* sync: staging arena full, frame lost */   \
+    X(drop_tx_held_discard)     /* sync: commit failed, held frames dropped */ \
+    X(persist_batches) X(persist_records) X(persist_bytes) X(persist_deletes) \
+    X(persist_store_errors)     /* a batch the store refused or lost */      \
+    X(persist_stalled_iters)    /* sync: iterations whose output was held back */ \
+    X(persist_superseded)       /* fenced out by a newer owner: dropped, no RST */ \
+    X(persist_too_big)          /* record over the limit: kept in memory only */ \
+    X(restore_ok) X(restore_startup) X(restore_on_demand)                    \
+    X(restore_bad_record)       /* tampered, foreign or undecodable: refused */ \
+    X(restore_lost_race)        /* another instance took the flow first */  \
+    X(restore_ref_error)        /* object bytes could not be read back */    \
+    X(restore_store_error)                                                   \
+    X(restore_lookup_miss)      /* unknown flow, not in the store: RST */    \
+    X(restore_lookup_limited)   /* lookup budget spent: answered as unknown */ \
+    X(restore_negcache_hit)     /* recently missed: not asked again */       \
+    X(persist_evicted)          /* idle connection moved out of memory */
 
 enum sl_ctr {
 #define SL_CTR_ENUM(n) SL_CTR_##n,

@@ -93,4 +93,16 @@ int sl_io_impair_check(const char *spec, char *err, size_t errlen);
 int sl_io_impair_wrap(struct sl_io *inner, const char *spec, sl_clock_fn clock, void *clock_arg,
                       struct sl_io **out, char *err, size_t errlen);
 
+/* Output-commit hold (io_hold.c): frames are staged until
+ * sl_io_hold_release() hands them to `inner` (and kicks it) or
+ * sl_io_hold_discard() drops them. Takes ownership of inner. */
+int sl_io_hold_wrap(struct sl_io *inner, struct sl_io **out);
+int sl_io_is_hold(const struct sl_io *io);
+uint32_t sl_io_hold_pending(const struct sl_io *io);
+/* Not a hold wrapper: just tx_flush. */
+int sl_io_hold_release(struct sl_io *io);
+void sl_io_hold_discard(struct sl_io *io);
+/* Frees the wrapper (held frames are dropped) and returns inner. */
+struct sl_io *sl_io_hold_unwrap(struct sl_io *io);
+
 #endif

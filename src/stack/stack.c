@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "stack/persist.h"
 #include "stack/stack.h"
 
 uint64_t sl_clock_us(void)
@@ -119,6 +120,7 @@ struct sl_conn *sl_conn_new(struct sl_stack *s, int rings)
 
 static void conn_free(struct sl_stack *s, struct sl_conn *c)
 {
+    sl_persist_forget(s, c);
     sl_table_remove(s, c);
     sl_heap_update(s, c, 0);
     ring_free(s, c->snd, 1);
@@ -154,6 +156,18 @@ static void listener_notify(struct sl_stack *s, struct sl_listener *l)
         s->notify_list[s->n_notify++] = l;
 }
 
+static void accept_queue_add(struct sl_stack *s, struct sl_listener *l, struct sl_conn *c)
+{
+    c->sflags |= SL_CF_IN_ACCEPTQ;
+    c->next_accept = NULL;
+    if (l->acc_tail)
+        l->acc_tail->next_accept = c;
+    else
+        l->acc_head = c;
+    l->acc_tail = c;
+    listener_notify(s, l);
+}
+
 static unsigned map_events(unsigned tev)
 {
     unsigned ev = 0;
@@ -178,6 +192,8 @@ void sl_conn_after(struct sl_stack *s, struct sl_conn *c)
     out->n = 0;
     unsigned tev = out->events;
     out->events = 0;
+    if (c->p)
+        sl_persist_mark(s, c); /* written at the end of the iteration */
 
     if (tev & SL_TEV_CLOSED) {
         c->sflags |= SL_CF_DEAD;
@@ -198,16 +214,8 @@ void sl_conn_after(struct sl_stack *s, struct sl_conn *c)
 
     struct sl_listener *l = c->listener;
     if (l && !(c->sflags & SL_CF_ACCEPTED)) {
-        if ((tev & SL_TEV_CONNECTED) && !(c->sflags & SL_CF_IN_ACCEPTQ)) {
-            c->sflags |= SL_CF_IN_ACCEPTQ;
-            c->next_accept = NULL;
-            if (l->acc_tail)
-                l->acc_tail->next_accept = c;
-            else
-                l->acc_head = c;
-            l->acc_tail = c;
-            listener_notify(s, l);
-        }
+        if ((tev & SL_TEV_CONNECTED) && !(c->sflags & SL_CF_IN_ACCEPTQ))
+            accept_queue_add(s, l, c);
         c->ev |= map_events(tev);
         if ((c->sflags & SL_CF_DEAD) && !(c->sflags & SL_CF_IN_ACCEPTQ)) {
             l->pending--; /* died half-open: nobody ever saw it */
@@ -224,6 +232,13 @@ void sl_conn_after(struct sl_stack *s, struct sl_conn *c)
     }
 }
 
+void sl_conn_enqueue_accept(struct sl_stack *s, struct sl_listener *l, struct sl_conn *c)
+{
+    c->listener = l;
+    l->pending++;
+    accept_queue_add(s, l, c);
+}
+
 void sl_conn_wake(struct sl_stack *s, struct sl_conn *c, unsigned ev)
 {
     c->ev |= ev;
@@ -238,7 +253,7 @@ void sl_conn_release(struct sl_stack *s, struct sl_conn *c)
 
 /* ---------------- TCP demultiplexing ---------------- */
 
-static struct sl_listener *find_listener(struct sl_stack *s, uint16_t port)
+struct sl_listener *sl_find_listener(struct sl_stack *s, uint16_t port)
 {
     for (unsigned i = 0; i < SL_MAX_LISTENERS; i++)
         if (s->listeners[i] && s->listeners[i]->port == port)
@@ -294,9 +309,17 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
             sl_conn_mark_dirty(s, c);
         return;
     }
-    struct sl_listener *l = find_listener(s, seg->dport);
+    struct sl_listener *l = sl_find_listener(s, seg->dport);
     if (!sl_netif_routable(s, saddr)) {
         SCTR(s, drop_ip_no_route); /* no way to answer: keep no state for it */
+        return;
+    }
+    /* A flow we do not hold may live in the store (a restart, a move):
+     * look before answering with a RST (never for a RST or a bare SYN). */
+    if (l && l->durability && !(seg->flags & SL_TCP_RST) &&
+        (seg->flags & (SL_TCP_SYN | SL_TCP_ACK)) != SL_TCP_SYN &&
+        (c = sl_persist_lookup(s, l, saddr, seg->sport)) != NULL) {
+        sl_stack_tcp_rx(s, saddr, daddr, seg);
         return;
     }
     if (!l) {
@@ -320,6 +343,7 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
             SCTR(s, tcp_syncookies_ok);
             struct sl_tcp_bufs b = {c->snd, c->rcv};
             sl_tcp_cookie_open(&c->tcb, &s->tcfg, s->now, daddr, saddr, seg, mss, &b, out);
+            sl_persist_attach(s, c, l);
             c->listener = l;
             l->pending++;
             sl_table_insert(s, c);
@@ -365,6 +389,7 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
     uint32_t iss = sl_tcp_isn(s->isn_key, daddr, seg->dport, saddr, seg->sport, s->now);
     sl_tcp_open_passive(&c->tcb, &s->tcfg, s->now, daddr, saddr, seg, iss,
                         randombytes_random(), out);
+    sl_persist_attach(s, c, l);
     c->listener = l;
     l->pending++;
     sl_table_insert(s, c);
@@ -457,7 +482,10 @@ static int step(struct sl_stack *s)
         work = 1;
     }
     process_dirty(s);
-    s->io->ops->tx_flush(s->io);
+    if (s->persist)
+        work |= sl_persist_flush(s); /* group commit, then (sync) the held output */
+    else
+        s->io->ops->tx_flush(s->io);
     return work;
 }
 
@@ -474,6 +502,8 @@ int sl_stack_step(struct sl_stack *s, int timeout_ms)
         if (wait < 0 || d < wait)
             wait = (int)d;
     }
+    if (sl_persist_down(s) && (wait < 0 || wait > 10))
+        wait = 10; /* the store is away: retry the held batch soon */
     if (wait != 0) {
         if (fd >= 0) {
             struct pollfd p = {.fd = fd, .events = POLLIN};

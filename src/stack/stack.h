@@ -34,6 +34,7 @@ struct sl_conn {
     unsigned ev;                /* SL_EV_* waiting to be delivered */
     uint32_t keepidle_cfg;      /* SL_OPT_KEEPIDLE, seconds */
     uint8_t sflags;
+    struct sl_pconn *p;         /* persistence state; NULL when not durable */
 };
 
 struct sl_listener {
@@ -46,6 +47,10 @@ struct sl_listener {
     bool notify;
     bool syncookies;
     uint64_t cookie_sent_us; /* last SYN cookie sent; ACKs are checked for 128 s */
+    uint8_t durability;      /* enum sl_durability */
+    bool commit;
+    ssize_t (*ref_read)(void *user, const char *object, uint64_t off, void *buf, size_t len);
+    void (*on_restore)(sl_conn *c, const void *blob, size_t len, void *user);
 };
 
 #define SL_ARP_SLOTS 256
@@ -97,6 +102,7 @@ struct sl_stack {
     void *clock_arg;
     uint64_t ctr[SL_CTR__COUNT];
     struct sl_tcp_out out; /* scratch, reused for every engine call */
+    struct sl_persist *persist; /* NULL without a store */
 };
 
 /* conn_table.c */
@@ -144,6 +150,13 @@ void sl_ring_pool_free(struct sl_stack *s);
  * takes ownership of io. clock may be NULL for the monotonic clock. */
 int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_fn clock,
                        void *clock_arg, struct sl_stack **out, char *err, size_t errlen);
+/* Puts a connection rebuilt from the store on l's accept queue. */
+void sl_conn_enqueue_accept(struct sl_stack *s, struct sl_listener *l, struct sl_conn *c);
+struct sl_listener *sl_find_listener(struct sl_stack *s, uint16_t port);
+/* Tests: the process "dies" here. Nothing more is written to the store,
+ * held frames are lost, memory is freed, and the device is handed back
+ * (*io) so a new stack can take it over, as a restarted process would. */
+void sl_stack_crash(struct sl_stack *s, struct sl_io **io);
 /* One event-loop iteration (see sl_run). */
 int sl_stack_step(struct sl_stack *s, int timeout_ms);
 

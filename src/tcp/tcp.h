@@ -220,6 +220,14 @@ void sl_tcp_close(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
 void sl_tcp_shutdown_rd(struct sl_tcb *t);
 /* Abort (3.10.5): emit RST, go to CLOSED. */
 void sl_tcp_abort(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
+/* A control block was just rebuilt from a store record (restart, move):
+ * its rings hold [snd_una, snd_end) and [rcv_read, rcv_nxt). Forgets what
+ * the record does not carry (out-of-order data, the SACK scoreboard, an
+ * RTT sample in flight), restarts from a safe congestion window and
+ * retransmits from SND.UNA at once, with an ACK, instead of waiting for
+ * the peer's RTO. Emits into out. */
+void sl_tcp_restored(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
+                     struct sl_tcp_out *out);
 
 /* ---- SYN cookies (RFC 4987 3.6), src/tcp/tcp_syncookie.c ---- */
 uint32_t sl_tcp_cookie_make(const uint8_t key[16], uint32_t laddr, uint16_t lport,

@@ -258,6 +258,51 @@ void sl_tcp_abort(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
     tcp_set_state(t, SL_TCP_CLOSED, now, out);
 }
 
+void sl_tcp_restored(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
+                     struct sl_tcp_out *out)
+{
+    /* Out-of-order bytes are not stored: the peer sends them again
+     * (RFC 2018 8 lets a receiver renege on SACKed data). Our own view of
+     * the peer's SACKs is dropped too; its next ACK rebuilds it. */
+    t->n_ooo = 0;
+    t->ooo_last = 0;
+    t->n_sacked = 0;
+    t->dupacks = 0;
+    t->flags &= ~(uint32_t)(SL_TF_IN_RECOVERY | SL_TF_RTT_VALID | SL_TF_TLP_SENT | SL_TF_PTO);
+    if (t->state == SL_TCP_SYN_RCVD || t->state == SL_TCP_SYN_SENT) {
+        /* the handshake segment goes again at once (3.8.1) */
+        t->flags |= SL_TF_OPENING_SYN;
+        t->t_rexmt = now;
+        sl_tcp_timers(t, b, now, out);
+        return;
+    }
+    if (t->state == SL_TCP_TIME_WAIT || t->state == SL_TCP_CLOSED)
+        return;
+    /* An asynchronous writer may have sent bytes after its last record:
+     * everything queued counts as possibly sent, so ACKs for it are
+     * acceptable (3.10.7.4 checks SEG.ACK against SND.MAX). */
+    if (b->snd && sl_seq_gt(t->snd_end, t->snd_max))
+        t->snd_max = t->snd_end;
+    /* RFC 5681 4.1 restart after idle: at most the initial window, and
+     * remember the old window as the slow-start threshold. */
+    uint32_t old = t->cwnd;
+    tcp_cc_init(t);
+    t->ssthresh = tcp_max32(old, 2u * t->snd_mss);
+    t->recover = t->snd_una;
+    /* RFC 6298 5.1: the timer runs while data is outstanding; go back N
+     * from SND.UNA now (the peer may be in a long RTO backoff). */
+    t->backoff = 0;
+    t->flags &= ~(uint32_t)SL_TF_PERSIST;
+    t->snd_nxt = t->snd_una;
+    t->high_rxt = t->snd_una;
+    t->flags |= SL_TF_ACK_NOW;
+    t->t_rexmt = 0;
+    if (b->snd)
+        sl_tcp_output(t, b, now, out);
+    if (!t->t_rexmt && t->snd_max != t->snd_una)
+        tcp_arm_rto(t, now);
+}
+
 /* RFC 5927 4.1 (a segment in flight: SND.UNA <= seq < SND.NXT) and RFC 1191
  * (never below 68 bytes of MTU; here never below a 536-byte MSS). */
 enum sl_ctr sl_tcp_icmp_ptb(struct sl_tcb *t, uint32_t seq, uint16_t mtu)

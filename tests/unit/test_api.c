@@ -6,16 +6,7 @@
 
 #include "stack/stack.h"
 
-static int passed, failed;
-#define CHECK(c)                                                                 \
-    do {                                                                         \
-        if (c) {                                                                 \
-            passed++;                                                            \
-        } else {                                                                 \
-            failed++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-        }                                                                        \
-    } while (0)
+#include "check.h"
 
 static uint64_t vnow = 5000000;
 static uint64_t vclock(void *arg)

@@ -1,0 +1,961 @@
+/* Externalized connection state, stack side (issue 3).
+ *
+ * What is written. One record per flow, key sl:{L:LP-R:RP}:rec, sealed by
+ * record.c (magic, version, HMAC): the packed control block; the send
+ * bytes of [SND.UNA, SND.END) that are NOT object content, concatenated in
+ * sequence order; the receive bytes [RCV.READ, RCV.NXT) (RCV.READ is the
+ * application's commit point: its read point at level 1, sl_conn_commit's
+ * at level 2); and a "meta" blob in the record's checkpoint field:
+ *
+ *   u8 version (1) | u8 flags (META_APP_CLOSED, META_COMMIT) | u8 n_refs |
+ *   u8 reserved | u32 app checkpoint length |
+ *   n_refs x { u32 seq | u32 len | u64 object offset | u8 name length | name } |
+ *   app checkpoint bytes
+ *
+ * The refs are send-by-reference extents (TRODS): their bytes are read
+ * back through the listener's ref_read callback on restore, so a bulk
+ * download stores a few hundred bytes per flow, not its payload.
+ *
+ * When. A connection that changed in an iteration is on the dirty list;
+ * at the end of the iteration sl_persist_flush writes every dirty flow in
+ * ONE store batch (group commit: one round trip for Redis, a memcpy per
+ * flow for shm). With SL_DUR_SYNC the frames of that iteration are held
+ * by the io_hold wrapper and only released once the batch succeeded
+ * (output commit); if it failed they are discarded, the flows stay dirty
+ * and the next iteration tries again: connections stall, none breaks, and
+ * one log line says the store is away (another when it is back). With
+ * SL_DUR_ASYNC frames leave first and the batch follows in the same
+ * iteration (write-behind; a crash loses at most one iteration).
+ *
+ * Ownership. Every flow has an owner epoch in the store. A new flow takes
+ * epoch 1 with compare-and-set from 0; a restore takes e+1 from e. Every
+ * put and delete is fenced by our epoch, so once another instance took
+ * over, our writes fail with -ESTALE atomically: we then drop the flow
+ * silently (no RST, which would kill it on its new owner). A flow that
+ * ends (TIME-WAIT, CLOSED) has its record deleted and its epoch reset
+ * to 0, fenced.
+ *
+ * Recovery. At listen time every record of the listener's address and
+ * port is restored; a segment for an unknown flow triggers a lookup
+ * (token bucket + negative cache, so a storm of random 4-tuples cannot
+ * become a store storm). Restore = CAS the epoch first (so no one else can
+ * write after we read), then read and verify the record, rebuild rings
+ * and control block, hand the connection to the application through the
+ * accept queue (on_restore gets the checkpoint), and retransmit from
+ * SND.UNA at once (sl_tcp_restored). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stack/persist.h"
+#include "store/store.h"
+
+#define META_VERSION 1
+#define META_APP_CLOSED 0x01
+#define META_COMMIT 0x02
+#define META_HDR 8
+#define LOOKUP_PER_SEC 2000u
+#define NEGCACHE_SLOTS 4096u
+#define NEGCACHE_US 1000000u
+#define MAX_DELS 4096u
+
+struct pdel {
+    struct sl_flow flow;
+    uint64_t epoch;
+};
+
+/* What one queued op of a batch belongs to. */
+struct pop {
+    struct sl_conn *c; /* NULL for a deletion */
+    uint8_t kind;      /* 0 cas, 1 put, 2 del, 3 epoch reset */
+};
+
+struct sl_persist {
+    struct sl_store *st;
+    uint8_t key[SL_REC_KEY_LEN];
+    struct sl_conn *dirty_head;
+    struct pdel *dels;
+    uint32_t n_dels;
+    /* batch scratch */
+    struct pop *ops;
+    struct sl_store_result *res;
+    uint32_t ops_cap;
+    uint8_t *enc, *val, *meta;
+    size_t enc_cap, val_cap, meta_cap;
+    /* store health, for the log */
+    int down;            /* last batch failed */
+    uint64_t down_since;
+    uint64_t down_logged;
+    /* unknown-flow lookups */
+    uint64_t tok_ts;
+    uint32_t tokens;
+    struct { uint32_t h; uint64_t until; } neg[NEGCACHE_SLOTS];
+    int have_sync;
+};
+
+static void plog(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("sltcp: store: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static const uint8_t dev_key[SL_REC_KEY_LEN] = "sltcp development key, not safe";
+
+int sl_persist_create(struct sl_stack *s, const char *uri, const uint8_t *key,
+                      struct sl_persist **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!uri || !*uri)
+        return 0;
+    struct sl_persist *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    int rc = sl_store_open(uri, &p->st);
+    if (rc < 0) {
+        snprintf(err, errlen, "store %s: %s", uri, strerror(-rc));
+        free(p);
+        return rc;
+    }
+    if (key) {
+        memcpy(p->key, key, SL_REC_KEY_LEN);
+    } else {
+        memcpy(p->key, dev_key, SL_REC_KEY_LEN);
+        plog("no store key given: records are sealed with the built-in development "
+             "key and are NOT protected against tampering");
+    }
+    p->tokens = LOOKUP_PER_SEC;
+    p->tok_ts = s->now;
+    *out = p;
+    return 0;
+}
+
+void sl_persist_destroy(struct sl_stack *s)
+{
+    struct sl_persist *p = s->persist;
+    if (!p)
+        return;
+    sl_store_close(p->st);
+    free(p->dels);
+    free(p->ops);
+    free(p->res);
+    free(p->enc);
+    free(p->val);
+    free(p->meta);
+    free(p);
+    s->persist = NULL;
+}
+
+static void pconn_free(struct sl_conn *c)
+{
+    if (!c->p)
+        return;
+    free(c->p->ckpt);
+    free(c->p->restored_ckpt);
+    free(c->p);
+    c->p = NULL;
+}
+
+void sl_persist_drop(struct sl_conn *c) { pconn_free(c); }
+
+struct sl_store *sl_persist_store(struct sl_stack *s) { return s->persist ? s->persist->st : NULL; }
+
+int sl_persist_down(const struct sl_stack *s) { return s->persist && s->persist->down; }
+
+int sl_persist_attach(struct sl_stack *s, struct sl_conn *c, struct sl_listener *l)
+{
+    if (!s->persist || !l || l->durability == SL_DUR_OFF || c->p)
+        return 0;
+    struct sl_pconn *pc = calloc(1, sizeof(*pc));
+    if (!pc)
+        return -ENOMEM;
+    pc->dur = l->durability;
+    if (l->commit)
+        pc->flags |= SL_PC_COMMIT;
+    pc->app_read = c->tcb.rcv_read; /* set by the open (passive or cookie) */
+    c->p = pc;
+    return 0;
+}
+
+static void list_unlink(struct sl_persist *p, struct sl_conn *c)
+{
+    struct sl_pconn *pc = c->p;
+    if (!(pc->flags & SL_PC_LISTED))
+        return;
+    if (pc->prev)
+        pc->prev->p->next = pc->next;
+    else
+        p->dirty_head = pc->next;
+    if (pc->next)
+        pc->next->p->prev = pc->prev;
+    pc->prev = pc->next = NULL;
+    pc->flags &= (uint8_t)~SL_PC_LISTED;
+}
+
+void sl_persist_mark(struct sl_stack *s, struct sl_conn *c)
+{
+    struct sl_persist *p = s->persist;
+    struct sl_pconn *pc = c->p;
+    if (!p || !pc || (pc->flags & (SL_PC_LISTED | SL_PC_GONE)))
+        return;
+    if ((pc->flags & SL_PC_DONE) && !(pc->flags & SL_PC_WRITTEN))
+        return;
+    pc->flags |= SL_PC_LISTED;
+    pc->prev = NULL;
+    pc->next = p->dirty_head;
+    if (p->dirty_head)
+        p->dirty_head->p->prev = c;
+    p->dirty_head = c;
+}
+
+static void conn_flow(const struct sl_conn *c, struct sl_flow *f)
+{
+    f->laddr = c->tcb.laddr;
+    f->raddr = c->tcb.raddr;
+    f->lport = c->tcb.lport;
+    f->rport = c->tcb.rport;
+}
+
+void sl_persist_forget(struct sl_stack *s, struct sl_conn *c)
+{
+    struct sl_persist *p = s->persist;
+    struct sl_pconn *pc = c->p;
+    if (!pc)
+        return;
+    if (p) {
+        list_unlink(p, c);
+        if ((pc->flags & SL_PC_WRITTEN) && !(pc->flags & SL_PC_GONE)) {
+            if (!p->dels)
+                p->dels = calloc(MAX_DELS, sizeof(*p->dels));
+            if (p->dels && p->n_dels < MAX_DELS) {
+                conn_flow(c, &p->dels[p->n_dels].flow);
+                p->dels[p->n_dels++].epoch = pc->epoch;
+            } else {
+                SCTR(s, persist_store_errors); /* left for the owner's next restore */
+            }
+        }
+    }
+    pconn_free(c);
+}
+
+/* ---------------- references (send by reference) ---------------- */
+
+void sl_persist_trim_refs(struct sl_conn *c)
+{
+    struct sl_pconn *pc = c->p;
+    if (!pc)
+        return;
+    uint32_t una = c->tcb.snd_una;
+    unsigned j = 0;
+    for (unsigned i = 0; i < pc->n_refs; i++) {
+        struct sl_ref *r = &pc->refs[i];
+        if (sl_seq_le(r->seq + r->len, una))
+            continue; /* fully acknowledged */
+        if (sl_seq_lt(r->seq, una)) { /* TRODS: offset = ack - start */
+            uint32_t d = una - r->seq;
+            r->seq += d;
+            r->off += d;
+            r->len -= d;
+        }
+        if (j != i)
+            pc->refs[j] = *r;
+        j++;
+    }
+    pc->n_refs = (uint8_t)j;
+}
+
+void sl_persist_add_ref(struct sl_conn *c, uint32_t seq, uint32_t len, const char *obj,
+                        uint64_t off)
+{
+    struct sl_pconn *pc = c->p;
+    if (!pc || !len)
+        return;
+    size_t nl = strlen(obj);
+    if (nl >= SL_REF_NAME)
+        return; /* kept by value */
+    sl_persist_trim_refs(c);
+    if (pc->n_refs) {
+        struct sl_ref *last = &pc->refs[pc->n_refs - 1];
+        if (last->seq + last->len == seq && last->off + last->len == off &&
+            strcmp(last->obj, obj) == 0) {
+            last->len += len;
+            return;
+        }
+    }
+    if (pc->n_refs >= SL_REF_MAX)
+        return; /* by value: correct, only costlier */
+    struct sl_ref *r = &pc->refs[pc->n_refs++];
+    r->seq = seq;
+    r->len = len;
+    r->off = off;
+    memcpy(r->obj, obj, nl + 1);
+}
+
+int sl_persist_checkpoint(struct sl_stack *s, struct sl_conn *c, const void *blob, size_t len)
+{
+    struct sl_pconn *pc = c->p;
+    if (!pc)
+        return -EINVAL;
+    if (len > SL_REC_MAX_CKPT / 2)
+        return -EMSGSIZE;
+    uint8_t *n = NULL;
+    if (len) {
+        n = malloc(len);
+        if (!n)
+            return -ENOMEM;
+        memcpy(n, blob, len);
+    }
+    free(pc->ckpt);
+    pc->ckpt = n;
+    pc->ckpt_len = (uint32_t)len;
+    sl_persist_mark(s, c);
+    return 0;
+}
+
+/* ---------------- encoding ---------------- */
+
+static int grow(uint8_t **b, size_t *cap, size_t need)
+{
+    if (*cap >= need)
+        return 0;
+    size_t n = *cap ? *cap : 4096;
+    while (n < need)
+        n *= 2;
+    uint8_t *q = realloc(*b, n);
+    if (!q)
+        return -ENOMEM;
+    *b = q;
+    *cap = n;
+    return 0;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+/* Builds the record of c, sealed, into p->enc. Returns its length or -errno. */
+static ssize_t encode_conn(struct sl_stack *s, struct sl_conn *c, uint64_t epoch)
+{
+    struct sl_persist *p = s->persist;
+    struct sl_pconn *pc = c->p;
+    const struct sl_tcb *t = &c->tcb;
+    sl_persist_trim_refs(c);
+
+    /* meta */
+    size_t mlen = META_HDR + pc->ckpt_len;
+    for (unsigned i = 0; i < pc->n_refs; i++)
+        mlen += 17 + strlen(pc->refs[i].obj);
+    if (grow(&p->meta, &p->meta_cap, mlen) < 0)
+        return -ENOMEM;
+    uint8_t *m = p->meta;
+    m[0] = META_VERSION;
+    m[1] = (uint8_t)(((c->sflags & SL_CF_APP_CLOSED) ? META_APP_CLOSED : 0) |
+                     ((pc->flags & SL_PC_COMMIT) ? META_COMMIT : 0));
+    m[2] = pc->n_refs;
+    m[3] = 0;
+    put32(m + 4, pc->ckpt_len);
+    size_t o = META_HDR;
+    for (unsigned i = 0; i < pc->n_refs; i++) {
+        const struct sl_ref *r = &pc->refs[i];
+        size_t nl = strlen(r->obj);
+        put32(m + o, r->seq);
+        put32(m + o + 4, r->len);
+        put64(m + o + 8, r->off);
+        m[o + 16] = (uint8_t)nl;
+        memcpy(m + o + 17, r->obj, nl);
+        o += 17 + nl;
+    }
+    if (pc->ckpt_len)
+        memcpy(m + o, pc->ckpt, pc->ckpt_len);
+
+    struct sl_record_in in = {.tcb = t, .now_us = s->now, .epoch = epoch, .gen = ++pc->gen};
+    /* send bytes by value: [snd_una, snd_end) minus the refs */
+    in.snd_seq = t->snd_una;
+    if (c->snd && t->state >= SL_TCP_ESTABLISHED && sl_seq_lt(t->snd_una, t->snd_end)) {
+        uint32_t span = t->snd_end - t->snd_una, vlen = 0;
+        if (grow(&p->val, &p->val_cap, span) < 0)
+            return -ENOMEM;
+        uint32_t seq = t->snd_una;
+        for (unsigned i = 0; i <= pc->n_refs; i++) {
+            uint32_t stop = i < pc->n_refs ? pc->refs[i].seq : t->snd_end;
+            if (sl_seq_lt(seq, stop)) {
+                sl_tcp_copy_out(t, c->snd, seq, p->val + vlen, stop - seq);
+                vlen += stop - seq;
+            }
+            if (i < pc->n_refs)
+                seq = pc->refs[i].seq + pc->refs[i].len;
+        }
+        in.snd = sl_rec_flat(p->val, vlen);
+    }
+    /* receive bytes not committed: [rcv_read, rcv_nxt minus a FIN) */
+    in.rcv_seq = t->rcv_read;
+    if (c->rcv && t->state >= SL_TCP_ESTABLISHED) {
+        uint32_t end = t->rcv_nxt - ((t->flags & SL_TF_FIN_RCVD) ? 1u : 0u);
+        if (sl_seq_lt(t->rcv_read, end))
+            in.rcv = sl_rec_ring(c->rcv, t->rcv_bufsz, t->rcv_read, end - t->rcv_read);
+    }
+    in.ckpt = p->meta;
+    in.ckpt_len = (uint32_t)mlen;
+    ssize_t need = sl_record_size(&in);
+    if (need < 0)
+        return need;
+    if (grow(&p->enc, &p->enc_cap, (size_t)need) < 0)
+        return -ENOMEM;
+    return sl_record_encode(&in, p->key, p->enc, p->enc_cap);
+}
+
+/* ---------------- the batch ---------------- */
+
+static int ops_reserve(struct sl_persist *p, uint32_t n)
+{
+    if (n <= p->ops_cap)
+        return 0;
+    uint32_t cap = p->ops_cap ? p->ops_cap : 256;
+    while (cap < n)
+        cap *= 2;
+    struct pop *o = realloc(p->ops, cap * sizeof(*o));
+    if (!o)
+        return -ENOMEM;
+    p->ops = o;
+    struct sl_store_result *r = realloc(p->res, cap * sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    p->res = r;
+    p->ops_cap = cap;
+    return 0;
+}
+
+/* The flow was taken over by another instance: drop it here, silently. */
+static void superseded(struct sl_stack *s, struct sl_conn *c)
+{
+    SCTR(s, persist_superseded);
+    c->p->flags |= SL_PC_GONE;
+    struct sl_tcp_out *out = sl_out_reset(s);
+    c->tcb.err = -ESTALE;
+    c->tcb.state = SL_TCP_CLOSED;
+    out->events |= SL_TEV_ERROR | SL_TEV_CLOSED;
+    sl_conn_after(s, c);
+}
+
+static void note_down(struct sl_stack *s, int rc, unsigned nflows)
+{
+    struct sl_persist *p = s->persist;
+    if (!p->down) {
+        p->down = 1;
+        p->down_since = s->now;
+        p->down_logged = s->now;
+        plog("%s unreachable (%s): %u connection(s) stalled until it answers again",
+             sl_store_name(p->st), strerror(-rc), nflows);
+    } else if (s->now - p->down_logged > 5000000u) {
+        p->down_logged = s->now;
+        plog("%s still unreachable (%s) after %" PRIu64 " ms", sl_store_name(p->st),
+             strerror(-rc), (s->now - p->down_since) / 1000);
+    }
+}
+
+int sl_persist_flush(struct sl_stack *s)
+{
+    struct sl_persist *p = s->persist;
+    struct sl_io *io = s->io;
+    if (!p || (!p->dirty_head && !p->n_dels)) {
+        sl_io_hold_release(io); /* nothing to make durable */
+        return 0;
+    }
+    int async_first = !sl_io_is_hold(io);
+    if (async_first)
+        io->ops->tx_flush(io); /* write-behind: frames go first */
+
+    /* Count ops; encode into one arena (p->enc) so data pointers stay valid. */
+    uint32_t nflows = 0, nops = 0;
+    size_t total = 0;
+    for (struct sl_conn *c = p->dirty_head; c; c = c->p->next) {
+        nflows++;
+        nops += 2;
+    }
+    nops += 2 * p->n_dels;
+    if (ops_reserve(p, nops) < 0)
+        return 1;
+    sl_store_begin(p->st);
+    uint32_t k = 0;
+    for (struct sl_conn *c = p->dirty_head; c; c = c->p->next) {
+        struct sl_pconn *pc = c->p;
+        const struct sl_tcb *t = &c->tcb;
+        char key[SL_STORE_KEY_MAX];
+        struct sl_flow f;
+        conn_flow(c, &f);
+        sl_store_flow_key(key, sizeof(key), &f, "rec");
+        int done = (pc->flags & SL_PC_DONE) || t->state == SL_TCP_TIME_WAIT ||
+                   t->state == SL_TCP_CLOSED;
+        if (done) {
+            pc->flags |= SL_PC_DONE;
+            if (pc->flags & SL_PC_WRITTEN) {
+                sl_store_del(p->st, key, pc->epoch);
+                p->ops[k++] = (struct pop){c, 2};
+                sl_store_cas_epoch(p->st, key, pc->epoch, 0, NULL);
+                p->ops[k++] = (struct pop){c, 3};
+            }
+            continue;
+        }
+        if (!(pc->flags & SL_PC_OWNED)) {
+            uint64_t want = pc->epoch + 1;
+            sl_store_cas_epoch(p->st, key, pc->epoch, want, NULL);
+            p->ops[k++] = (struct pop){c, 0};
+        }
+        uint64_t fence = (pc->flags & SL_PC_OWNED) ? pc->epoch : pc->epoch + 1;
+        ssize_t n = encode_conn(s, c, fence);
+        if (n < 0) {
+            SCTR(s, persist_too_big);
+            continue;
+        }
+        sl_store_put(p->st, key, p->enc, (size_t)n, SL_STORE_ANY, fence, NULL);
+        p->ops[k++] = (struct pop){c, 1};
+        total += (size_t)n;
+    }
+    for (uint32_t i = 0; i < p->n_dels; i++) {
+        char key[SL_STORE_KEY_MAX];
+        sl_store_flow_key(key, sizeof(key), &p->dels[i].flow, "rec");
+        sl_store_del(p->st, key, p->dels[i].epoch);
+        p->ops[k++] = (struct pop){NULL, 2};
+        sl_store_cas_epoch(p->st, key, p->dels[i].epoch, 0, NULL);
+        p->ops[k++] = (struct pop){NULL, 3};
+    }
+    int rc = sl_store_commit(p->st, p->res, k);
+    SCTR(s, persist_batches);
+
+    /* results */
+    int failed = 0, first_err = 0, fenced = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        struct pop *o = &p->ops[i];
+        int r = p->res[i].rc;
+        struct sl_conn *c = o->c;
+        if (o->kind == 2 || o->kind == 3) {
+            if (r == 0 && o->kind == 2)
+                SCTR(s, persist_deletes);
+            if (c && o->kind == 2 && (r == 0 || r == -ENOENT))
+                c->p->flags &= (uint8_t)~SL_PC_WRITTEN;
+            if (r < 0 && r != -ENOENT && r != -ESTALE) {
+                failed = 1;
+                first_err = first_err ? first_err : r;
+            }
+            continue;
+        }
+        struct sl_pconn *pc = c->p;
+        if (o->kind == 0) {
+            if (r == 0) {
+                pc->flags |= SL_PC_OWNED;
+                pc->epoch++;
+            } else if (r == -ESTALE && !(pc->flags & SL_PC_RESTORED)) {
+                /* a leftover epoch of an earlier flow with this 4-tuple:
+                 * take over from it on the next iteration */
+                pc->epoch = p->res[i].value;
+                failed = 1;
+                first_err = first_err ? first_err : r;
+            } else if (r == -ESTALE) {
+                superseded(s, c);
+                fenced = 1;
+            } else {
+                failed = 1;
+                first_err = first_err ? first_err : r;
+            }
+            continue;
+        }
+        /* put */
+        if (r == 0) {
+            pc->flags |= SL_PC_WRITTEN;
+            SCTR(s, persist_records);
+            continue;
+        }
+        if (r == -ESTALE && (pc->flags & SL_PC_OWNED)) {
+            superseded(s, c);
+            fenced = 1;
+            continue;
+        }
+        if (r == -ENOSPC || r == -EMSGSIZE) {
+            SCTR(s, persist_too_big);
+            continue;
+        }
+        failed = 1;
+        first_err = first_err ? first_err : r;
+    }
+    (void)rc; /* every op's own result says what happened (a lost
+                 connection fails each of them) */
+    if (failed) {
+        SCTR(s, persist_store_errors);
+        if (sl_io_is_hold(io)) {
+            SCTR(s, persist_stalled_iters);
+            sl_io_hold_discard(io);
+        }
+        note_down(s, first_err, nflows);
+        /* everything stays dirty: written again on the next iteration
+         * (the loop polls at most SL_PERSIST_RETRY_MS apart meanwhile) */
+        return 0;
+    }
+    if (fenced && sl_io_is_hold(io)) {
+        /* frames built from a flow's state that is not durable (its new
+         * owner has another) must not leave; the other flows' frames of
+         * this iteration go too, and TCP sends them again */
+        sl_io_hold_discard(io);
+    }
+    s->ctr[SL_CTR_persist_bytes] += total;
+    if (p->down) {
+        plog("%s answers again after %" PRIu64 " ms; stalled connections resume",
+             sl_store_name(p->st), (s->now - p->down_since) / 1000);
+        p->down = 0;
+    }
+    p->n_dels = 0;
+    while (p->dirty_head) {
+        struct sl_conn *c = p->dirty_head;
+        list_unlink(p, c);
+    }
+    if (!async_first)
+        sl_io_hold_release(io);
+    return 1;
+}
+
+/* ---------------- restore ---------------- */
+
+static int parse_meta(const uint8_t *m, uint32_t len, struct sl_pconn *pc, uint8_t *mflags,
+                      const uint8_t **ckpt, uint32_t *ckpt_len)
+{
+    if (len < META_HDR || m[0] != META_VERSION || m[3] != 0 || m[2] > SL_REF_MAX ||
+        (m[1] & ~(META_APP_CLOSED | META_COMMIT)))
+        return -EINVAL;
+    *mflags = m[1];
+    uint32_t cl = get32(m + 4);
+    size_t o = META_HDR;
+    pc->n_refs = 0;
+    for (unsigned i = 0; i < m[2]; i++) {
+        if (len - o < 17)
+            return -EINVAL;
+        struct sl_ref *r = &pc->refs[pc->n_refs++];
+        r->seq = get32(m + o);
+        r->len = get32(m + o + 4);
+        r->off = get64(m + o + 8);
+        uint8_t nl = m[o + 16];
+        if (nl >= SL_REF_NAME || len - o - 17 < nl)
+            return -EINVAL;
+        memcpy(r->obj, m + o + 17, nl);
+        r->obj[nl] = 0;
+        if (memchr(r->obj, 0, nl))
+            return -EINVAL;
+        o += 17 + nl;
+    }
+    if (len - o != cl)
+        return -EINVAL;
+    *ckpt = m + o;
+    *ckpt_len = cl;
+    return 0;
+}
+
+/* Reads object bytes into the send ring at seq (wrapping). */
+static int fill_ref(struct sl_listener *l, struct sl_conn *c, const struct sl_ref *r)
+{
+    struct sl_tcb *t = &c->tcb;
+    uint32_t done = 0;
+    while (done < r->len) {
+        uint32_t idx = (r->seq + done) & (t->snd_bufsz - 1);
+        uint32_t n = r->len - done;
+        if (n > t->snd_bufsz - idx)
+            n = t->snd_bufsz - idx;
+        ssize_t got = l->ref_read(l->user, r->obj, r->off + done, c->snd + idx, n);
+        if (got <= 0)
+            return got < 0 ? (int)got : -EIO;
+        done += (uint32_t)got;
+    }
+    return 0;
+}
+
+static void ring_put(uint8_t *ring, uint32_t size, uint32_t seq, const uint8_t *src, uint32_t n)
+{
+    uint32_t idx = seq & (size - 1);
+    uint32_t a = n < size - idx ? n : size - idx;
+    memcpy(ring + idx, src, a);
+    memcpy(ring, src + a, n - a);
+}
+
+/* Validates the rebuilt streams against the control block and the rings. */
+static int check_streams(const struct sl_tcb *t, const struct sl_pconn *pc, uint32_t snd_len,
+                         uint32_t sndbuf, uint32_t rcvbuf)
+{
+    if (t->snd_bufsz != sndbuf || t->rcv_bufsz != rcvbuf)
+        return -EINVAL;
+    uint32_t span = t->snd_end - t->snd_una;
+    if (t->state >= SL_TCP_ESTABLISHED && span > sndbuf)
+        return -EINVAL;
+    uint32_t seq = t->snd_una, vbytes = 0;
+    for (unsigned i = 0; i < pc->n_refs; i++) {
+        const struct sl_ref *r = &pc->refs[i];
+        if (sl_seq_lt(r->seq, seq) || sl_seq_gt(r->seq + r->len, t->snd_end) ||
+            r->len > sndbuf)
+            return -EINVAL;
+        vbytes += r->seq - seq;
+        seq = r->seq + r->len;
+    }
+    if (t->state >= SL_TCP_ESTABLISHED)
+        vbytes += t->snd_end - seq;
+    else
+        vbytes = 0;
+    return vbytes == snd_len ? 0 : -EINVAL;
+}
+
+/* Restores one flow. Returns the connection or NULL (counted). */
+static struct sl_conn *restore_flow(struct sl_stack *s, struct sl_listener *l,
+                                    const struct sl_flow *f)
+{
+    struct sl_persist *p = s->persist;
+    char key[SL_STORE_KEY_MAX];
+    sl_store_flow_key(key, sizeof(key), f, "rec");
+    if (sl_table_find(s, f->raddr, f->rport, f->lport))
+        return NULL;
+    /* 1. ownership first: after our CAS nobody else can write the record */
+    uint64_t e = 0, cur = 0;
+    int rc = sl_store_epoch_get(p->st, key, &e);
+    if (rc == 0)
+        rc = sl_store_cas_epoch(p->st, key, e, e + 1, &cur);
+    if (rc == -ESTALE) {
+        SCTR(s, restore_lost_race);
+        return NULL;
+    }
+    if (rc < 0) {
+        SCTR(s, restore_store_error);
+        return NULL;
+    }
+    /* 2. the record */
+    size_t len = 0;
+    uint64_t ver;
+    rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, &ver);
+    if (rc == -ENOBUFS) {
+        if (grow(&p->enc, &p->enc_cap, len) < 0)
+            return NULL;
+        rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, &ver);
+    }
+    if (rc == -ENOENT) {
+        /* no record: the flow ended; give the epoch back */
+        sl_store_cas_epoch(p->st, key, e + 1, 0, NULL);
+        return NULL;
+    }
+    if (rc < 0) {
+        SCTR(s, restore_store_error);
+        return NULL;
+    }
+    struct sl_record r;
+    rc = sl_record_decode(p->enc, len, p->key, f, s->now, &r);
+    if (rc < 0) {
+        SCTR(s, restore_bad_record);
+        plog("record %s refused: %s", key, strerror(-rc));
+        return NULL;
+    }
+    struct sl_pconn tmp = {0};
+    uint8_t mflags = 0;
+    const uint8_t *ckpt = NULL;
+    uint32_t ckpt_len = 0;
+    if (parse_meta(r.ckpt, r.ckpt_len, &tmp, &mflags, &ckpt, &ckpt_len) < 0 ||
+        check_streams(&r.tcb, &tmp, r.snd_len, s->tcfg.sndbuf, s->tcfg.rcvbuf) < 0 ||
+        r.tcb.laddr != s->addr || r.tcb.state == SL_TCP_CLOSED ||
+        r.tcb.state == SL_TCP_LISTEN || r.tcb.state == SL_TCP_TIME_WAIT ||
+        ((mflags & META_COMMIT) != 0) != l->commit) {
+        SCTR(s, restore_bad_record);
+        plog("record %s refused: inconsistent with this listener", key);
+        return NULL;
+    }
+    if (r.tcb.state >= SL_TCP_ESTABLISHED && !l->ref_read && tmp.n_refs) {
+        SCTR(s, restore_ref_error);
+        return NULL;
+    }
+    /* 3. rebuild */
+    int rings = r.tcb.state >= SL_TCP_ESTABLISHED;
+    struct sl_conn *c = sl_conn_new(s, rings);
+    if (!c)
+        return NULL; /* counted (limits) */
+    c->tcb = r.tcb;
+    if (sl_persist_attach(s, c, l) < 0) {
+        sl_conn_release(s, c);
+        c->sflags |= SL_CF_DEAD;
+        return NULL;
+    }
+    struct sl_pconn *pc = c->p;
+    pc->epoch = e + 1;
+    pc->flags |= SL_PC_OWNED | SL_PC_WRITTEN | SL_PC_RESTORED;
+    pc->n_refs = tmp.n_refs;
+    memcpy(pc->refs, tmp.refs, sizeof(tmp.refs));
+    if (ckpt_len) {
+        pc->ckpt = malloc(ckpt_len);
+        pc->restored_ckpt = malloc(ckpt_len);
+        if (pc->ckpt && pc->restored_ckpt) {
+            memcpy(pc->ckpt, ckpt, ckpt_len);
+            memcpy(pc->restored_ckpt, ckpt, ckpt_len);
+            pc->ckpt_len = pc->restored_ckpt_len = ckpt_len;
+        }
+    }
+    struct sl_tcb *t = &c->tcb;
+    if (rings) {
+        uint32_t seq = t->snd_una, v = 0;
+        for (unsigned i = 0; i <= pc->n_refs; i++) {
+            uint32_t stop = i < pc->n_refs ? pc->refs[i].seq : t->snd_end;
+            if (sl_seq_lt(seq, stop)) {
+                ring_put(c->snd, t->snd_bufsz, seq, r.snd + v, stop - seq);
+                v += stop - seq;
+            }
+            if (i < pc->n_refs) {
+                if (fill_ref(l, c, &pc->refs[i]) < 0) {
+                    SCTR(s, restore_ref_error);
+                    plog("record %s: object %s unreadable: flow dropped", key,
+                         pc->refs[i].obj);
+                    pconn_free(c);
+                    c->sflags |= SL_CF_DEAD | SL_CF_APP_CLOSED;
+                    sl_conn_release(s, c);
+                    return NULL;
+                }
+                seq = pc->refs[i].seq + pc->refs[i].len;
+            }
+        }
+        if (r.rcv_len)
+            ring_put(c->rcv, t->rcv_bufsz, r.rcv_seq, r.rcv, r.rcv_len);
+        t->rcv_read = r.rcv_seq + 0; /* the commit point */
+        if (!r.rcv_len)
+            t->rcv_read = t->rcv_nxt - ((t->flags & SL_TF_FIN_RCVD) ? 1u : 0u);
+        pc->app_read = t->rcv_read;
+    }
+    SCTR(s, restore_ok);
+    sl_table_insert(s, c);
+    if (mflags & META_APP_CLOSED) {
+        c->sflags |= SL_CF_APP_CLOSED | SL_CF_ACCEPTED; /* an orphan finishing its close */
+    } else if (t->state == SL_TCP_SYN_RCVD) {
+        c->listener = l;
+        l->pending++;
+    } else {
+        sl_conn_enqueue_accept(s, l, c);
+    }
+    /* 4. go: retransmit from SND.UNA now */
+    struct sl_tcp_out *out = sl_out_reset(s);
+    struct sl_tcp_bufs b = {c->snd, c->rcv};
+    sl_tcp_restored(t, &b, s->now, out);
+    sl_conn_after(s, c);
+    sl_persist_mark(s, c); /* the record now carries our epoch */
+    return c;
+}
+
+struct list_ctx {
+    struct sl_flow *v;
+    uint32_t n, cap;
+};
+
+static int list_cb(void *arg, const char *key)
+{
+    struct list_ctx *x = arg;
+    struct sl_flow f;
+    const char *part;
+    if (sl_store_flow_parse(key, &f, &part) < 0 || strcmp(part, "rec") != 0)
+        return 0;
+    if (x->n == x->cap) {
+        uint32_t cap = x->cap ? x->cap * 2 : 64;
+        struct sl_flow *v = realloc(x->v, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        x->v = v;
+        x->cap = cap;
+    }
+    x->v[x->n++] = f;
+    return 0;
+}
+
+int sl_persist_restore_all(struct sl_stack *s, struct sl_listener *l)
+{
+    struct sl_persist *p = s->persist;
+    if (!p || l->durability == SL_DUR_OFF)
+        return 0;
+    char prefix[SL_STORE_KEY_MAX];
+    sl_store_listener_prefix(prefix, sizeof(prefix), s->addr, l->port);
+    struct list_ctx x = {0};
+    int rc = sl_store_list(p->st, prefix, list_cb, &x);
+    if (rc < 0) {
+        plog("listing %s* failed: %s (flows restore on their next segment)", prefix,
+             strerror(-rc));
+        SCTR(s, restore_store_error);
+    }
+    int n = 0;
+    for (uint32_t i = 0; i < x.n; i++)
+        if (restore_flow(s, l, &x.v[i])) {
+            SCTR(s, restore_startup);
+            n++;
+        }
+    free(x.v);
+    if (x.n)
+        plog("restored %d of %u flow(s) on port %u", n, x.n, l->port);
+    return n;
+}
+
+static uint32_t flow_hash(uint32_t raddr, uint16_t rport, uint16_t lport)
+{
+    uint32_t h = raddr * 0x9e3779b1u ^ ((uint32_t)rport << 16 | lport) * 0x85ebca77u;
+    return h ^ (h >> 15);
+}
+
+struct sl_conn *sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uint32_t raddr,
+                                  uint16_t rport)
+{
+    struct sl_persist *p = s->persist;
+    if (!p || l->durability == SL_DUR_OFF)
+        return NULL;
+    uint32_t h = flow_hash(raddr, rport, l->port);
+    uint32_t slot = h & (NEGCACHE_SLOTS - 1);
+    if (p->neg[slot].h == h && p->neg[slot].until > s->now) {
+        SCTR(s, restore_negcache_hit);
+        return NULL;
+    }
+    /* token bucket: LOOKUP_PER_SEC */
+    uint64_t el = s->now - p->tok_ts;
+    if (el >= 1000) {
+        uint64_t add = el * LOOKUP_PER_SEC / 1000000u;
+        if (add) {
+            p->tokens = (uint32_t)(p->tokens + add > LOOKUP_PER_SEC ? LOOKUP_PER_SEC
+                                                                    : p->tokens + add);
+            p->tok_ts = s->now;
+        }
+    }
+    if (!p->tokens) {
+        SCTR(s, restore_lookup_limited);
+        return NULL;
+    }
+    p->tokens--;
+    struct sl_flow f = {s->addr, raddr, l->port, rport};
+    char key[SL_STORE_KEY_MAX];
+    sl_store_flow_key(key, sizeof(key), &f, "rec");
+    uint64_t e = 0;
+    int rc = sl_store_epoch_get(p->st, key, &e);
+    if (rc == 0 && e == 0) {
+        SCTR(s, restore_lookup_miss);
+        p->neg[slot].h = h;
+        p->neg[slot].until = s->now + NEGCACHE_US;
+        return NULL;
+    }
+    struct sl_conn *c = restore_flow(s, l, &f);
+    if (c)
+        SCTR(s, restore_on_demand);
+    else {
+        p->neg[slot].h = h;
+        p->neg[slot].until = s->now + NEGCACHE_US;
+    }
+    return c;
+}

@@ -1,0 +1,90 @@
+/* Externalized connection state: the stack side (issue 3). See
+ * docs/externalized-state.md for the design and src/stack/persist.c for
+ * the mechanics. The engine stays pure: everything that touches the store
+ * lives here and is called from the event loop (stack.c) and the API. */
+#ifndef SL_STACK_PERSIST_H
+#define SL_STACK_PERSIST_H
+
+#include <stdint.h>
+
+#include "stack/stack.h"
+
+#define SL_REF_MAX 2     /* send-by-reference extents kept per connection */
+#define SL_REF_NAME 112  /* object name bytes, including the NUL */
+
+/* One extent of the send stream that is object content (TRODS: the
+ * position in the object is seq - extent seq + off). */
+struct sl_ref {
+    uint32_t seq, len;
+    uint64_t off;
+    char obj[SL_REF_NAME];
+};
+
+/* sl_pconn.flags */
+#define SL_PC_LISTED 0x01   /* on the persist-dirty list */
+#define SL_PC_OWNED 0x02    /* our epoch is established in the store */
+#define SL_PC_WRITTEN 0x04  /* a record exists in the store */
+#define SL_PC_DONE 0x08     /* finished (TIME-WAIT/CLOSED): no more writes */
+#define SL_PC_GONE 0x10     /* superseded: never write or delete again */
+#define SL_PC_RESTORED 0x20 /* rebuilt from the store */
+#define SL_PC_COMMIT 0x40   /* level 2: bytes stay until sl_conn_commit */
+
+/* Per-connection persistence state (only when the listener is durable). */
+struct sl_pconn {
+    uint64_t epoch;       /* ours once OWNED; the one we expect before */
+    uint64_t gen;
+    uint32_t app_read;    /* COMMIT mode: next byte the app reads
+                             (tcb.rcv_read is then the commit point) */
+    uint8_t flags;
+    uint8_t dur;          /* enum sl_durability */
+    uint8_t n_refs;
+    uint8_t pad;
+    struct sl_ref refs[SL_REF_MAX];
+    uint8_t *ckpt;        /* application checkpoint (malloc) */
+    uint32_t ckpt_len;
+    uint32_t restored_ckpt_len;
+    uint8_t *restored_ckpt; /* what on_restore delivered */
+    struct sl_conn *prev, *next; /* persist-dirty list */
+};
+
+struct sl_persist;
+
+/* Opens the store named in cfg (NULL store: returns 0, *out NULL). */
+int sl_persist_create(struct sl_stack *s, const char *uri, const uint8_t *key,
+                      struct sl_persist **out, char *err, size_t errlen);
+void sl_persist_destroy(struct sl_stack *s);
+
+/* The store handle (tests, stats). */
+struct sl_store *sl_persist_store(struct sl_stack *s);
+/* A connection of a durable listener: attach its persistence state. */
+int sl_persist_attach(struct sl_stack *s, struct sl_conn *c, struct sl_listener *l);
+/* The connection changed: write it at the end of this iteration. */
+void sl_persist_mark(struct sl_stack *s, struct sl_conn *c);
+/* Frees the persistence state only (stack teardown: the record stays). */
+void sl_persist_drop(struct sl_conn *c);
+/* 1 while the store refuses batches (the loop then polls more often). */
+int sl_persist_down(const struct sl_stack *s);
+/* The connection is being freed: unlink, queue the deletion of its keys. */
+void sl_persist_forget(struct sl_stack *s, struct sl_conn *c);
+/* End of an iteration: one batch for every changed flow; then (sync) the
+ * held frames go out, or are discarded if the store did not take the
+ * batch. Returns 1 if there was work. */
+int sl_persist_flush(struct sl_stack *s);
+
+/* A durable listener starts: restore every flow of (addr, port) found in
+ * the store. Returns the number restored. */
+int sl_persist_restore_all(struct sl_stack *s, struct sl_listener *l);
+/* A segment for a flow we do not hold: look it up in the store (rate
+ * limited, negative cache) and restore it. The connection, or NULL. */
+struct sl_conn *sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uint32_t raddr,
+                                  uint16_t rport);
+
+/* API helpers */
+int sl_persist_checkpoint(struct sl_stack *s, struct sl_conn *c, const void *blob, size_t len);
+/* Record that [seq, seq+len) of the send stream is object content. */
+void sl_persist_add_ref(struct sl_conn *c, uint32_t seq, uint32_t len, const char *obj,
+                        uint64_t off);
+/* Drop extents that are fully acknowledged. */
+void sl_persist_trim_refs(struct sl_conn *c);
+
+#endif
