@@ -68,6 +68,7 @@
     X(persist_stalled_iters)    /* sync: iterations whose output was held back */ \
     X(persist_superseded)       /* fenced out by a newer owner: dropped, no RST */ \
     X(persist_too_big)          /* record over the limit: kept in memory only */ \
+    X(persist_reowned)          /* the store had lost the flow: written again */ \
     X(restore_ok) X(restore_startup) X(restore_on_demand)                    \
     X(restore_bad_record)       /* tampered, foreign or undecodable: refused */ \
     X(restore_lost_race)        /* another instance took the flow first */  \
@@ -76,6 +77,7 @@
     X(restore_lookup_miss)      /* unknown flow, not in the store: RST */    \
     X(restore_lookup_limited)   /* lookup budget spent: answered as unknown */ \
     X(restore_negcache_hit)     /* recently missed: not asked again */       \
+    X(drop_tcp_flow_elsewhere)  /* flow owned by another instance, or store away: no RST */ \
     X(persist_evicted)          /* idle connection moved out of memory */
 
 enum sl_ctr {

@@ -62,6 +62,16 @@
 #define NEGCACHE_US 1000000u
 #define MAX_DELS 4096u
 
+#define STALE_SLOTS 256u
+#define STALE_US 2000000u
+
+struct stale_ent {
+    uint32_t h;
+    uint64_t epoch, since;
+};
+
+static uint32_t flow_hash(uint32_t raddr, uint16_t rport, uint16_t lport);
+
 struct pdel {
     struct sl_flow flow;
     uint64_t epoch;
@@ -94,6 +104,7 @@ struct sl_persist {
     uint32_t tokens;
     struct { uint32_t h; uint64_t until; } neg[NEGCACHE_SLOTS];
     int have_sync;
+    struct stale_ent stale[STALE_SLOTS];
 };
 
 static void plog(const char *fmt, ...)
@@ -587,6 +598,21 @@ int sl_persist_flush(struct sl_stack *s)
             continue;
         }
         if (r == -ESTALE && (pc->flags & SL_PC_OWNED)) {
+            char key[SL_STORE_KEY_MAX];
+            struct sl_flow f;
+            uint64_t cur = 1;
+            conn_flow(c, &f);
+            sl_store_flow_key(key, sizeof(key), &f, "rec");
+            if (sl_store_epoch_get(p->st, key, &cur) == 0 && cur == 0) {
+                /* nobody owns it: the store lost its data (a restart
+                 * without persistence). Own it again from scratch. */
+                SCTR(s, persist_reowned);
+                pc->flags &= (uint8_t)~SL_PC_OWNED;
+                pc->epoch = 0;
+                failed = 1;
+                first_err = first_err ? first_err : -ENOENT;
+                continue;
+            }
             superseded(s, c);
             fenced = 1;
             continue;
@@ -719,6 +745,50 @@ static int check_streams(const struct sl_tcb *t, const struct sl_pconn *pc, uint
     return vbytes == snd_len ? 0 : -EINVAL;
 }
 
+/* Reads and verifies the flow's record into p->enc / r. 0 or -errno (counted). */
+static int load_record(struct sl_stack *s, const char *key, const struct sl_flow *f,
+                       struct sl_record *r)
+{
+    struct sl_persist *p = s->persist;
+    size_t len = 0;
+    uint64_t ver;
+    int rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, &ver);
+    if (rc == -ENOBUFS) {
+        if (grow(&p->enc, &p->enc_cap, len) < 0)
+            return -ENOMEM;
+        rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, &ver);
+    }
+    if (rc == -ENOENT) {
+        SCTR(s, restore_lookup_miss);
+        return rc;
+    }
+    if (rc < 0) {
+        SCTR(s, restore_store_error);
+        return rc;
+    }
+    rc = sl_record_decode(p->enc, len, p->key, f, s->now, r);
+    if (rc < 0) {
+        SCTR(s, restore_bad_record);
+        plog("record %s refused: %s", key, strerror(-rc));
+    }
+    return rc;
+}
+
+/* 1 if the flow's epoch has been `epoch`, ahead of its record, for at
+ * least STALE_US (its owner took it and died before writing). */
+static int stale_owner(struct sl_persist *p, const struct sl_flow *f, uint64_t epoch,
+                       uint64_t now)
+{
+    uint32_t h = flow_hash(f->raddr, f->rport, f->lport);
+    struct stale_ent *x = &p->stale[h & (STALE_SLOTS - 1)];
+    if (x->h == h && x->epoch == epoch)
+        return now - x->since >= STALE_US;
+    x->h = h;
+    x->epoch = epoch;
+    x->since = now;
+    return 0;
+}
+
 /* Restores one flow. Returns the connection or NULL (counted). */
 static struct sl_conn *restore_flow(struct sl_stack *s, struct sl_listener *l,
                                     const struct sl_flow *f)
@@ -728,11 +798,21 @@ static struct sl_conn *restore_flow(struct sl_stack *s, struct sl_listener *l,
     sl_store_flow_key(key, sizeof(key), f, "rec");
     if (sl_table_find(s, f->raddr, f->rport, f->lport))
         return NULL;
-    /* 1. ownership first: after our CAS nobody else can write the record */
-    uint64_t e = 0, cur = 0;
-    int rc = sl_store_epoch_get(p->st, key, &e);
-    if (rc == 0)
-        rc = sl_store_cas_epoch(p->st, key, e, e + 1, &cur);
+    /* 1. the record, and who wrote it */
+    struct sl_record r;
+    uint64_t w = 0, cur = 0;
+    int rc = load_record(s, key, f, &r);
+    if (rc < 0)
+        return NULL; /* counted */
+    w = r.epoch;
+    /* 2. ownership: take it from the WRITER's epoch. If the epoch moved past
+     * the writer, another instance restored the flow first: back off (two
+     * instances restoring at once, exactly one wins). An owner that took
+     * the epoch and died before writing is taken over once that epoch has
+     * stayed unchanged for STALE_US. */
+    rc = sl_store_cas_epoch(p->st, key, w, w + 1, &cur);
+    if (rc == -ESTALE && cur > w && stale_owner(p, f, cur, s->now))
+        rc = sl_store_cas_epoch(p->st, key, cur, (w = cur) + 1, &cur);
     if (rc == -ESTALE) {
         SCTR(s, restore_lost_race);
         return NULL;
@@ -741,31 +821,11 @@ static struct sl_conn *restore_flow(struct sl_stack *s, struct sl_listener *l,
         SCTR(s, restore_store_error);
         return NULL;
     }
-    /* 2. the record */
-    size_t len = 0;
-    uint64_t ver;
-    rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, &ver);
-    if (rc == -ENOBUFS) {
-        if (grow(&p->enc, &p->enc_cap, len) < 0)
-            return NULL;
-        rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, &ver);
-    }
-    if (rc == -ENOENT) {
-        /* no record: the flow ended; give the epoch back */
-        sl_store_cas_epoch(p->st, key, e + 1, 0, NULL);
+    uint64_t e = w; /* ours is e + 1 */
+    /* 3. read it again: nobody can write it any more, so this copy is the
+     * latest (the writer may have written between our read and our CAS) */
+    if (load_record(s, key, f, &r) < 0)
         return NULL;
-    }
-    if (rc < 0) {
-        SCTR(s, restore_store_error);
-        return NULL;
-    }
-    struct sl_record r;
-    rc = sl_record_decode(p->enc, len, p->key, f, s->now, &r);
-    if (rc < 0) {
-        SCTR(s, restore_bad_record);
-        plog("record %s refused: %s", key, strerror(-rc));
-        return NULL;
-    }
     struct sl_pconn tmp = {0};
     uint8_t mflags = 0;
     const uint8_t *ckpt = NULL;
@@ -783,7 +843,7 @@ static struct sl_conn *restore_flow(struct sl_stack *s, struct sl_listener *l,
         SCTR(s, restore_ref_error);
         return NULL;
     }
-    /* 3. rebuild */
+    /* 4. rebuild */
     int rings = r.tcb.state >= SL_TCP_ESTABLISHED;
     struct sl_conn *c = sl_conn_new(s, rings);
     if (!c)
@@ -847,7 +907,7 @@ static struct sl_conn *restore_flow(struct sl_stack *s, struct sl_listener *l,
     } else {
         sl_conn_enqueue_accept(s, l, c);
     }
-    /* 4. go: retransmit from SND.UNA now */
+    /* 5. go: retransmit from SND.UNA now */
     struct sl_tcp_out *out = sl_out_reset(s);
     struct sl_tcp_bufs b = {c->snd, c->rcv};
     sl_tcp_restored(t, &b, s->now, out);
@@ -912,17 +972,18 @@ static uint32_t flow_hash(uint32_t raddr, uint16_t rport, uint16_t lport)
     return h ^ (h >> 15);
 }
 
-struct sl_conn *sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uint32_t raddr,
-                                  uint16_t rport)
+int sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uint32_t raddr, uint16_t rport,
+                      struct sl_conn **out)
 {
     struct sl_persist *p = s->persist;
+    *out = NULL;
     if (!p || l->durability == SL_DUR_OFF)
-        return NULL;
+        return 0;
     uint32_t h = flow_hash(raddr, rport, l->port);
     uint32_t slot = h & (NEGCACHE_SLOTS - 1);
     if (p->neg[slot].h == h && p->neg[slot].until > s->now) {
         SCTR(s, restore_negcache_hit);
-        return NULL;
+        return 0;
     }
     /* token bucket: LOOKUP_PER_SEC */
     uint64_t el = s->now - p->tok_ts;
@@ -936,7 +997,7 @@ struct sl_conn *sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uin
     }
     if (!p->tokens) {
         SCTR(s, restore_lookup_limited);
-        return NULL;
+        return 0;
     }
     p->tokens--;
     struct sl_flow f = {s->addr, raddr, l->port, rport};
@@ -948,14 +1009,20 @@ struct sl_conn *sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uin
         SCTR(s, restore_lookup_miss);
         p->neg[slot].h = h;
         p->neg[slot].until = s->now + NEGCACHE_US;
-        return NULL;
+        return 0;
     }
+    if (rc < 0)
+        return -EAGAIN; /* the store is away: drop, the peer retransmits */
+    uint64_t lost = s->ctr[SL_CTR_restore_lost_race] + s->ctr[SL_CTR_restore_store_error];
     struct sl_conn *c = restore_flow(s, l, &f);
-    if (c)
+    if (c) {
         SCTR(s, restore_on_demand);
-    else {
-        p->neg[slot].h = h;
-        p->neg[slot].until = s->now + NEGCACHE_US;
+        *out = c;
+        return 1;
     }
-    return c;
+    if (s->ctr[SL_CTR_restore_lost_race] + s->ctr[SL_CTR_restore_store_error] != lost)
+        return -EAGAIN; /* the flow lives elsewhere (or may): never a RST */
+    p->neg[slot].h = h;
+    p->neg[slot].until = s->now + NEGCACHE_US;
+    return 0;
 }

@@ -75,9 +75,12 @@ int sl_persist_flush(struct sl_stack *s);
  * the store. Returns the number restored. */
 int sl_persist_restore_all(struct sl_stack *s, struct sl_listener *l);
 /* A segment for a flow we do not hold: look it up in the store (rate
- * limited, negative cache) and restore it. The connection, or NULL. */
-struct sl_conn *sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uint32_t raddr,
-                                  uint16_t rport);
+ * limited, negative cache) and restore it. 1 and *out: restored; 0: not
+ * in the store (answer as usual: RST); -EAGAIN: it exists but is not ours
+ * now (another instance won the restore) or the store is away: drop the
+ * segment silently, a RST would kill the flow where it lives. */
+int sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uint32_t raddr, uint16_t rport,
+                      struct sl_conn **out);
 
 /* API helpers */
 int sl_persist_checkpoint(struct sl_stack *s, struct sl_conn *c, const void *blob, size_t len);

@@ -317,10 +317,16 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
     /* A flow we do not hold may live in the store (a restart, a move):
      * look before answering with a RST (never for a RST or a bare SYN). */
     if (l && l->durability && !(seg->flags & SL_TCP_RST) &&
-        (seg->flags & (SL_TCP_SYN | SL_TCP_ACK)) != SL_TCP_SYN &&
-        (c = sl_persist_lookup(s, l, saddr, seg->sport)) != NULL) {
-        sl_stack_tcp_rx(s, saddr, daddr, seg);
-        return;
+        (seg->flags & (SL_TCP_SYN | SL_TCP_ACK)) != SL_TCP_SYN) {
+        int r = sl_persist_lookup(s, l, saddr, seg->sport, &c);
+        if (r > 0) {
+            sl_stack_tcp_rx(s, saddr, daddr, seg);
+            return;
+        }
+        if (r < 0) {
+            SCTR(s, drop_tcp_flow_elsewhere);
+            return;
+        }
     }
     if (!l) {
         enum sl_ctr r = sl_tcp_closed_reply(seg, out);
