@@ -74,6 +74,9 @@ static void usage(FILE *f)
 "  --store-key FILE              32-byte secret sealing every record (HMAC);\n"
 "                                all instances sharing a store need the same\n"
 "                                key (default: a built-in development key)\n"
+"  --evict-idle MS               move connections idle for MS out of memory\n"
+"                                into the store; their next segment brings\n"
+"                                them back (default 0: never)\n"
 "  --spool DIR                   accept PUT /NAME into DIR (NAME.part until\n"
 "                                complete, then renamed; resumes across kills)\n"
 "  On SIGTERM with --store, open connections are left in the store for the\n"
@@ -140,7 +143,7 @@ static int write_ready_file(const char *path, uint16_t port)
 enum {
     O_DEV = 256, O_ADDR, O_GATEWAY, O_PORT, O_ROOT, O_IMPAIR, O_CC, O_MAXCONNS, O_STATS,
     O_READY, O_NOGSO, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP, O_BACKLOG,
-    O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL
+    O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL, O_EVICT
 };
 
 int main(int argc, char **argv)
@@ -170,6 +173,7 @@ int main(int argc, char **argv)
         {"durability", required_argument, NULL, O_DURABILITY},
         {"store-key", required_argument, NULL, O_STOREKEY},
         {"spool", required_argument, NULL, O_SPOOL},
+        {"evict-idle", required_argument, NULL, O_EVICT},
         {NULL, 0, NULL, 0},
     };
     struct sl_config cfg;
@@ -317,6 +321,11 @@ int main(int argc, char **argv)
         case O_SPOOL:
             spool_arg = optarg;
             break;
+        case O_EVICT:
+            if (app_parse_u32(optarg, 0, 86400000, &v) < 0)
+                return bad_usage("--evict-idle: expected milliseconds, got '%s'", optarg);
+            so.evict_idle_ms = v;
+            break;
         case O_HELP:
             usage(stdout);
             return 0;
@@ -339,6 +348,8 @@ int main(int argc, char **argv)
     if (realpath(root_arg, root) == NULL || stat(root, &st) < 0 || !S_ISDIR(st.st_mode))
         return bad_usage("--root: '%s' is not a directory", root_arg);
     so.root = root;
+    if (so.evict_idle_ms && cfg.store == NULL)
+        return bad_usage("%s", "--evict-idle needs --store");
     if (durability > SL_DUR_OFF && cfg.store == NULL)
         return bad_usage("%s", "--durability async|sync needs --store");
     if (durability < 0)

@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,7 +112,7 @@ struct server {
     /* counters */
     uint64_t accepted, refused, requests, resp_2xx, resp_3xx, resp_4xx, resp_5xx;
     uint64_t parse_errors, body_bytes, idle_closed, conn_errors, mmap_fallbacks;
-    uint64_t restored, restore_bad, uploads, upload_bytes;
+    uint64_t restored, restore_bad, uploads, upload_bytes, evicted, evicted_trimmed;
     /* on_restore hands the checkpoint to listen_cb through these */
     const uint8_t *rblob;
     size_t rlen;
@@ -333,6 +334,8 @@ static void conn_cb(sl_conn *c, unsigned events, void *user)
 {
     struct conn *cn = user;
     (void)c;
+    if (events & SL_EV_EVICTED)
+        cn->srv->evicted++; /* its state is in the store; it comes back */
     if (events & SL_EV_CLOSED) {
         conn_free(cn);
         return;
@@ -1190,6 +1193,7 @@ int server_start(sl_stack *s, uint16_t port, const struct server_opts *o, struct
         lo.commit = 1; /* level 2: requests are committed once served */
         lo.ref_read = srv_ref_read;
         lo.on_restore = srv_on_restore;
+        lo.evict_idle_ms = o->evict_idle_ms;
     }
     rc = sl_listen(s, port, &lo, listen_cb, srv, &srv->l);
     if (rc < 0) {
@@ -1206,6 +1210,12 @@ int server_start(sl_stack *s, uint16_t port, const struct server_opts *o, struct
 void server_tick(struct server *srv)
 {
     uint64_t now = now_us(srv);
+    /* connections left memory (evicted or closed): give the freed heap
+     * back to the system, so resident memory follows what is open */
+    if (srv->evicted != srv->evicted_trimmed) {
+        srv->evicted_trimmed = srv->evicted;
+        malloc_trim(0);
+    }
     uint64_t idle = (uint64_t)srv->o.idle_timeout_s * 1000000u;
     struct conn *cn = srv->open, *next;
     for (; cn != NULL; cn = next) {
@@ -1252,11 +1262,11 @@ void server_dump_stats(const struct server *srv, int fd)
             "\nhttp_conn_errors %" PRIu64 "\nhttp_mmap_fallbacks %" PRIu64
             "\nhttp_conns_open %u\nhttp_conns_closing %u\nhttp_restored %" PRIu64
             "\nhttp_restore_bad %" PRIu64 "\nhttp_uploads %" PRIu64 "\nhttp_upload_bytes %" PRIu64
-            "\n",
+            "\nhttp_evicted %" PRIu64 "\n",
             srv->accepted, srv->refused, srv->requests, srv->resp_2xx, srv->resp_3xx,
             srv->resp_4xx, srv->resp_5xx, srv->parse_errors, srv->body_bytes, srv->idle_closed,
             srv->conn_errors, srv->mmap_fallbacks, srv->nopen, srv->nclosing, srv->restored,
-            srv->restore_bad, srv->uploads, srv->upload_bytes);
+            srv->restore_bad, srv->uploads, srv->upload_bytes, srv->evicted);
 }
 
 void server_free(struct server *srv)

@@ -18,6 +18,7 @@ struct server_opts {
     int durability;         /* enum sl_durability: checkpoints, commits and
                                send by reference when not SL_DUR_OFF */
     const char *spool;      /* PUT target directory (canonical), or NULL */
+    uint32_t evict_idle_ms; /* idle connections leave memory (0 = never) */
 };
 
 struct server;

@@ -75,6 +75,9 @@ enum sl_durability {
 #define SL_EV_HUP 0x08       /* peer sent FIN (read returns 0 once drained) */
 #define SL_EV_ERROR 0x10     /* reset or timeout; sl_conn_error() says which */
 #define SL_EV_CLOSED 0x20    /* handle is about to become invalid (after sl_close) */
+#define SL_EV_EVICTED 0x40   /* with SL_EV_CLOSED: the idle connection was moved
+                                to the store (not closed); it comes back through
+                                the accept queue and on_restore on its next segment */
 
 typedef void (*sl_conn_cb)(sl_conn *c, unsigned events, void *user);
 typedef void (*sl_listen_cb)(sl_listener *l, void *user);
@@ -105,6 +108,10 @@ struct sl_listen_opts {
      * it is returned, with the blob of its last sl_conn_checkpoint (NULL, 0
      * if none). Migratory TCP's import. */
     void (*on_restore)(sl_conn *c, const void *blob, size_t len, void *user);
+    /* Idle eviction: an established connection with nothing in flight and
+     * no activity for this long leaves memory (its state stays in the
+     * store); 0 = never. */
+    uint32_t evict_idle_ms;
 };
 int sl_listen(sl_stack *s, uint16_t port, const struct sl_listen_opts *opts, sl_listen_cb cb,
               void *user, sl_listener **out);

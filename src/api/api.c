@@ -209,6 +209,7 @@ int sl_listen(sl_stack *s, uint16_t port, const struct sl_listen_opts *opts, sl_
         l->commit = opts->commit != 0;
         l->ref_read = opts->ref_read;
         l->on_restore = opts->on_restore;
+        l->evict_idle_ms = opts->evict_idle_ms;
     }
     s->listeners[slot] = l;
     *out = l;

@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "stack/persist.h"
 #include "store/store.h"
@@ -104,6 +105,7 @@ struct sl_persist {
     uint32_t tokens;
     struct { uint32_t h; uint64_t until; } neg[NEGCACHE_SLOTS];
     int have_sync;
+    struct sl_conn *lru_head, *lru_tail;
     struct stale_ent stale[STALE_SLOTS];
 };
 
@@ -141,6 +143,29 @@ int sl_persist_create(struct sl_stack *s, const char *uri, const uint8_t *key,
         plog("no store key given: records are sealed with the built-in development "
              "key and are NOT protected against tampering");
     }
+    /* The largest record a flow can need (every send and receive byte by
+     * value, a checkpoint) must fit the store, or a flow would one day be
+     * impossible to make durable: find out now, with a clear error. */
+    size_t need = (size_t)s->tcfg.sndbuf + s->tcfg.rcvbuf + 16384;
+    uint8_t *probe = calloc(1, need);
+    char pkey[64];
+    snprintf(pkey, sizeof(pkey), "sltcp:probe:%d", (int)getpid());
+    rc = probe ? sl_store_put(p->st, pkey, probe, need, SL_STORE_ANY, SL_STORE_ANY, NULL)
+               : -ENOMEM;
+    free(probe);
+    if (rc == 0)
+        sl_store_del(p->st, pkey, SL_STORE_ANY);
+    if (rc == -ENOSPC || rc == -EMSGSIZE || rc == -EINVAL) {
+        snprintf(err, errlen,
+                 "store %s cannot hold a record of %zu bytes (send + receive buffers + "
+                 "checkpoint): give it room (shm: ?max=%zu) or use smaller --sndbuf/--rcvbuf",
+                 uri, need, need);
+        sl_store_close(p->st);
+        free(p);
+        return -EMSGSIZE;
+    }
+    if (rc < 0)
+        plog("%s does not answer yet (%s): connections wait for it", uri, strerror(-rc));
     p->tokens = LOOKUP_PER_SEC;
     p->tok_ts = s->now;
     *out = p;
@@ -209,10 +234,43 @@ static void list_unlink(struct sl_persist *p, struct sl_conn *c)
     pc->flags &= (uint8_t)~SL_PC_LISTED;
 }
 
+static void lru_unlink(struct sl_persist *p, struct sl_conn *c)
+{
+    struct sl_pconn *pc = c->p;
+    if (pc->lru_prev)
+        pc->lru_prev->p->lru_next = pc->lru_next;
+    else if (p->lru_head == c)
+        p->lru_head = pc->lru_next;
+    if (pc->lru_next)
+        pc->lru_next->p->lru_prev = pc->lru_prev;
+    else if (p->lru_tail == c)
+        p->lru_tail = pc->lru_prev;
+    pc->lru_prev = pc->lru_next = NULL;
+}
+
+/* Most recently active at the tail. */
+static void lru_touch(struct sl_stack *s, struct sl_conn *c)
+{
+    struct sl_persist *p = s->persist;
+    struct sl_pconn *pc = c->p;
+    pc->last_active = s->now;
+    if (p->lru_tail == c)
+        return;
+    lru_unlink(p, c);
+    pc->lru_prev = p->lru_tail;
+    if (p->lru_tail)
+        p->lru_tail->p->lru_next = c;
+    else
+        p->lru_head = c;
+    p->lru_tail = c;
+}
+
 void sl_persist_mark(struct sl_stack *s, struct sl_conn *c)
 {
     struct sl_persist *p = s->persist;
     struct sl_pconn *pc = c->p;
+    if (p && pc && !(pc->flags & (SL_PC_GONE | SL_PC_DONE)))
+        lru_touch(s, c);
     if (!p || !pc || (pc->flags & (SL_PC_LISTED | SL_PC_GONE)))
         return;
     if ((pc->flags & SL_PC_DONE) && !(pc->flags & SL_PC_WRITTEN))
@@ -241,7 +299,8 @@ void sl_persist_forget(struct sl_stack *s, struct sl_conn *c)
         return;
     if (p) {
         list_unlink(p, c);
-        if ((pc->flags & SL_PC_WRITTEN) && !(pc->flags & SL_PC_GONE)) {
+        lru_unlink(p, c);
+        if ((pc->flags & SL_PC_WRITTEN) && !(pc->flags & (SL_PC_GONE | SL_PC_EVICTED))) {
             if (!p->dels)
                 p->dels = calloc(MAX_DELS, sizeof(*p->dels));
             if (p->dels && p->n_dels < MAX_DELS) {
@@ -618,7 +677,17 @@ int sl_persist_flush(struct sl_stack *s)
             continue;
         }
         if (r == -ENOSPC || r == -EMSGSIZE) {
+            /* the store is full (no slot for a new flow): refuse the new
+             * connection cleanly; a flow already stored always fits (the
+             * size was checked at start-up) */
             SCTR(s, persist_too_big);
+            failed = 1;
+            first_err = first_err ? first_err : r;
+            if (!(pc->flags & SL_PC_WRITTEN)) {
+                pc->flags |= SL_PC_DONE;
+                sl_tcp_abort(&c->tcb, s->now, sl_out_reset(s));
+                sl_conn_after(s, c);
+            }
             continue;
         }
         failed = 1;
@@ -1025,4 +1094,43 @@ int sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uint32_t raddr,
     p->neg[slot].h = h;
     p->neg[slot].until = s->now + NEGCACHE_US;
     return 0;
+}
+
+/* ---------------- idle eviction ---------------- */
+
+void sl_persist_evict(struct sl_stack *s)
+{
+    struct sl_persist *p = s->persist;
+    if (!p || p->down)
+        return;
+    unsigned budget = 256; /* per iteration: eviction never stalls the loop */
+    while (p->lru_head && budget--) {
+        struct sl_conn *c = p->lru_head;
+        struct sl_pconn *pc = c->p;
+        struct sl_listener *l = sl_find_listener(s, c->tcb.lport);
+        uint64_t idle = l && l->evict_idle_ms ? (uint64_t)l->evict_idle_ms * 1000u : 0;
+        if (!idle || s->now - pc->last_active < idle)
+            return; /* the oldest is not idle enough: nobody is */
+        const struct sl_tcb *t = &c->tcb;
+        int quiet = t->state == SL_TCP_ESTABLISHED && (pc->flags & SL_PC_WRITTEN) &&
+                    !(pc->flags & (SL_PC_LISTED | SL_PC_GONE | SL_PC_DONE)) &&
+                    (c->sflags & SL_CF_ACCEPTED) && !(c->sflags & SL_CF_APP_CLOSED) &&
+                    t->snd_una == t->snd_max && t->snd_max == t->snd_end && !t->t_rexmt &&
+                    !t->t_delack && !(t->flags & SL_TF_ACK_NOW);
+        if (!quiet) {
+            lru_touch(s, c); /* busy after all: look again later */
+            if (p->lru_head == c)
+                return;
+            continue;
+        }
+        /* its record is current (not dirty): drop it from memory only */
+        pc->flags |= SL_PC_EVICTED;
+        lru_unlink(p, c);
+        SCTR(s, persist_evicted);
+        sl_table_remove(s, c);
+        sl_heap_update(s, c, 0);
+        c->sflags |= SL_CF_DEAD | SL_CF_APP_CLOSED;
+        c->ev |= SL_EV_EVICTED;
+        sl_conn_release(s, c); /* SL_EV_CLOSED | SL_EV_EVICTED, then freed */
+    }
 }

@@ -28,6 +28,7 @@ struct sl_ref {
 #define SL_PC_GONE 0x10     /* superseded: never write or delete again */
 #define SL_PC_RESTORED 0x20 /* rebuilt from the store */
 #define SL_PC_COMMIT 0x40   /* level 2: bytes stay until sl_conn_commit */
+#define SL_PC_EVICTED 0x80  /* left memory, the record stays */
 
 /* Per-connection persistence state (only when the listener is durable). */
 struct sl_pconn {
@@ -45,6 +46,8 @@ struct sl_pconn {
     uint32_t restored_ckpt_len;
     uint8_t *restored_ckpt; /* what on_restore delivered */
     struct sl_conn *prev, *next; /* persist-dirty list */
+    struct sl_conn *lru_prev, *lru_next; /* by last activity (eviction) */
+    uint64_t last_active;
 };
 
 struct sl_persist;
@@ -54,6 +57,10 @@ int sl_persist_create(struct sl_stack *s, const char *uri, const uint8_t *key,
                       struct sl_persist **out, char *err, size_t errlen);
 void sl_persist_destroy(struct sl_stack *s);
 
+/* Idle eviction (end of an iteration, after a successful flush): moves
+ * connections idle for their listener's evict_idle_ms out of memory,
+ * oldest first, without scanning the others. */
+void sl_persist_evict(struct sl_stack *s);
 /* The store handle (tests, stats). */
 struct sl_store *sl_persist_store(struct sl_stack *s);
 /* A connection of a durable listener: attach its persistence state. */

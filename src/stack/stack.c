@@ -448,7 +448,7 @@ static void deliver(struct sl_stack *s)
         if (c->sflags & SL_CF_APP_CLOSED) {
             if (c->sflags & SL_CF_DEAD) {
                 if (c->cb)
-                    c->cb(c, SL_EV_CLOSED, c->user);
+                    c->cb(c, SL_EV_CLOSED | (c->ev & SL_EV_EVICTED), c->user);
                 conn_free(s, c);
             }
             continue;
@@ -488,8 +488,10 @@ static int step(struct sl_stack *s)
         work = 1;
     }
     process_dirty(s);
-    if (s->persist)
+    if (s->persist) {
         work |= sl_persist_flush(s); /* group commit, then (sync) the held output */
+        sl_persist_evict(s);
+    }
     else
         s->io->ops->tx_flush(s->io);
     return work;

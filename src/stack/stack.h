@@ -51,6 +51,7 @@ struct sl_listener {
     bool commit;
     ssize_t (*ref_read)(void *user, const char *object, uint64_t off, void *buf, size_t len);
     void (*on_restore)(sl_conn *c, const void *blob, size_t len, void *user);
+    uint32_t evict_idle_ms;
 };
 
 #define SL_ARP_SLOTS 256

@@ -56,7 +56,8 @@
 #define SHM_LAYOUT 1
 #define SHM_HDR_SIZE 4096u
 #define SHM_DEF_SLOTS 1024u
-#define SHM_DEF_MAX (256u * 1024u)
+#define SHM_DEF_MAX (1024u * 1024u) /* > default sndbuf + rcvbuf + checkpoint: one
+                                         flow record always fits (sparse in tmpfs) */
 #define SHM_MAX_TOTAL (1ull << 40)
 #define SHM_READ_TRIES 100000
 
