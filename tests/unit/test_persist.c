@@ -8,8 +8,8 @@
  *     device and store restores the flow and the client's stream goes on
  *     byte-exact, without a RST, at level 1 (no application change) and
  *     level 2 (sl_conn_commit);
- *   - a tampered record is refused and counted; the flow is then unknown
- *     and the client's next segment gets a RST;
+ *   - the store as untrusted input: a tampered, random or foreign record
+ *     is refused and counted, never loaded;
  *   - the checkpoint comes back through on_restore;
  *   - a superseded owner drops the flow silently (no RST), and takes it
  *     back on demand when the client's segments still reach it.
@@ -272,9 +272,15 @@ static void store_down(void)
     sl_store_shm_unlink(g_name);
 }
 
-/* A tampered record is refused; the flow is unknown, the client gets a RST. */
-static void tampered(void)
+/* The store as untrusted input (issue 4). mode 0: one byte of the record
+ * flipped; 1: the record replaced by random bytes; 2: the record copied
+ * under another flow's key (a foreign record). A bad record is refused and
+ * counted, never loaded; the flow is then unknown and the client's next
+ * segment gets a RST (modes 0, 1). In mode 2 the real record still
+ * restores and the transfer completes byte-exact. */
+static void untrusted(int mode)
 {
+    static const char *const what[] = {"one byte flipped", "random bytes", "foreign record"};
     struct sl_io *a, *b;
     struct srv sv;
     struct cli cl;
@@ -286,7 +292,6 @@ static void tampered(void)
     CHECK(cl.rcvd > 0 && cl.rcvd < TOTAL);
     struct sl_io *io;
     sl_stack_crash(sv.s, &io);
-    /* flip one byte of the record */
     struct sl_store *st;
     CHECK(sl_store_open(g_uri, &st) == 0);
     char key[SL_STORE_KEY_MAX];
@@ -296,17 +301,42 @@ static void tampered(void)
     size_t len = 0;
     uint64_t ver, e = 0;
     CHECK(sl_store_get(st, key, rec, sizeof(rec), &len, &ver) == 0);
-    rec[len / 2] ^= 0x40;
     CHECK(sl_store_epoch_get(st, key, &e) == 0);
-    CHECK(sl_store_put(st, key, rec, len, SL_STORE_ANY, e, NULL) == 0);
+    if (mode == 0) {
+        rec[len / 2] ^= 0x40;
+        CHECK(sl_store_put(st, key, rec, len, SL_STORE_ANY, e, NULL) == 0);
+    } else if (mode == 1) {
+        for (size_t i = 0; i < len; i++)
+            rec[i] = (uint8_t)(i * 2654435761u >> 13);
+        CHECK(sl_store_put(st, key, rec, len, SL_STORE_ANY, e, NULL) == 0);
+    } else {
+        struct sl_flow g = f;
+        char gkey[SL_STORE_KEY_MAX];
+        g.rport++;
+        sl_store_flow_key(gkey, sizeof(gkey), &g, "rec");
+        CHECK(sl_store_cas_epoch(st, gkey, 0, e, NULL) == 0);
+        CHECK(sl_store_put(st, gkey, rec, len, SL_STORE_ANY, e, NULL) == 0);
+    }
     sl_store_close(st);
     CHECK(srv_start(&sv, io, 0, SL_DUR_SYNC) == 0);
     CHECK(ctr(sv.s, "restore_bad_record") == 1);
-    CHECK(ctr(sv.s, "restore_ok") == 0);
-    vnow += 2000000; /* the client retransmits; the server answers RST */
-    run(&sv, &cl, 20000);
-    CHECK(ctr(cl.s, "tcp_rst_rx") >= 1);
-    CHECK(sl_conn_error(cl.c) == -ECONNRESET);
+    CHECK(ctr(sv.s, "restore_ok") == (mode == 2 ? 1u : 0u));
+    vnow += 2000000;
+    run(&sv, &cl, 40000);
+    printf("  untrusted store, %s: refused %llu, restored %llu; client %llu/%u bytes, %d bad, "
+           "RSTs %llu\n",
+           what[mode], (unsigned long long)ctr(sv.s, "restore_bad_record"),
+           (unsigned long long)ctr(sv.s, "restore_ok"), (unsigned long long)cl.rcvd, TOTAL,
+           cl.bad, (unsigned long long)ctr(cl.s, "tcp_rst_rx"));
+    CHECK(cl.bad == 0); /* never a wrong byte */
+    if (mode == 2) {
+        CHECK(cl.rcvd == TOTAL);
+        CHECK(ctr(cl.s, "tcp_rst_rx") == 0);
+    } else {
+        /* the client retransmits; the flow is unknown: RST */
+        CHECK(ctr(cl.s, "tcp_rst_rx") >= 1);
+        CHECK(sl_conn_error(cl.c) == -ECONNRESET);
+    }
     sl_stack_destroy(sv.s);
     sl_stack_destroy(cl.s);
     sl_store_shm_unlink(g_name);
@@ -469,7 +499,9 @@ int main(void)
     printf("crash and restore, async (may lose the last iteration: no byte checks):\n");
     crash_restore(0, SL_DUR_ASYNC, 40, 5);
     store_down();
-    tampered();
+    untrusted(0);
+    untrusted(1);
+    untrusted(2);
     superseded();
     restore_race();
     printf("fault sweep:\n");
