@@ -45,9 +45,18 @@ cleanup() {
   rm -f "/dev/shm/$SHM_NAME"
 }
 
+# Every restart must run the same binary: use a private copy, so that a
+# concurrent `make build` in the shared build dir cannot swap or remove it
+# between two restarts.
+if [[ $SL_SELFTEST != 1 ]]; then
+  [[ -x ${SLHTTPD_CMD[0]} ]] || die "slhttpd binary not found at ${SLHTTPD_CMD[0]} (build first, or set SL_BUILD)"
+  cp "${SLHTTPD_CMD[0]}" "$WORK/slhttpd" || die "cannot copy ${SLHTTPD_CMD[0]}"
+  SLHTTPD_CMD=("$WORK/slhttpd")
+fi
+
 topo_up
 head -c 32 /dev/urandom >"$WORK/store.key"
-ARGS=(--store "shm:$SHM_NAME?slots=4096" --durability sync --store-key "$WORK/store.key"
+ARGS=(--store "shm:$SHM_NAME?slots=256" --durability sync --store-key "$WORK/store.key"
   --spool "$SPOOL" --quiet)
 
 # sources: 20 MB + i * 4 MB plus an odd tail (not a multiple of anything)

@@ -302,6 +302,14 @@ static void untrusted(int mode)
     uint64_t ver, e = 0;
     CHECK(sl_store_get(st, key, rec, sizeof(rec), &len, &ver) == 0);
     CHECK(sl_store_epoch_get(st, key, &e) == 0);
+    const char *dump = getenv("SL_DUMP_RECORD"); /* seeds for fuzz/fuzz_restore.c */
+    if (dump && mode == 0) {
+        FILE *df = fopen(dump, "wb");
+        if (df) {
+            fwrite(rec, 1, len, df);
+            fclose(df);
+        }
+    }
     if (mode == 0) {
         rec[len / 2] ^= 0x40;
         CHECK(sl_store_put(st, key, rec, len, SL_STORE_ANY, e, NULL) == 0);
