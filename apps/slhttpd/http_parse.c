@@ -281,6 +281,9 @@ static enum http_result parse_header_line(struct http_parser *p, size_t n)
         }
     } else if (eq_ci(l, name_len, "connection")) {
         parse_connection(r, v, n);
+    } else if (eq_ci(l, name_len, "expect")) {
+        if (eq_ci(v, n, "100-continue"))
+            r->expect_continue = 1;
     } else if (eq_ci(l, name_len, "host")) {
         if (++r->host_count > 1)
             return fail(p, 400, "multiple Host fields");

@@ -86,6 +86,7 @@ struct http_request {
     int conn_keep_alive;   /* "keep-alive" token in Connection */
     int keep_alive;        /* result: 1.1 unless close; 1.0 only with keep-alive */
     int host_count;        /* number of Host fields (2+ is rejected) */
+    int expect_continue;   /* "Expect: 100-continue" (RFC 9110 10.1.1) */
     unsigned header_count;
 };
 

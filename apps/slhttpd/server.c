@@ -849,6 +849,10 @@ static void handle_put(struct conn *cn, const struct http_request *r)
     cn->up_len = r->content_length;
     cn->up_got = cn->up_synced = 0;
     cn->state = ST_UPLOAD;
+    /* RFC 9110 10.1.1: the client waits for this before sending the body
+     * (an empty send buffer always has room for it) */
+    if (r->expect_continue && cn->up_len > 0)
+        sl_write(cn->c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     if (durable(cn)) {
         persist_upload(cn);
         commit_consumed(cn); /* the request head */

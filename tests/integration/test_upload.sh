@@ -68,11 +68,11 @@ done
 log "$UP_N sources: ${UP_SIZE[*]} bytes"
 
 # put_cmd NAME SRC RATE: curl PUT of SRC to /NAME; prints the HTTP status.
-# No "Expect: 100-continue" (slhttpd does not answer it; curl would wait 1 s).
+# curl sends "Expect: 100-continue" for bodies over 1 MB; slhttpd answers it.
 put_cmd() {
   local rate=()
   [[ -n ${3:-} ]] && rate=(--limit-rate "$3")
-  PUT_CMD=(curl -sS --max-time "$UP_MAX_TIME" -H 'Expect:' "${rate[@]}" -T "$2"
+  PUT_CMD=(curl -sS --max-time "$UP_MAX_TIME" "${rate[@]}" -T "$2"
     -o "$WORK/$1.resp" -w '%{http_code}\n' "$(srv_url "$1")")
 }
 
