@@ -32,14 +32,24 @@
 # Phase 2 (Y -> X, the same move the other way): B serves two 200 MB
 #   downloads and a python http.client keep-alive loop (one connection, every
 #   body checked, a reconnect fails it); B is SIGKILLed mid-transfer and A2
-#   in X takes all three connections over.
+#   in X takes all three connections over. (The other way round because the
+#   client's ARP entry now points at B: a new owner announces itself only
+#   through the ARP request it sends before its first retransmission.)
 # Pass: every sha256 matches, every client exits 0, the keep-alive loop
 #   completed requests before and after the move on its one connection, the
-#   new owner's counters show the restores (restore_ok), and no RST reaches
-#   the client (tcpdump on br0 in C). Only 198.18.0.0/15 and loopback.
+#   new owner restored every flow it found at start-up ("restored N of N",
+#   restore_ok, restore_startup) and sent no RST (tcp_rst_tx), and no RST
+#   reaches the client (tcpdump on br0 in C; the capture must also show the
+#   server's SYN-ACKs, so that it provably sees the server's packets).
+# Informational: how long each client connection saw no new data across a
+#   move (ss in C every 50 ms), counters, store keys.
+# Cleanup: every process is ours by PID, every namespace sl$$-*; the EXIT
+#   trap removes them; if the script is SIGKILLed, the lib's watchdog and a
+#   guard of our own do. Only 198.18.0.0/15 and loopback are used.
 SL_TEST_BUDGET=${SL_TEST_BUDGET:-300}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+[[ $SL_SELFTEST == 1 ]] && skip_all "needs the real slhttpd (store, restore)"
 [[ $(id -u) -eq 0 ]] || die "integration tests need root (network namespaces)"
 need_cmd ip curl sha256sum openssl python3 tcpdump redis-server redis-cli
 
@@ -169,15 +179,30 @@ redis_keys() {
     wc -l
 }
 
-# sampler_start FILE OUT STOPFILE: "EPOCHREALTIME size" of FILE every 50 ms
-# into OUT until STOPFILE exists (sampler_stop). Sets SAMPLER_PID.
+# sampler_start OUT STOPFILE: every 50 ms, for each of the client's
+# established connections to the server (ss in C): "time local_port
+# bytes_received lastrcv_ms unacked backoff" into OUT, until STOPFILE
+# exists (or we are gone). The client's own view of the move
+# (informational). Sets SAMPLER_PID.
 sampler_start() {
-  local file=$1 out=$2 stop=$3
+  local out=$1 stop=$2 main=$$
   (
     trap 'exit 0' TERM
-    exec </dev/null
-    while [[ ! -e $stop ]]; do
-      echo "$EPOCHREALTIME $(stat -c %s "$file" 2>/dev/null || echo 0)"
+    exec </dev/null 2>/dev/null
+    while [[ ! -e $stop && -d $WORK ]] && _sl_alive "$main"; do
+      ip netns exec "$NS_C" ss -Htin state established "( dst $SRV_IP and dport = :$SL_PORT )" |
+        awk -v t="$EPOCHREALTIME" '
+          /^[0-9]/ { n = split($3, a, ":"); lp = a[n]; next }
+          {
+            br = 0; lr = 0; un = 0; bo = 0
+            for (i = 1; i <= NF; i++) {
+              if ($i ~ /^bytes_received:/) br = substr($i, 16)
+              else if ($i ~ /^lastrcv:/) lr = substr($i, 9)
+              else if ($i ~ /^unacked:/) un = substr($i, 9)
+              else if ($i ~ /^backoff:/) bo = substr($i, 9)
+            }
+            print t, lp, br, lr, un, bo
+          }'
       sleep 0.05
     done >"$out"
   ) &
@@ -188,20 +213,25 @@ sampler_stop() {
   touch "$1"
   stop_pid "$2" TERM 5
 }
-# stall_report OUT T_KILL T_READY: from the samples, the longest time the
-# file did not grow (the move, unless something else went wrong), and when
-# it grew again after the kill and after the new owner was ready.
+# stall_report OUT T_KILL T_READY: per connection, the longest time it
+# received no new data (max lastrcv seen after the kill: the move, unless
+# something else went wrong), when new data came again after the new owner
+# was ready, and whether the client itself had unacknowledged data (a
+# request) then, i.e. was waiting for its own RTO to resend it.
 stall_report() {
   awk -v k="$2" -v r="$3" '
-    $2 > n {
-      if (n > 0 && $1 - t > max) max = $1 - t
-      if ($1 >= k && !rk) rk = $1 - k
-      if ($1 >= r && !rr) rr = $1 - r
-      t = $1; n = $2
-    }
+    $1 >= k && $4 > max[$2] { max[$2] = $4 }
+    $1 < r { last[$2] = $3; un[$2] = $5; bo[$2] = $6; next }
+    !($2 in resumed) && $3 > last[$2] { resumed[$2] = $1 - r }
     END {
-      printf "no new byte for %.2f s at most; first new byte %.2f s after the kill, " \
-        "%.2f s after the new owner was ready", max, rk, rr
+      for (p in max) {
+        printf "  client port %s: no new data for %.2f s; new data %s after the new owner was ready",
+          p, max[p] / 1000, (p in resumed) ? sprintf("%.2f s", resumed[p]) : "never seen"
+        if (un[p] > 0)
+          printf " (the client had %d unacked segment(s), RTO backoff %d: it resends on its own timer)",
+            un[p], bo[p]
+        printf "\n"
+      }
     }' "$1"
 }
 
@@ -231,10 +261,11 @@ counters() {
   echo "${out% }"
 }
 
-# check_restored MIN LABEL: the running slhttpd restored >= MIN flows, all at
-# start-up, none refused; prints its restore/persist counters.
+# check_restored MIN LABEL: the running slhttpd restored every flow it found
+# in the store at start-up ("restored N of N", N >= MIN; restore_ok and
+# restore_startup >= MIN) and sent no RST; logs its restore/persist counters.
 check_restored() {
-  local min=$1 label=$2 ok st rst
+  local min=$1 label=$2 ok st rst line n m
   if ! slhttpd_stats >/dev/null; then
     fail "$label: no stats from slhttpd"
     return
@@ -242,11 +273,15 @@ check_restored() {
   ok=$(cnt restore_ok)
   st=$(cnt restore_startup)
   rst=$(cnt tcp_rst_tx)
-  log "$label: $(grep -h 'store: restored' "$SLHTTPD_LOG")"
+  line=$(grep -h 'store: restored' "$SLHTTPD_LOG" | tail -n 1)
+  read -r n m < <(sed -n 's/.*store: restored \([0-9]*\) of \([0-9]*\) flow.*/\1 \2/p' <<<"$line")
+  check "$label restored every flow found in the store (log: '${line:-no such line}')" \
+    test -n "$n" -a "${n:-0}" = "${m:-x}" -a "${n:-0}" -ge "$min"
   log "$label counters: $(counters restore_ok restore_startup restore_on_demand \
     restore_bad_record restore_lost_race restore_store_error restore_lookup_miss \
     http_restored persist_records persist_superseded persist_store_errors \
-    tcp_retransmits tcp_rst_tx)"
+    persist_stalled_iters tcp_retransmits tcp_tlp_probes tcp_rto_fired arp_request_tx \
+    drop_arp_unresolved tcp_rst_tx)"
   check "$label restored the connection(s) from Redis at start-up (restore_ok=$ok >= $min, restore_startup=$st)" \
     test "$ok" -ge "$min" -a "$st" -ge "$min"
   check "$label sent no RST (tcp_rst_tx=$rst)" test "$rst" = 0
@@ -258,10 +293,26 @@ curl_bg() {
     -o "$DL/$1" "$(srv_url big.bin)"
 }
 
+# wait_client PID...: wait until every PID has exited; if slhttpd dies
+# first (nothing would ever answer), stop them at once (they then fail).
+# Does not reap them: the caller's `wait PID` gets the exit status.
+wait_client() {
+  local p
+  for p in "$@"; do
+    wait_for "! _sl_alive $p || ! _sl_alive ${SLHTTPD_PID:-0}" $((CURL_MAX + 10))
+    if _sl_alive "$p"; then
+      log "client pid $p still running (slhttpd ${SLHTTPD_PID:-none} alive:" \
+        "$(_sl_alive "${SLHTTPD_PID:-0}" && echo yes || echo no)): stopping it"
+      kill -TERM "$p" 2>/dev/null
+      wait_for "! _sl_alive $p" 5 || kill -KILL "$p" 2>/dev/null
+    fi
+  done
+}
+
 # curl_done NAME PID LABEL: reap curl, check rc 0 and sha256.
 curl_done() {
   local name=$1 pid=$2 label=$3 rc got
-  wait_for "! _sl_alive $pid" $((CURL_MAX + 10)) || log "$name (pid $pid) still running"
+  wait_client "$pid"
   wait "$pid" 2>/dev/null
   rc=$?
   _sl_forget "$pid"
@@ -300,7 +351,7 @@ log "=== phase 1: curl download started on A ($NS_X), finished by B ($NS_Y) ==="
 start_on "$NS_X" vx 198.19.0.1
 curl_bg p1 "$MOVE_RATE1"
 P1=$BG_PID
-sampler_start "$DL/p1" "$WORK/p1.samples" "$WORK/p1.stop"
+sampler_start "$WORK/p1.samples" "$WORK/p1.stop"
 S1=$SAMPLER_PID
 
 # well under way (a quarter of the file), still running
@@ -319,11 +370,12 @@ sleep "$MOVE_PAUSE" # failure detection; also ages the client's ARP entry past l
 
 start_on "$NS_Y" vy 198.19.0.5
 t_ready=$EPOCHREALTIME
-wait_for "! _sl_alive $P1" $((CURL_MAX + 10))
+wait_client "$P1"
 sampler_stop "$WORK/p1.stop" "$S1"
 curl_done p1 "$P1" "phase 1: 200 MB download moved X -> Y"
 log "phase 1: kill -> B ready $(awk -v a="$t_kill" -v b="$t_ready" 'BEGIN { printf "%.2f", b - a }') s" \
-  "(${MOVE_PAUSE} s pause included); client: $(stall_report "$WORK/p1.samples" "$t_kill" "$t_ready")"
+  "(${MOVE_PAUSE} s pause included); the client's view (ss):"
+stall_report "$WORK/p1.samples" "$t_kill" "$t_ready"
 check_restored 1 "phase 1: B"
 
 # ---------------------------------------------------------------- phase 2
@@ -379,7 +431,7 @@ P2B=$BG_PID
 bg_start ka "$NS_C" python3 "$WORK/ka.py" "$SRV_IP" "$SL_PORT" /ka.bin "$(sha_of ka.bin)" \
   "$KA_STOP" "$KA_PROG"
 KA=$BG_PID
-sampler_start "$DL/p2a" "$WORK/p2a.samples" "$WORK/p2a.stop"
+sampler_start "$WORK/p2.samples" "$WORK/p2.stop"
 S2=$SAMPLER_PID
 
 p2_going() {
@@ -406,11 +458,11 @@ t_ready=$EPOCHREALTIME
 ka_after() { (($(ka_n) >= ka_at_kill + 100)) || ! _sl_alive "$KA"; }
 wait_for ka_after 60 || log "keep-alive loop: fewer than 100 requests within 60 s of the move"
 touch "$KA_STOP"
-wait_for "! _sl_alive $P2A" $((CURL_MAX + 10))
-sampler_stop "$WORK/p2a.stop" "$S2"
+wait_client "$P2A" "$P2B"
+sampler_stop "$WORK/p2.stop" "$S2"
 curl_done p2a "$P2A" "phase 2: 200 MB download 1 moved Y -> X"
 curl_done p2b "$P2B" "phase 2: 200 MB download 2 moved Y -> X"
-wait_for "! _sl_alive $KA" 40 || log "keep-alive loop (pid $KA) still running"
+wait_client "$KA"
 wait "$KA" 2>/dev/null
 ka_rc=$?
 _sl_forget "$KA"
@@ -422,8 +474,9 @@ else
   fail "phase 2: keep-alive loop rc=$ka_rc, ${ka_total:-?} requests ($ka_at_kill before the kill):" \
     "$(grep -v '^requests=' "$WORK/ka.log" | tail -n 2)"
 fi
-log "phase 2: kill -> A2 ready $(awk -v a="$t_kill" -v b="$t_ready" 'BEGIN { printf "%.2f", b - a }') s;" \
-  "download 1: $(stall_report "$WORK/p2a.samples" "$t_kill" "$t_ready")"
+log "phase 2: kill -> A2 ready $(awk -v a="$t_kill" -v b="$t_ready" 'BEGIN { printf "%.2f", b - a }') s" \
+  "(${MOVE_PAUSE} s pause included); the client's view (ss; 2 downloads + keep-alive loop):"
+stall_report "$WORK/p2.samples" "$t_kill" "$t_ready"
 check_restored 3 "phase 2: A2"
 
 # ---------------------------------------------------------------- end
