@@ -136,7 +136,10 @@ static uint8_t *tx_begin(struct sl_stack *s, uint32_t dst, uint32_t len, int *qu
         return p;
     }
     arp_resolve(s, nh);
-    if (len > 2048 || s->arpq_len >= SL_ARP_QUEUE) {
+    /* any frame, super-segments too (with their offload metadata): the
+     * first frames of a restored connection are its retransmission, and
+     * its peer's MAC is not known yet after a restart or a move */
+    if (len > s->io->max_frame || s->arpq_len >= SL_ARP_QUEUE) {
         SCTR(s, drop_arp_unresolved);
         return NULL;
     }
@@ -156,6 +159,9 @@ static uint8_t *tx_begin(struct sl_stack *s, uint32_t dst, uint32_t len, int *qu
 static void tx_end(struct sl_stack *s, uint32_t len, const struct sl_tx_meta *meta, int queued)
 {
     if (queued) {
+        s->arpq[s->arpq_len].has_meta = meta != NULL;
+        if (meta)
+            s->arpq[s->arpq_len].meta = *meta;
         s->arpq[s->arpq_len++].len = len;
         return;
     }
@@ -175,7 +181,8 @@ static void arp_flush_queue(struct sl_stack *s, uint32_t ip, const uint8_t mac[6
         if (p) {
             memcpy(p, s->arpq[i].buf, s->arpq[i].len);
             memcpy(p, mac, 6);
-            s->io->ops->tx_commit(s->io, s->arpq[i].len, NULL);
+            s->io->ops->tx_commit(s->io, s->arpq[i].len,
+                                  s->arpq[i].has_meta ? &s->arpq[i].meta : NULL);
         } else {
             SCTR(s, drop_tx_ring_full);
         }

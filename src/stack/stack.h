@@ -91,7 +91,8 @@ struct sl_stack {
     unsigned n_notify;
 
     struct sl_arp_entry arp[SL_ARP_SLOTS];
-    struct { uint32_t nh; uint32_t len; uint8_t *buf; } arpq[SL_ARP_QUEUE];
+    struct { uint32_t nh; uint32_t len; uint8_t *buf; struct sl_tx_meta meta; uint8_t has_meta; }
+        arpq[SL_ARP_QUEUE];
     unsigned arpq_len;
 
     /* free rings, reused to avoid mmap/munmap per connection */
