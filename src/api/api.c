@@ -133,16 +133,15 @@ void sl_stack_destroy(sl_stack *s)
         s->now = SL_NOW(s);
         sl_persist_flush(s);
     }
-    if (s->table) {
-        for (uint32_t i = 0; i <= s->table_mask; i++) {
-            struct sl_conn *c = s->table[i];
-            if (c) {
-                sl_persist_drop(c);
-                free(c->snd);
-                free(c->rcv);
-                free(c);
-            }
-        }
+    /* every connection, in the table or not (closed ones the application
+     * still holds, superseded or evicted ones not yet delivered) */
+    while (s->all_head) {
+        struct sl_conn *c = s->all_head;
+        s->all_head = c->all_next;
+        sl_persist_drop(c);
+        free(c->snd);
+        free(c->rcv);
+        free(c);
     }
     for (unsigned i = 0; i < SL_MAX_LISTENERS; i++)
         free(s->listeners[i]);

@@ -114,6 +114,10 @@ struct sl_conn *sl_conn_new(struct sl_stack *s, int rings)
     }
     c->stack = s;
     c->keepidle_cfg = SL_TCP_KEEPIDLE_DEFAULT_S;
+    c->all_next = s->all_head;
+    if (s->all_head)
+        s->all_head->all_prev = c;
+    s->all_head = c;
     s->nconns++;
     return c;
 }
@@ -126,6 +130,12 @@ static void conn_free(struct sl_stack *s, struct sl_conn *c)
     ring_free(s, c->snd, 1);
     ring_free(s, c->rcv, 0);
     s->nconns--;
+    if (c->all_prev)
+        c->all_prev->all_next = c->all_next;
+    else
+        s->all_head = c->all_next;
+    if (c->all_next)
+        c->all_next->all_prev = c->all_prev;
     free(c);
 }
 

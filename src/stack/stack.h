@@ -35,6 +35,7 @@ struct sl_conn {
     uint32_t keepidle_cfg;      /* SL_OPT_KEEPIDLE, seconds */
     uint8_t sflags;
     struct sl_pconn *p;         /* persistence state; NULL when not durable */
+    struct sl_conn *all_prev, *all_next; /* every connection of the stack */
 };
 
 struct sl_listener {
@@ -105,6 +106,7 @@ struct sl_stack {
     uint64_t ctr[SL_CTR__COUNT];
     struct sl_tcp_out out; /* scratch, reused for every engine call */
     struct sl_persist *persist; /* NULL without a store */
+    struct sl_conn *all_head;   /* every connection, for teardown */
 };
 
 /* conn_table.c */
