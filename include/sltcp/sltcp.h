@@ -75,6 +75,10 @@ enum sl_durability {
 #define SL_EV_HUP 0x08       /* peer sent FIN (read returns 0 once drained) */
 #define SL_EV_ERROR 0x10     /* reset or timeout; sl_conn_error() says which */
 #define SL_EV_CLOSED 0x20    /* handle is about to become invalid (after sl_close) */
+#define SL_EV_SOFTERR 0x80   /* a soft error (RFC 9293 3.9.1.8): an ICMP error for
+                                the connection, or R1 retransmissions without an
+                                answer; sl_conn_soft_error() says which. The
+                                connection goes on. */
 #define SL_EV_EVICTED 0x40   /* with SL_EV_CLOSED: the idle connection was moved
                                 to the store (not closed); it comes back through
                                 the accept queue and on_restore on its next segment */
@@ -147,6 +151,11 @@ int sl_close(sl_conn *c);
 int sl_abort(sl_conn *c);
 /* 0 or the negative errno that ended the connection. */
 int sl_conn_error(const sl_conn *c);
+/* The last soft error (negative errno) or 0, and clears it:
+ * -EHOSTUNREACH / -ENETUNREACH / -ECONNREFUSED / -EPROTO (ICMP destination
+ * unreachable codes), -EHOSTDOWN (time exceeded), -EPROTO (parameter
+ * problem), -ETIMEDOUT (R1 retransmissions). */
+int sl_conn_soft_error(sl_conn *c);
 
 /* ---- externalized state (listeners with durability != OFF) ---- */
 /* 1 if the connection was rebuilt from the store (a restart or a move). */
@@ -170,6 +179,8 @@ enum sl_opt {
     SL_OPT_KEEPALIVE = 2, /* keep-alive probes on/off (int 0/1), off by default */
     SL_OPT_KEEPIDLE = 3,  /* seconds idle before the first probe; default 7200 */
     SL_OPT_RETRIES = 4,   /* retransmissions before giving up (R2), 1..255; 0 = default 15 */
+    SL_OPT_TOS = 5,       /* IPv4 DS field / TOS byte of this connection's segments,
+                             0..255 (RFC 9293 MUST-48); default sl_config.tos */
 };
 int sl_conn_setopt(sl_conn *c, enum sl_opt opt, int value);
 

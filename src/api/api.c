@@ -439,6 +439,13 @@ int sl_abort(sl_conn *c)
 
 int sl_conn_error(const sl_conn *c) { return c->tcb.err; }
 
+int sl_conn_soft_error(sl_conn *c)
+{
+    int e = c->soft_err;
+    c->soft_err = 0;
+    return e;
+}
+
 /* ---- externalized state ---- */
 
 int sl_conn_restored(const sl_conn *c) { return c->p && (c->p->flags & SL_PC_RESTORED); }
@@ -515,6 +522,11 @@ int sl_conn_setopt(sl_conn *c, enum sl_opt opt, int value)
         if (value < 0 || value > 255)
             return -EINVAL;
         c->tcb.r2 = (uint8_t)value;
+        return 0;
+    case SL_OPT_TOS: /* RFC 9293 3.9.1.9 MUST-48 */
+        if (value < 0 || value > 255)
+            return -EINVAL;
+        c->tos = (uint8_t)value;
         return 0;
     }
     return -EINVAL;

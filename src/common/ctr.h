@@ -36,6 +36,9 @@
     X(icmp_echo_rx) X(icmp_echo_tx) X(drop_icmp_short) X(drop_icmp_csum)     \
     X(drop_icmp_type) X(icmp_frag_needed) X(drop_icmp_ptb_no_conn)           \
     X(drop_icmp_ptb_bad_seq) X(drop_icmp_ptb_mtu)                            \
+    X(icmp_soft_error)          /* RFC 9293 MUST-54: recorded, app told */   \
+    X(drop_icmp_err_no_conn) X(drop_icmp_err_bad_seq)                        \
+    X(tcp_r1_advice)            /* MUST-20: R1 retransmissions: next hop re-resolved */ \
     /* tcp header */                                                         \
     X(drop_tcp_short) X(drop_tcp_doff) X(drop_tcp_csum)                      \
     X(drop_tcp_opt_malformed) X(drop_tcp_bad_flags) X(drop_tcp_bad_port)     \

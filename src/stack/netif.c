@@ -192,7 +192,8 @@ static void arp_flush_queue(struct sl_stack *s, uint32_t ip, const uint8_t mac[6
 }
 
 static void build_tcp(struct sl_stack *s, uint32_t dst, uint16_t sport, uint16_t dport,
-                      const struct sl_tcp_emit *e, const struct sl_tcb *t, const uint8_t *snd)
+                      const struct sl_tcp_emit *e, const struct sl_tcb *t, const uint8_t *snd,
+                      uint8_t tos)
 {
     struct sl_tcp_seg seg;
     memset(&seg, 0, sizeof(seg));
@@ -212,8 +213,8 @@ static void build_tcp(struct sl_stack *s, uint32_t dst, uint16_t sport, uint16_t
         return;
     uint8_t *ip = p + SL_ETH_HLEN, *tcp = ip + SL_IP_HLEN;
     sl_ip4_build(ip, s->addr, dst, SL_IPPROTO_TCP, s->ip_id++, s->ttl, thl + plen);
-    if (s->tos) { /* RFC 9293 MUST-48: the application's DS field */
-        ip[1] = s->tos;
+    if (tos) { /* RFC 9293 MUST-48: the application's DS field */
+        ip[1] = tos;
         sl_put16(ip + 10, 0);
         sl_put16(ip + 10, sl_csum_fold(sl_csum_add(0, ip, SL_IP_HLEN)));
     }
@@ -239,15 +240,23 @@ static void build_tcp(struct sl_stack *s, uint32_t dst, uint16_t sport, uint16_t
 }
 
 void sl_netif_tx_tcp(struct sl_stack *s, const struct sl_tcb *t, const uint8_t *snd,
-                     const struct sl_tcp_emit *e)
+                     const struct sl_tcp_emit *e, uint8_t tos)
 {
-    build_tcp(s, t->raddr, t->lport, t->rport, e, t, snd);
+    build_tcp(s, t->raddr, t->lport, t->rport, e, t, snd, tos);
+}
+
+void sl_netif_arp_forget(struct sl_stack *s, uint32_t dst)
+{
+    uint32_t nh = next_hop(s, dst);
+    struct sl_arp_entry *e = nh ? arp_slot(s, nh, 0) : NULL;
+    if (e && e->valid)
+        e->valid = 0; /* the next frame sends a request and waits */
 }
 
 void sl_netif_tx_reply(struct sl_stack *s, uint32_t raddr, const struct sl_tcp_seg *seg,
                        const struct sl_tcp_emit *e)
 {
-    build_tcp(s, raddr, seg->dport, seg->sport, e, NULL, NULL);
+    build_tcp(s, raddr, seg->dport, seg->sport, e, NULL, NULL, s->tos);
 }
 
 /* ---------------- receive ---------------- */
@@ -276,6 +285,11 @@ static void icmp_rx(struct sl_stack *s, const struct sl_ip4 *ip, int trusted)
     }
     if (ic.type == SL_ICMP_DEST_UNREACH && ic.code == SL_ICMP_FRAG_NEEDED) {
         sl_stack_icmp_ptb(s, &ic);
+        return;
+    }
+    if (ic.type == SL_ICMP_DEST_UNREACH || ic.type == SL_ICMP_TIME_EXCEEDED ||
+        ic.type == SL_ICMP_PARAM_PROBLEM) {
+        sl_stack_icmp_error(s, &ic); /* RFC 9293 3.9.2.2 MUST-54 */
         return;
     }
     SCTR(s, drop_icmp_type);

@@ -114,6 +114,7 @@ struct sl_conn *sl_conn_new(struct sl_stack *s, int rings)
     }
     c->stack = s;
     c->keepidle_cfg = SL_TCP_KEEPIDLE_DEFAULT_S;
+    c->tos = s->tos;
     c->all_next = s->all_head;
     if (s->all_head)
         s->all_head->all_prev = c;
@@ -198,10 +199,19 @@ void sl_conn_after(struct sl_stack *s, struct sl_conn *c)
 {
     struct sl_tcp_out *out = &s->out;
     for (unsigned i = 0; i < out->n; i++)
-        sl_netif_tx_tcp(s, &c->tcb, c->snd, &out->seg[i]);
+        sl_netif_tx_tcp(s, &c->tcb, c->snd, &out->seg[i], c->tos);
     out->n = 0;
     unsigned tev = out->events;
     out->events = 0;
+    if (tev & SL_TEV_R1) {
+        /* RFC 9293 3.8.3 MUST-20/22: R1 reached. Negative advice to IP: the
+         * next hop is resolved again (it may have moved: a failover); the
+         * application hears of it as a soft error (MUST-47). */
+        SCTR(s, tcp_r1_advice);
+        sl_netif_arp_forget(s, c->tcb.raddr);
+        c->soft_err = -ETIMEDOUT;
+        sl_conn_wake(s, c, SL_EV_SOFTERR);
+    }
     if (c->p)
         sl_persist_mark(s, c); /* written at the end of the iteration */
 
@@ -410,6 +420,43 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
     l->pending++;
     sl_table_insert(s, c);
     sl_conn_after(s, c);
+}
+
+/* RFC 9293 3.9.2.2 MUST-54, SHLD-25: an ICMP error (other than
+ * fragmentation needed) goes to the connection that caused it, after the
+ * RFC 5927 4.1 sequence check, is recorded as a soft error and reported to
+ * the application (MUST-47). The connection goes on (RFC 5927 4.2: no
+ * abort on hard errors an attacker could forge). */
+void sl_stack_icmp_error(struct sl_stack *s, const struct sl_icmp *ic)
+{
+    if (!ic->inner_ok || ic->inner_proto != SL_IPPROTO_TCP || ic->inner_src != s->addr) {
+        SCTR(s, drop_icmp_err_no_conn);
+        return;
+    }
+    struct sl_conn *c = sl_table_find(s, ic->inner_dst, ic->inner_dport, ic->inner_sport);
+    if (!c) {
+        SCTR(s, drop_icmp_err_no_conn);
+        return;
+    }
+    enum sl_ctr r = sl_tcp_icmp_error(&c->tcb, ic->inner_seq);
+    if (r) {
+        s->ctr[r]++;
+        return;
+    }
+    int err = -EPROTO;
+    if (ic->type == SL_ICMP_DEST_UNREACH) {
+        switch (ic->code) {
+        case 0: case 6: case 9: case 11: err = -ENETUNREACH; break;
+        case 3: err = -ECONNREFUSED; break;
+        case 2: err = -EPROTO; break;
+        default: err = -EHOSTUNREACH; break;
+        }
+    } else if (ic->type == SL_ICMP_TIME_EXCEEDED) {
+        err = -EHOSTDOWN;
+    }
+    SCTR(s, icmp_soft_error);
+    c->soft_err = (int16_t)err;
+    sl_conn_wake(s, c, SL_EV_SOFTERR);
 }
 
 void sl_stack_icmp_ptb(struct sl_stack *s, const struct sl_icmp *ic)

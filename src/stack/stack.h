@@ -34,6 +34,8 @@ struct sl_conn {
     unsigned ev;                /* SL_EV_* waiting to be delivered */
     uint32_t keepidle_cfg;      /* SL_OPT_KEEPIDLE, seconds */
     uint8_t sflags;
+    uint8_t tos;                /* SL_OPT_TOS (sl_config.tos by default) */
+    int16_t soft_err;           /* last soft error, SL_EV_SOFTERR */
     struct sl_pconn *p;         /* persistence state; NULL when not durable */
     struct sl_conn *all_prev, *all_next; /* every connection of the stack */
 };
@@ -128,7 +130,10 @@ int sl_netif_routable(const struct sl_stack *s, uint32_t dst);
 /* Builds and queues an IPv4/TCP frame for one engine emit of `c` (or, with
  * c == NULL, a reply to `seg` from raddr/rport to lport). */
 void sl_netif_tx_tcp(struct sl_stack *s, const struct sl_tcb *t, const uint8_t *snd,
-                     const struct sl_tcp_emit *e);
+                     const struct sl_tcp_emit *e, uint8_t tos);
+/* RFC 9293 MUST-20 negative advice: forget the neighbour entry of the next
+ * hop towards dst, so that the next frame resolves it again. */
+void sl_netif_arp_forget(struct sl_stack *s, uint32_t dst);
 void sl_netif_tx_reply(struct sl_stack *s, uint32_t raddr, const struct sl_tcp_seg *seg,
                        const struct sl_tcp_emit *e);
 
@@ -136,6 +141,7 @@ void sl_netif_tx_reply(struct sl_stack *s, uint32_t raddr, const struct sl_tcp_s
 void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
                      const struct sl_tcp_seg *seg);
 void sl_stack_icmp_ptb(struct sl_stack *s, const struct sl_icmp *ic);
+void sl_stack_icmp_error(struct sl_stack *s, const struct sl_icmp *ic);
 /* After any engine call on c: transmit s->out, record events, reschedule. */
 void sl_conn_after(struct sl_stack *s, struct sl_conn *c);
 void sl_conn_mark_dirty(struct sl_stack *s, struct sl_conn *c);

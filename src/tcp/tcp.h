@@ -143,6 +143,8 @@ struct sl_tcb {
 #define SL_TEV_HUP 0x08       /* peer FIN received */
 #define SL_TEV_ERROR 0x10     /* tcb.err set: reset, refused, timeout */
 #define SL_TEV_CLOSED 0x20    /* reached CLOSED: the tcb may be freed */
+#define SL_TEV_R1 0x40        /* R1 retransmissions reached (RFC 9293 3.8.3,
+                                 MUST-20/22): negative advice to IP, tell the app */
 
 /* One segment to transmit. Payload is `len` bytes of the send ring from
  * `seq` (after a SYN, from seq+1). When gso != 0, len may exceed snd_mss and
@@ -247,6 +249,12 @@ void sl_tcp_cookie_open(struct sl_tcb *t, const struct sl_tcp_cfg *cfg, uint64_t
 /* ICMP fragmentation-needed for this connection (RFC 5927 / 1191): `seq`
  * is the quoted sequence number. Returns SL_CTR_ok or the drop reason. */
 enum sl_ctr sl_tcp_icmp_ptb(struct sl_tcb *t, uint32_t seq, uint16_t mtu);
+/* Any other ICMP error quoting this connection (RFC 9293 3.9.2.2, RFC 5927
+ * 4.1): SL_CTR_ok if `seq` is in flight (SND.UNA <= seq < SND.NXT, or the
+ * ISS of a SYN not yet acknowledged), else the drop reason. Soft errors
+ * only: the connection's state does not change (RFC 5927 4.2, RFC 1122
+ * 4.2.3.9: no abort on an unverifiable hard error). */
+enum sl_ctr sl_tcp_icmp_error(const struct sl_tcb *t, uint32_t seq);
 
 /* ISN per RFC 6528: M + F(4-tuple, key), F = SipHash-2-4 (libsodium
  * crypto_shorthash), M = 4-microsecond clock. */
@@ -266,6 +274,7 @@ bool sl_tcp_tw_accept_syn(const struct sl_tcb *t, const struct sl_tcp_seg *s);
 #define SL_TCP_FIN_WAIT2_US 60000000u
 #define SL_TCP_SYN_RETRIES 7      /* last SYN at 127 s, gives up at 187 s: >= 3 min (RFC 9293 MUST-23) */
 #define SL_TCP_DATA_RETRIES 15    /* R2 (RFC 1122 4.2.3.5) */
+#define SL_TCP_R1 3               /* R1: retransmissions before negative advice (RFC 1122 4.2.3.5: >= 3) */
 #define SL_TCP_KEEPINTVL_US 75000000u
 #define SL_TCP_KEEPCNT 9
 #define SL_TCP_KEEPIDLE_DEFAULT_S 7200 /* RFC 9293 3.8.4 MUST-28: no less than two hours */

@@ -303,6 +303,16 @@ void sl_tcp_restored(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now
         tcp_arm_rto(t, now);
 }
 
+enum sl_ctr sl_tcp_icmp_error(const struct sl_tcb *t, uint32_t seq)
+{
+    /* RFC 5927 4.1 */
+    if (sl_seq_le(t->snd_una, seq) && sl_seq_lt(seq, t->snd_max))
+        return SL_CTR_ok;
+    if ((t->state == SL_TCP_SYN_SENT || t->state == SL_TCP_SYN_RCVD) && seq == t->iss)
+        return SL_CTR_ok;
+    return SL_CTR_drop_icmp_err_bad_seq;
+}
+
 /* RFC 5927 4.1 (a segment in flight: SND.UNA <= seq < SND.NXT) and RFC 1191
  * (never below 68 bytes of MTU; here never below a 536-byte MSS). */
 enum sl_ctr sl_tcp_icmp_ptb(struct sl_tcb *t, uint32_t seq, uint16_t mtu)

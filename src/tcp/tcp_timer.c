@@ -21,6 +21,8 @@ static void rexmt_expired(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_
             tcp_set_error(t, -ETIMEDOUT, now, out);
             return;
         }
+        if (t->backoff == SL_TCP_R1) /* RFC 9293 3.8.3 MUST-22: as for data */
+            out->events |= SL_TEV_R1;
         CTR(out, tcp_retransmits);
         t->retrans_total++;
         t->flags &= ~(uint32_t)SL_TF_RTT_VALID; /* Karn */
@@ -103,6 +105,11 @@ static void rexmt_expired(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_
         tcp_set_error(t, -ETIMEDOUT, now, out);
         return;
     }
+    /* RFC 9293 3.8.3 MUST-20 (RFC 1122 4.2.3.5): at R1 retransmissions,
+     * negative advice to the IP layer and a note to the application; the
+     * stack acts on the event */
+    if (t->backoff == SL_TCP_R1)
+        out->events |= SL_TEV_R1;
     CTR(out, tcp_rto_fired);
     tcp_cc_on_rto(t, now);
     t->rto = backed_off(t->rto, 1); /* RFC 6298 5.5 */

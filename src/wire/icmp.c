@@ -27,9 +27,13 @@ enum sl_ctr sl_icmp_parse(const uint8_t *p, size_t len, bool csum_trusted, struc
          * low-order 16 bits of the second word (old routers send 0). */
         if (out->code == SL_ICMP_FRAG_NEEDED)
             out->mtu = sl_get16(p + 6);
-        /* RFC 792 Destination Unreachable: "Internet Header + 64 bits of
-         * Original Data Datagram"; RFC 1122 3.2.2 the quoted header is used
-         * to find the transport connection. */
+    }
+    if (out->type == SL_ICMP_DEST_UNREACH || out->type == SL_ICMP_TIME_EXCEEDED ||
+        out->type == SL_ICMP_PARAM_PROBLEM) {
+        /* RFC 792 Destination Unreachable, Time Exceeded, Parameter
+         * Problem: "Internet Header + 64 bits of Original Data Datagram";
+         * RFC 1122 3.2.2 the quoted header is used to find the transport
+         * connection. */
         const uint8_t *in = out->body;
         size_t in_len = out->body_len;
         if (in_len >= SL_IP_HLEN && (in[0] >> 4) == 4) {

@@ -80,14 +80,17 @@ size_t sl_ip4_build(uint8_t *p, uint32_t src, uint32_t dst, uint8_t proto, uint1
 #define SL_ICMP_DEST_UNREACH 3
 #define SL_ICMP_ECHO_REQUEST 8
 #define SL_ICMP_FRAG_NEEDED 4 /* code under DEST_UNREACH */
+#define SL_ICMP_TIME_EXCEEDED 11
+#define SL_ICMP_PARAM_PROBLEM 12
 struct sl_icmp {
     uint8_t type, code;
     uint16_t mtu; /* next-hop MTU for frag-needed (RFC 1191), else 0 */
     uint32_t rest; /* bytes 4..7 of the header (id/seq for echo) */
     const uint8_t *body; /* after the 8-byte header */
     size_t body_len;
-    /* For DEST_UNREACH: the quoted original IPv4 header + first 8 bytes of
-     * TCP, if long enough (RFC 792). inner_ok is false otherwise. */
+    /* For DEST_UNREACH, TIME_EXCEEDED and PARAM_PROBLEM: the quoted original
+     * IPv4 header + first 8 bytes of TCP, if long enough (RFC 792).
+     * inner_ok is false otherwise. */
     bool inner_ok;
     uint32_t inner_src, inner_dst;
     uint8_t inner_proto;

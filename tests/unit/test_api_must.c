@@ -946,6 +946,163 @@ static void test_must_56_soft_icmp_no_abort(void)
     env_free(&e);
 }
 
+/* RFC 9293 3.9.1.8 (MUST-47) and 3.9.2.2 (MUST-54, SHLD-25): ICMP errors
+ * go to the connection that caused them and are reported to the
+ * application as soft errors. With 200 bytes in flight on an established
+ * connection: a host unreachable quoting SND.UNA raises SL_EV_SOFTERR and
+ * sl_conn_soft_error() says -EHOSTUNREACH (then 0: it is cleared); a time
+ * exceeded says -EHOSTDOWN; one quoting a sequence number outside the
+ * flight (RFC 5927 4.1) is counted and ignored; the connection stays
+ * ESTABLISHED and carries data afterwards. A connection in SYN-SENT hears
+ * of an error quoting its ISS the same way. */
+static unsigned ev47;
+static void cb47(sl_conn *c, unsigned ev, void *user)
+{
+    (void)c;
+    *(unsigned *)user |= ev;
+}
+
+static void test_must_47_54_soft_errors_reported(void)
+{
+    struct sl_config cfg = base_cfg();
+    cfg.gateway = GW;
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    struct pc p;
+    CHECK(open_active(&e, 80, &p));
+    ev47 = 0;
+    sl_conn_set_cb(p.c, cb47, &ev47);
+    uint8_t buf[200];
+    memset(buf, 1, sizeof(buf));
+    CHECK_EQ(sl_write(p.c, buf, sizeof(buf)), 200);
+    step(&e); /* 200 bytes in flight, not acknowledged */
+    ev47 = 0;
+    peer_icmp_error(&e, GW, 3, 1, p.lport, PEER, 80, p.rcv_nxt);
+    step(&e);
+    CHECK(ev47 & SL_EV_SOFTERR);
+    CHECK_EQ(sl_conn_soft_error(p.c), -EHOSTUNREACH);
+    CHECK_EQ(sl_conn_soft_error(p.c), 0);
+    CHECK_EQ(ctr(&e, SL_CTR_icmp_soft_error), 1);
+    ev47 = 0;
+    peer_icmp_error(&e, GW, 11, 0, p.lport, PEER, 80, p.rcv_nxt + 100);
+    step(&e);
+    CHECK(ev47 & SL_EV_SOFTERR);
+    CHECK_EQ(sl_conn_soft_error(p.c), -EHOSTDOWN);
+    ev47 = 0;
+    peer_icmp_error(&e, GW, 3, 1, p.lport, PEER, 80, p.rcv_nxt + 5000); /* not in flight */
+    step(&e);
+    CHECK_EQ(ev47 & SL_EV_SOFTERR, 0);
+    CHECK_EQ(ctr(&e, SL_CTR_drop_icmp_err_bad_seq), 1);
+    CHECK_EQ(sl_conn_soft_error(p.c), 0);
+    CHECK_EQ(p.c->tcb.state, SL_TCP_ESTABLISHED);
+    CHECK_EQ(sl_conn_error(p.c), 0);
+    p.rcv_nxt += 200;
+    peer_tcp(&e, PEER, 80, p.lport, SL_TCP_ACK, p.snd_nxt, p.rcv_nxt, 0);
+    step(&e);
+    CHECK(exchange(&e, &p));
+    /* SYN-SENT: the error quotes the ISS */
+    sl_conn *c2;
+    unsigned ev2 = 0;
+    CHECK_EQ(sl_connect(e.s, PEER, 81, &c2), 0);
+    sl_conn_set_cb(c2, cb47, &ev2);
+    step(&e);
+    const struct cap *syn = cap_of_dport(81);
+    CHECK(syn != NULL);
+    if (syn) {
+        peer_icmp_error(&e, GW, 3, 3, syn->seg.sport, PEER, 81, syn->seg.seq);
+        step(&e);
+        CHECK(ev2 & SL_EV_SOFTERR);
+        CHECK_EQ(sl_conn_soft_error(c2), -ECONNREFUSED);
+        CHECK_EQ(c2->tcb.state, SL_TCP_SYN_SENT);
+    }
+    env_free(&e);
+}
+
+/* RFC 9293 3.8.3 (MUST-20, and MUST-22 for SYNs): at R1 retransmissions
+ * the IP layer gets negative advice and the application is told; at R2
+ * the connection is closed. Data in flight and no answer: after the third
+ * retransmission (R1 = 3) the stack forgets the next hop's neighbour entry
+ * and sends an ARP request before the next segment, counts tcp_r1_advice,
+ * and raises SL_EV_SOFTERR with -ETIMEDOUT; the connection lives on until
+ * R2. A SYN that is never answered gets the same advice. */
+static void test_must_20_22_r1_negative_advice(void)
+{
+    struct sl_config cfg = base_cfg();
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    struct pc p;
+    CHECK(open_active(&e, 80, &p));
+    unsigned ev = 0;
+    sl_conn_set_cb(p.c, cb47, &ev);
+    uint8_t buf[100] = {0};
+    CHECK_EQ(sl_write(p.c, buf, sizeof(buf)), 100);
+    step(&e);
+    ev = 0;
+    int arp_seen = 0;
+    for (int i = 0; i < 400 && !(ev & SL_EV_SOFTERR); i++) {
+        vnow += 50 * 1000;
+        step(&e);
+        for (unsigned k = 0; k < ncaps; k++)
+            arp_seen |= caps[k].arp;
+    }
+    CHECK(ev & SL_EV_SOFTERR);
+    CHECK_EQ(p.c->tcb.backoff, SL_TCP_R1);
+    CHECK_EQ(sl_conn_soft_error(p.c), -ETIMEDOUT);
+    CHECK_EQ(ctr(&e, SL_CTR_tcp_r1_advice), 1);
+    /* the neighbour is resolved again before the next retransmission */
+    for (int i = 0; i < 200 && !arp_seen; i++) {
+        vnow += 50 * 1000;
+        step(&e);
+        for (unsigned k = 0; k < ncaps; k++)
+            arp_seen |= caps[k].arp;
+    }
+    CHECK(arp_seen);
+    CHECK_EQ(p.c->tcb.state, SL_TCP_ESTABLISHED);
+    CHECK_EQ(sl_conn_error(p.c), 0);
+    /* SYNs (MUST-22) */
+    sl_conn *c2;
+    unsigned ev2 = 0;
+    CHECK_EQ(sl_connect(e.s, PEER, 81, &c2), 0);
+    sl_conn_set_cb(c2, cb47, &ev2);
+    for (int i = 0; i < 400 && !(ev2 & SL_EV_SOFTERR); i++) {
+        vnow += 100 * 1000;
+        step(&e);
+    }
+    CHECK(ev2 & SL_EV_SOFTERR);
+    CHECK_EQ(sl_conn_soft_error(c2), -ETIMEDOUT);
+    CHECK_EQ(c2->tcb.state, SL_TCP_SYN_SENT);
+    CHECK_EQ(ctr(&e, SL_CTR_tcp_r1_advice), 2);
+    env_free(&e);
+}
+
+/* RFC 9293 3.9.1.9 (MUST-48): "The application layer MUST be able to
+ * specify the Differentiated Services field for segments that are sent on
+ * a connection." SL_OPT_TOS on one of two connections: its segments carry
+ * that DS byte, the other's carry the stack default (sl_config.tos). */
+static void test_must_48_tos_per_connection(void)
+{
+    struct sl_config cfg = base_cfg();
+    cfg.tos = 0x20;
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    struct pc p, q;
+    CHECK(open_active(&e, 80, &p));
+    CHECK(open_active(&e, 81, &q));
+    CHECK_EQ(sl_conn_setopt(p.c, SL_OPT_TOS, 0xb8), 0); /* EF */
+    CHECK_EQ(sl_conn_setopt(p.c, SL_OPT_TOS, 256), -EINVAL);
+    uint8_t buf[10] = {0};
+    CHECK_EQ(sl_write(p.c, buf, 10), 10);
+    CHECK_EQ(sl_write(q.c, buf, 10), 10);
+    step(&e);
+    const struct cap *a = cap_of(&p), *b = cap_of(&q);
+    CHECK(a && b);
+    if (a && b) {
+        CHECK_EQ(a->ip4.tos, 0xb8);
+        CHECK_EQ(b->ip4.tos, 0x20);
+    }
+    env_free(&e);
+}
+
 /* ------------------------------------------------------------------ */
 
 /* RFC 9293 3.9.2.3 (MUST-57): "A TCP implementation MUST silently discard
@@ -1086,6 +1243,9 @@ int main(void)
     RUN(test_must_45_same_local_address);
     RUN(test_must_55_source_quench_ignored);
     RUN(test_must_56_soft_icmp_no_abort);
+    RUN(test_must_47_54_soft_errors_reported);
+    RUN(test_must_20_22_r1_negative_advice);
+    RUN(test_must_48_tos_per_connection);
     RUN(test_must_57_syn_to_broadcast_multicast);
     RUN(test_must_63_syn_invalid_source);
     RUN(test_must_67_mss_option_le_mms_r);
