@@ -79,6 +79,9 @@ enum sl_durability {
                                 the connection, or R1 retransmissions without an
                                 answer; sl_conn_soft_error() says which. The
                                 connection goes on. */
+#define SL_EV_URGENT 0x100   /* the peer sent urgent data (RFC 9293 3.8.5); it is
+                                delivered inline, sl_conn_urgent() says how much
+                                of what is left to read is urgent */
 #define SL_EV_EVICTED 0x40   /* with SL_EV_CLOSED: the idle connection was moved
                                 to the store (not closed); it comes back through
                                 the accept queue and on_restore on its next segment */
@@ -136,6 +139,11 @@ ssize_t sl_read(sl_conn *c, void *buf, size_t len);
 /* Bytes queued (may be short), -EAGAIN when the buffer is full, or -EPIPE /
  * the connection error. */
 ssize_t sl_write(sl_conn *c, const void *buf, size_t len);
+/* Like sl_write, and marks everything written so far as urgent data (RFC
+ * 9293 3.8.5: SEND with the URGENT flag; the peer learns where it ends). */
+ssize_t sl_write_urgent(sl_conn *c, const void *buf, size_t len);
+/* Bytes of urgent data still to be read (0: none), MUST-33. */
+size_t sl_conn_urgent(const sl_conn *c);
 /* Free space in the send buffer, bytes. */
 size_t sl_write_space(const sl_conn *c);
 /* how: SHUT_RD, SHUT_WR or SHUT_RDWR from <sys/socket.h>. SHUT_WR sends

@@ -368,6 +368,22 @@ ssize_t sl_write(sl_conn *c, const void *buf, size_t len)
     return n;
 }
 
+ssize_t sl_write_urgent(sl_conn *c, const void *buf, size_t len)
+{
+    ssize_t n = sl_write(c, buf, len);
+    if (n > 0)
+        sl_tcp_mark_urgent(&c->tcb); /* the urgent data ends after what was queued */
+    return n;
+}
+
+size_t sl_conn_urgent(const sl_conn *c)
+{
+    uint32_t read = c->tcb.rcv_read;
+    if (c->p && (c->p->flags & SL_PC_COMMIT))
+        read = c->p->app_read;
+    return sl_tcp_urgent_left(&c->tcb, read);
+}
+
 size_t sl_write_space(const sl_conn *c)
 {
     return can_write(c) && c->snd ? sl_tcp_send_space(&c->tcb) : 0;

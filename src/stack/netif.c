@@ -203,6 +203,7 @@ static void build_tcp(struct sl_stack *s, uint32_t dst, uint16_t sport, uint16_t
     seg.ack = e->ack;
     seg.flags = e->flags;
     seg.wnd = e->wnd;
+    seg.urp = e->urp;
     seg.opts = e->opts;
     size_t thl = SL_TCP_HLEN + sl_tcp_opts_len(&e->opts);
     uint32_t plen = e->len;

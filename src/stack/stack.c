@@ -192,6 +192,8 @@ static unsigned map_events(unsigned tev)
         ev |= SL_EV_HUP | SL_EV_READABLE;
     if (tev & SL_TEV_ERROR)
         ev |= SL_EV_ERROR | SL_EV_READABLE | SL_EV_WRITABLE;
+    if (tev & SL_TEV_URGENT)
+        ev |= SL_EV_URGENT | SL_EV_READABLE;
     return ev;
 }
 

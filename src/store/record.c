@@ -87,7 +87,7 @@ static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd
  */
 #define TCB_PACK_VERSION 1
 #define TCB_CC_MAX 1 /* enum sl_cc: NEWRENO, CUBIC (include/sltcp/sltcp.h) */
-#define TCB_FLAGS_KNOWN 0x3ffffu
+#define TCB_FLAGS_KNOWN 0xfffffu
 #define TCB_FLAGS_DROP SL_TF_RTT_VALID
 
 struct wbuf {
@@ -258,6 +258,10 @@ int sl_tcb_pack(const struct sl_tcb *t, uint64_t now_us, uint8_t *out, size_t ca
         w32(&w, now_ms + t->ts_offset); /* tcp_ts_now() */
         wz(&w, t->last_ack_sent - t->rcv_nxt);
     }
+    if (t->flags & SL_TF_RCV_URG) /* urgent pointers only while in use */
+        wz(&w, t->rcv_up - t->rcv_nxt);
+    if (t->flags & SL_TF_SND_URG)
+        wz(&w, t->snd_up - t->snd_una);
 
     wv(&w, t->srtt);
     wv(&w, t->rttvar);
@@ -345,6 +349,10 @@ int sl_tcb_unpack(const uint8_t *in, size_t len, const struct sl_flow *flow, uin
     } else {
         x.last_ack_sent = x.rcv_nxt;
     }
+    if (x.flags & SL_TF_RCV_URG)
+        x.rcv_up = x.rcv_nxt + rz(&r);
+    if (x.flags & SL_TF_SND_URG)
+        x.snd_up = x.snd_una + rz(&r);
 
     x.srtt = rv(&r);
     x.rttvar = rv(&r);

@@ -56,6 +56,8 @@ enum sl_tcp_state {
 #define SL_TF_OPENING_SYN 0x8000 /* SYN retransmit timer (SYN_SENT/RCVD) */
 #define SL_TF_PTO 0x10000       /* t_rexmt is a tail-loss probe timeout (RFC 8985 7) */
 #define SL_TF_NO_TLP 0x20000    /* tail loss probes disabled (tests, like Linux's tcp_early_retrans=0) */
+#define SL_TF_RCV_URG 0x40000   /* rcv_up is valid (RFC 9293 3.8.5) */
+#define SL_TF_SND_URG 0x80000   /* snd_up is valid: urgent data not yet acknowledged */
 
 #define SL_TCP_MAX_OOO 4
 
@@ -80,6 +82,8 @@ struct sl_tcb {
     /* receive sequence space */
     uint32_t irs, rcv_nxt;
     uint32_t rcv_adv;      /* right edge of the window we advertised */
+    uint32_t rcv_up, snd_up; /* urgent pointers (RFC 9293 3.3.1 RCV.UP/SND.UP):
+                              the sequence number after the urgent data */
     uint32_t rcv_read;     /* next byte the application reads */
 
     uint32_t snd_bufsz, rcv_bufsz; /* ring sizes, powers of two */
@@ -143,6 +147,7 @@ struct sl_tcb {
 #define SL_TEV_HUP 0x08       /* peer FIN received */
 #define SL_TEV_ERROR 0x10     /* tcb.err set: reset, refused, timeout */
 #define SL_TEV_CLOSED 0x20    /* reached CLOSED: the tcb may be freed */
+#define SL_TEV_URGENT 0x80    /* RCV.UP advanced past the data read (3.8.5) */
 #define SL_TEV_R1 0x40        /* R1 retransmissions reached (RFC 9293 3.8.3,
                                  MUST-20/22): negative advice to IP, tell the app */
 
@@ -155,6 +160,7 @@ struct sl_tcp_emit {
     uint16_t wnd;  /* raw window field, already scaled down */
     uint32_t len;
     uint16_t gso;
+    uint16_t urp;  /* urgent pointer field, with SL_TCP_URG in flags */
     struct sl_tcp_opts opts;
 };
 
@@ -217,6 +223,12 @@ void sl_tcp_copy_out(const struct sl_tcb *t, const uint8_t *snd, uint32_t seq, u
                      uint32_t len);
 uint32_t sl_tcp_readable(const struct sl_tcb *t);
 uint32_t sl_tcp_read(struct sl_tcb *t, const struct sl_tcp_bufs *b, void *data, uint32_t len);
+/* Marks everything written so far as urgent (3.8.5 SEND with the URGENT
+ * flag): SND.UP = SND.END; segments carry URG until it is acknowledged. */
+void sl_tcp_mark_urgent(struct sl_tcb *t);
+/* Bytes of urgent data from `read` (the application's read point) up to
+ * RCV.UP, 0 when none is pending (MUST-33). */
+uint32_t sl_tcp_urgent_left(const struct sl_tcb *t, uint32_t read);
 /* Application close (3.10.4): queue FIN after the data. */
 void sl_tcp_close(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
 void sl_tcp_shutdown_rd(struct sl_tcb *t);

@@ -186,6 +186,10 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
         }
     }
 
+    /* Urgent data acknowledged: leave urgent mode (3.8.5). */
+    if ((t->flags & SL_TF_SND_URG) && sl_seq_ge(ack, t->snd_up))
+        t->flags &= ~(uint32_t)SL_TF_SND_URG;
+
     /* Send window update (3.10.7.4 fifth, ESTABLISHED). */
     if (sl_seq_lt(t->snd_wl1, s->seq) ||
         (t->snd_wl1 == s->seq && sl_seq_le(t->snd_wl2, ack))) {
@@ -618,6 +622,21 @@ void sl_tcp_input(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
     t->ka_probes = 0;
     if (t->keepidle_s && (t->state == SL_TCP_ESTABLISHED || t->state == SL_TCP_CLOSE_WAIT))
         t->t_keep = now + (uint64_t)t->keepidle_s * 1000000u;
+
+    /* Sixth: the URG bit (3.10.7.4; MUST-30/31, MUST-62: SEG.UP points to
+     * the octet after the urgent data; RFC 6093: the data stays inline).
+     * Also with a zero window (MUST-66): len was trimmed, the header not. */
+    if ((s->flags & SL_TCP_URG) && s->urp &&
+        (t->state == SL_TCP_ESTABLISHED || t->state == SL_TCP_FIN_WAIT_1 ||
+         t->state == SL_TCP_FIN_WAIT_2)) {
+        uint32_t up = s->seq + s->urp;
+        if (!(t->flags & SL_TF_RCV_URG) || sl_seq_gt(up, t->rcv_up)) {
+            t->rcv_up = up;
+            t->flags |= SL_TF_RCV_URG;
+            if (sl_seq_gt(up, t->rcv_read))
+                out->events |= SL_TEV_URGENT; /* MUST-32: tell the application */
+        }
+    }
 
     /* Seventh: text. */
     if (len) {

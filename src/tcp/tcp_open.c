@@ -220,6 +220,19 @@ uint32_t sl_tcp_read(struct sl_tcb *t, const struct sl_tcp_bufs *b, void *data, 
     return n;
 }
 
+void sl_tcp_mark_urgent(struct sl_tcb *t)
+{
+    t->snd_up = t->snd_end; /* the octet after the urgent data (MUST-62) */
+    t->flags |= SL_TF_SND_URG;
+}
+
+uint32_t sl_tcp_urgent_left(const struct sl_tcb *t, uint32_t read)
+{
+    if (!(t->flags & SL_TF_RCV_URG) || !sl_seq_gt(t->rcv_up, read))
+        return 0;
+    return t->rcv_up - read;
+}
+
 /* RFC 9293 3.10.4 CLOSE. */
 void sl_tcp_close(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
 {

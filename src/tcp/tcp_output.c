@@ -76,6 +76,15 @@ struct sl_tcp_emit *tcp_emit_new(struct sl_tcb *t, uint64_t now, struct sl_tcp_o
         t->t_delack = 0;
         t->last_ack_sent = t->rcv_nxt;
     }
+    /* RFC 9293 3.8.5 / MUST-62: while urgent data is unacknowledged every
+     * segment before SND.UP carries URG and the offset of the octet after
+     * the urgent data (MUST-31: any length; a pointer beyond 64 KB is sent
+     * as 65535 and advances with the segments). */
+    if ((t->flags & SL_TF_SND_URG) && !(flags & (SL_TCP_SYN | SL_TCP_RST)) &&
+        sl_seq_gt(t->snd_up, seq)) {
+        e->flags |= SL_TCP_URG;
+        e->urp = (uint16_t)tcp_min32(t->snd_up - seq, 0xffffu);
+    }
     CTR(out, tcp_tx_segs);
     return e;
 }
@@ -378,7 +387,12 @@ void sl_tcp_output(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
         uint32_t cw = t->cwnd > inflight ? t->cwnd - inflight : 0;
         uint32_t edge = t->snd_una + t->snd_wnd; /* never beyond the offered window */
         uint32_t rw = sl_seq_gt(edge, t->snd_nxt) ? edge - t->snd_nxt : 0;
-        uint32_t len = tcp_min32(tcp_min32(avail, tcp_min32(cw, rw)), max_seg);
+        /* no super-segments across urgent data: the device would copy the
+         * urgent pointer into every piece */
+        uint32_t seg_max = ((t->flags & SL_TF_SND_URG) && sl_seq_lt(t->snd_nxt, t->snd_up))
+                               ? t->snd_mss
+                               : max_seg;
+        uint32_t len = tcp_min32(tcp_min32(avail, tcp_min32(cw, rw)), seg_max);
         len = tcp_min32(len, sack_lim);
         if (avail == 0 && t->snd_wnd == 0) { /* a lone FIN into a zero window: probe it */
             if (t->snd_nxt == t->snd_una && !t->t_rexmt) {

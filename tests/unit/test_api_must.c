@@ -165,6 +165,7 @@ static void peer_ip(struct env *e, const uint8_t dmac[6], uint32_t src, uint32_t
 
 /* A TCP segment from src:sport to dst:dport, window 65535, payload bytes
  * (i & 0xff); SYNs carry MSS 1460 and window scale 0, no other option. */
+static uint16_t g_peer_urp; /* urgent pointer of the next segment the peer sends */
 static void peer_tcp_ex(struct env *e, const uint8_t dmac[6], uint32_t src, uint32_t dst,
                         uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq,
                         uint32_t ack, uint32_t len, uint16_t frag)
@@ -172,6 +173,7 @@ static void peer_tcp_ex(struct env *e, const uint8_t dmac[6], uint32_t src, uint
     static uint8_t buf[9200];
     struct sl_tcp_seg s;
     memset(&s, 0, sizeof(s));
+    s.urp = g_peer_urp;
     s.sport = sport;
     s.dport = dport;
     s.seq = seq;
@@ -1075,6 +1077,47 @@ static void test_must_20_22_r1_negative_advice(void)
     env_free(&e);
 }
 
+/* RFC 9293 3.8.5 (MUST-30..33) through the API and on the wire (the
+ * engine side is test_tcp_must.c:test_must_30_urgent): the peer's segment
+ * with URG and SEG.UP = 40 raises SL_EV_URGENT, the data is read inline
+ * and sl_conn_urgent() counts the urgent bytes still unread (40, then 10,
+ * then 0); sl_write_urgent() sends a frame with URG and the pointer to the
+ * octet after the urgent data. */
+static void test_must_30_33_urgent_api(void)
+{
+    struct sl_config cfg = base_cfg();
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    struct pc p;
+    CHECK(open_active(&e, 80, &p));
+    unsigned ev = 0;
+    sl_conn_set_cb(p.c, cb47, &ev);
+    g_peer_urp = 40;
+    peer_tcp(&e, PEER, 80, p.lport, SL_TCP_ACK | SL_TCP_PSH | SL_TCP_URG, p.snd_nxt, p.rcv_nxt,
+             100);
+    g_peer_urp = 0;
+    p.snd_nxt += 100;
+    step(&e);
+    CHECK(ev & SL_EV_URGENT);
+    CHECK_EQ(sl_conn_urgent(p.c), 40);
+    uint8_t buf[100];
+    CHECK_EQ(sl_read(p.c, buf, 30), 30);
+    CHECK_EQ(sl_conn_urgent(p.c), 10);
+    CHECK_EQ(sl_read(p.c, buf, 70), 70);
+    CHECK_EQ(sl_conn_urgent(p.c), 0);
+    memset(buf, 7, 50);
+    CHECK_EQ(sl_write_urgent(p.c, buf, 50), 50);
+    step(&e);
+    const struct cap *k = cap_of(&p);
+    CHECK(k != NULL);
+    if (k) {
+        CHECK(k->seg.flags & SL_TCP_URG);
+        CHECK_EQ(k->seg.urp, 50);
+        CHECK_EQ(k->seg.len, 50);
+    }
+    env_free(&e);
+}
+
 /* RFC 9293 3.9.1.9 (MUST-48): "The application layer MUST be able to
  * specify the Differentiated Services field for segments that are sent on
  * a connection." SL_OPT_TOS on one of two connections: its segments carry
@@ -1246,6 +1289,7 @@ int main(void)
     RUN(test_must_47_54_soft_errors_reported);
     RUN(test_must_20_22_r1_negative_advice);
     RUN(test_must_48_tos_per_connection);
+    RUN(test_must_30_33_urgent_api);
     RUN(test_must_57_syn_to_broadcast_multicast);
     RUN(test_must_63_syn_invalid_source);
     RUN(test_must_67_mss_option_le_mms_r);

@@ -698,6 +698,108 @@ static void test_must_69_header_padding_zero(void)
     }
 }
 
+/* RFC 9293 3.8.5 (MUST-30, 31, 32, 33, 62, 66): the urgent mechanism.
+ * Receive: a segment with URG and SEG.UP = 300 moves RCV.UP to the octet
+ * after the urgent data (SEG.SEQ + SEG.UP, MUST-62), raises the urgent
+ * event (MUST-32), the data is delivered inline and sl_tcp_urgent_left
+ * counts down as it is read (MUST-33); a later segment with a smaller
+ * pointer does not move it back; with our window at zero a segment at
+ * RCV.NXT still moves RCV.UP (MUST-66). Send: urgent data of 100 KB (more
+ * than a 16-bit pointer reaches, MUST-31) goes out in MSS-sized segments,
+ * each with URG and min(SND.UP - SEG.SEQ, 65535) as its pointer; once it
+ * is acknowledged, segments carry URG no more. */
+static void urg_scan(struct th *g, uint32_t *segs, uint32_t *bad)
+{
+    for (unsigned k = 0; k < g->out.n; k++) {
+        const struct sl_tcp_emit *e = &g->out.seg[k];
+        if (!e->len)
+            continue;
+        (*segs)++;
+        uint32_t want = g->t.snd_up - e->seq;
+        if (!(e->flags & SL_TCP_URG) || e->urp != (want > 0xffff ? 0xffff : want) ||
+            e->len > g->t.snd_mss || e->gso)
+            (*bad)++;
+    }
+}
+
+static void test_must_30_urgent(void)
+{
+    struct th *h = est();
+    /* receive */
+    struct sl_tcp_seg d = th_data(h, 0, 1000);
+    d.flags |= SL_TCP_URG;
+    d.urp = 300;
+    th_input(h, &d);
+    CHECK(h->out.events & SL_TEV_URGENT);
+    CHECK(h->t.flags & SL_TF_RCV_URG);
+    CHECK_EQ(h->t.rcv_up, TH_RCV(300));
+    CHECK_EQ(sl_tcp_urgent_left(&h->t, h->t.rcv_read), 300);
+    CHECK_EQ(th_read(h, 200), 200);
+    CHECK_EQ(sl_tcp_urgent_left(&h->t, h->t.rcv_read), 100);
+    CHECK_EQ(th_read(h, 800), 800);
+    CHECK_EQ(sl_tcp_urgent_left(&h->t, h->t.rcv_read), 0);
+    d = th_data(h, 1000, 100);
+    d.flags |= SL_TCP_URG;
+    d.urp = 5; /* points below RCV.UP's old value? no: 1005 > 300, moves */
+    th_input(h, &d);
+    CHECK_EQ(h->t.rcv_up, TH_RCV(1005));
+    d = th_data(h, 1100, 100);
+    d.flags |= SL_TCP_URG;
+    d.urp = 0; /* no pointer: ignored */
+    th_input(h, &d);
+    CHECK_EQ(h->t.rcv_up, TH_RCV(1005));
+    /* zero window (MUST-66): fill the ring, then a segment at RCV.NXT */
+    th_read(h, 200);
+    uint32_t off = 1200;
+    for (int i = 0; i < 100 && h->t.rcv_adv != h->t.rcv_nxt; i++) {
+        uint32_t room = h->t.rcv_adv - h->t.rcv_nxt;
+        d = th_data(h, off, room < 1448 ? room : 1448);
+        th_input(h, &d);
+        off += d.len;
+        th_output(h);
+    }
+    CHECK_EQ(h->t.rcv_adv, h->t.rcv_nxt); /* zero window offered */
+    d = th_data(h, off, 1);
+    d.flags |= SL_TCP_URG;
+    d.urp = 1;
+    th_input(h, &d);
+    CHECK_EQ(h->t.rcv_up, TH_RCV(off + 1));
+    CHECK(h->out.events & SL_TEV_URGENT);
+
+    /* send */
+    struct th *g = est();
+    g->peer.wnd = 0xffff; /* 8 MB window (WS 7): cwnd limits */
+    const uint32_t total = 100 * 1024; /* more than the 64 KB ring: written as it frees */
+    uint32_t written = 0;
+    uint32_t acked = 0, segs = 0, bad = 0;
+    for (int round = 0; round < 400 && acked < total; round++) {
+        if (written < total) {
+            written += th_write(g, total - written);
+            sl_tcp_mark_urgent(&g->t); /* SND.UP follows the urgent data written */
+            CHECK_EQ(g->t.snd_up, TH_SND(written));
+        }
+        th_output(g);
+        urg_scan(g, &segs, &bad);
+        acked = g->t.snd_nxt - TH_SND(0);
+        if (g->t.snd_up - g->t.snd_una > 0xffff)
+            segs += 0x100000; /* marker: a pointer beyond 16 bits was in use */
+        th_advance(g, 5 * TH_MS);
+        struct sl_tcp_seg a = th_ack(g, g->t.snd_nxt);
+        th_input(g, &a);
+        urg_scan(g, &segs, &bad); /* ACK-clocked segments */
+    }
+    CHECK_EQ(acked, total);
+    CHECK(segs >= 0x100000); /* MUST-31: urgent data longer than a pointer reaches */
+    CHECK_EQ(segs & 0xfffff, (total + g->t.snd_mss - 1) / g->t.snd_mss);
+    CHECK_EQ(bad, 0);
+    CHECK(!(g->t.flags & SL_TF_SND_URG)); /* all acknowledged: urgent mode over */
+    th_write(g, 100);
+    th_output(g);
+    CHECK(g->out.n >= 1);
+    if (g->out.n >= 1)
+        CHECK(!(g->out.seg[0].flags & SL_TCP_URG));
+}
+
 int main(void)
 {
     RUN(test_must_8_isn_clock);
@@ -710,5 +812,6 @@ int main(void)
     RUN(test_must_36_zero_window_probing);
     RUN(test_must_37_zero_window_stays_open);
     RUN(test_must_69_header_padding_zero);
+    RUN(test_must_30_urgent);
     return th_finish("test_tcp_must");
 }

@@ -450,11 +450,18 @@ static void test_icmp(void)
     d2[8] = 0x65; /* quoted version 6 */
     CHECK_CTR(sl_icmp_parse(d2, 40, true, &ic), SL_CTR_ok);
     CHECK(!ic.inner_ok);
-    /* Inner fields only for type 3. */
+    /* Inner fields for types 3, 11 and 12 (RFC 792: they all quote the
+     * datagram; RFC 9293 3.9.2.2); the MTU only for 3/4; none for echo. */
     d[0] = 11;
     CHECK_CTR(sl_icmp_parse(d, 36, true, &ic), SL_CTR_ok);
-    CHECK(!ic.inner_ok);
+    CHECK(ic.inner_ok);
     CHECK_EQ(ic.mtu, 0);
+    d[0] = 12;
+    CHECK_CTR(sl_icmp_parse(d, 36, true, &ic), SL_CTR_ok);
+    CHECK(ic.inner_ok);
+    d[0] = 5; /* redirect: not handed to TCP */
+    CHECK_CTR(sl_icmp_parse(d, 36, true, &ic), SL_CTR_ok);
+    CHECK(!ic.inner_ok);
 }
 
 /* ================= TCP ================= */
