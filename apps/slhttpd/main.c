@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -384,6 +385,12 @@ int main(int argc, char **argv)
 
     if (ready_file != NULL)
         unlink(ready_file);
+    /* Connection buffers (tens to hundreds of KB) always come from their
+     * own mappings, returned to the system when freed: glibc's dynamic
+     * threshold would otherwise move them into the heap after the first
+     * frees, where freed buffers stay resident (memory must not creep
+     * under a SYN flood or after idle eviction). */
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 
     err[0] = '\0';
     rc = sl_stack_create(&cfg, &s, err, sizeof(err));

@@ -99,7 +99,7 @@ int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_f
         randombytes_buf(s->isn_key, sizeof(s->isn_key));
     s->max_conns = cfg->max_conns ? cfg->max_conns : SL_DEFAULT_MAX_CONNS;
     s->max_buf_bytes = cfg->max_buf_bytes;
-    s->free_cap = 256;
+    s->free_cap = 64; /* bounded: pooled rings keep their touched pages resident */
     s->free_snd = calloc(s->free_cap, sizeof(uint8_t *));
     s->free_rcv = calloc(s->free_cap, sizeof(uint8_t *));
     s->next_port = (uint16_t)(49152 + randombytes_uniform(16384));

@@ -3,6 +3,7 @@
  * connection's earliest deadline). Both are O(1)/O(log n) per operation,
  * so nothing ever scans every connection. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "stack/stack.h"
 
@@ -24,11 +25,16 @@ int sl_table_init(struct sl_stack *s, uint32_t max_conns)
     uint32_t n = 16;
     while (n < 2 * max_conns)
         n <<= 1;
-    s->table = calloc(n, sizeof(*s->table));
+    s->table = malloc((size_t)n * sizeof(*s->table)); /* zeroed below */
     s->heap_cap = max_conns + 16; /* each connection is in the heap at most once */
     s->heap = malloc(s->heap_cap * sizeof(*s->heap));
     if (!s->table || !s->heap)
         return -1;
+    /* Touch both now: a flood of random 4-tuples would otherwise fault
+     * in their pages one by one, and resident memory would grow under
+     * attack instead of being what the limits say from the start. */
+    memset(s->table, 0, (size_t)n * sizeof(*s->table));
+    memset(s->heap, 0, (size_t)s->heap_cap * sizeof(*s->heap));
     s->table_mask = n - 1;
     if (!hash_key)
         hash_key = ((uint64_t)rand() << 32) ^ (uint64_t)(uintptr_t)s ^ sl_clock_us();
