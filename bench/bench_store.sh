@@ -7,8 +7,10 @@
 # (a redis-server on the server namespace's loopback, no persistence).
 # Metrics per configuration:
 #   keep-alive req/s, 1 KB, and latency p50/p99: wrk --latency -t2 -c50
+#   latency of a lone request, p50/p99: wrk --latency -t1 -c1 (no queueing)
 #   one-flow bulk MB/s: curl of a ${BENCH_BULK} file to /dev/null (median of 3)
-# The "added" columns are the latency difference to durability off.
+# The "added" columns are the latency difference to durability off, for a
+# lone request (-c1): what durability costs one request.
 # No CPU pinning: the clients, slhttpd and redis-server share 2 cores.
 #
 # Environment: SL_BUILD (default ./build), BENCH_SECS=8, BENCH_BULK=500M.
@@ -53,6 +55,12 @@ run_config() {
   R[$name.rps]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
   R[$name.p50]=$(lat_us 50% "$out")
   R[$name.p99]=$(lat_us 99% "$out")
+  # one connection, one request at a time: the latency durability adds
+  # to a request, without queueing behind 49 others
+  out=$WORK/$name.wrk1
+  run_in "$CLI_NS" wrk --latency -t1 -c1 -d3s --timeout 5s "$(srv_url small.bin)" >"$out" 2>&1
+  R[$name.q50]=$(lat_us 50% "$out")
+  R[$name.q99]=$(lat_us 99% "$out")
   for ((i = 0; i < 3; i++)); do
     speeds+=("$(run_in "$CLI_NS" curl -sS --max-time 300 -o /dev/null -w '%{speed_download}' \
       "$(srv_url bulk.bin)")")
@@ -78,13 +86,13 @@ for dur in async sync; do
 done
 
 echo
-echo "| durability-store | keep-alive req/s | vs off | p50 | p99 | added p50 | added p99 | bulk MB/s | vs off | bytes/record |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| durability-store | keep-alive req/s (c50) | vs off | p50 (c50) | p99 (c50) | lone request p50 | p99 | added p50 | added p99 | bulk MB/s | vs off | bytes/record |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for c in "${CONFIGS[@]}"; do
   awk -v c="$c" -v r="${R[$c.rps]}" -v r0="${R[off.rps]}" -v p50="${R[$c.p50]}" \
-    -v p99="${R[$c.p99]}" -v a50="${R[off.p50]}" -v a99="${R[off.p99]}" -v b="${R[$c.bulk]}" \
-    -v b0="${R[off.bulk]}" -v rec="${R[$c.rec]:--}" 'BEGIN {
-      printf "| %s | %d | %.2fx | %d us | %d us | %+d us | %+d us | %d | %.2fx | %s |\n",
-        c, r, r / r0, p50, p99, p50 - a50, p99 - a99, b, b / b0, rec }'
+    -v p99="${R[$c.p99]}" -v q50="${R[$c.q50]}" -v q99="${R[$c.q99]}" -v a50="${R[off.q50]}" \
+    -v a99="${R[off.q99]}" -v b="${R[$c.bulk]}" -v b0="${R[off.bulk]}" -v rec="${R[$c.rec]:--}" 'BEGIN {
+      printf "| %s | %d | %.2fx | %d us | %d us | %d us | %d us | %+d us | %+d us | %d | %.2fx | %s |\n",
+        c, r, r / r0, p50, p99, q50, q99, q50 - a50, q99 - a99, b, b / b0, rec }'
 done
 stop_pid "$REDIS_PID"
