@@ -765,6 +765,11 @@ static void test_must_30_urgent(void)
     th_input(h, &d);
     CHECK_EQ(h->t.rcv_up, TH_RCV(off + 1));
     CHECK(h->out.events & SL_TEV_URGENT);
+    /* ... and RST too (MUST-66): a RST at RCV.NXT with the window at zero
+     * closes the connection */
+    struct sl_tcp_seg rst = th_seg(h, TH_F_RST, TH_RCV(off), 0, 0);
+    th_input(h, &rst);
+    CHECK_EQ(h->t.state, SL_TCP_CLOSED);
 
     /* send */
     struct th *g = est();
