@@ -129,6 +129,13 @@ void sl_listener_close(sl_listener *l);
 /* ---- active open ---- */
 int sl_connect(sl_stack *s, uint32_t daddr, uint16_t dport, sl_conn **out);
 
+/* Active open with a source route (RFC 9293 3.9.2.1, RFC 791 LSRR, or
+ * SSRR if strict): every segment goes through hops[0..nhops-1] (1..8
+ * addresses) to daddr. This route is kept even when the peer's segments
+ * carry one of their own (MUST-52). */
+int sl_connect_route(sl_stack *s, uint32_t daddr, uint16_t dport, const uint32_t *hops,
+                     unsigned nhops, int strict, sl_conn **out);
+
 /* ---- per connection ---- */
 /* Sets the callback and user pointer; pending readiness is delivered on
  * the next sl_run(). */

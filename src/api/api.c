@@ -259,7 +259,30 @@ void sl_listener_close(sl_listener *l)
     free(l);
 }
 
+static int connect_common(sl_stack *s, uint32_t daddr, uint16_t dport,
+                          const struct sl_srcroute *route, sl_conn **out);
+
 int sl_connect(sl_stack *s, uint32_t daddr, uint16_t dport, sl_conn **out)
+{
+    return connect_common(s, daddr, dport, NULL, out);
+}
+
+int sl_connect_route(sl_stack *s, uint32_t daddr, uint16_t dport, const uint32_t *hops,
+                     unsigned nhops, int strict, sl_conn **out)
+{
+    if (!hops || nhops == 0 || nhops > SL_SRCROUTE_MAX)
+        return -EINVAL;
+    struct sl_srcroute r = {.type = strict ? SL_IPOPT_SSRR : SL_IPOPT_LSRR, .n = (uint8_t)nhops};
+    for (unsigned i = 0; i < nhops; i++) {
+        if (sl_netif_bad_addr(s, hops[i]) || hops[i] == s->addr)
+            return -EINVAL;
+        r.hop[i] = hops[i];
+    }
+    return connect_common(s, daddr, dport, &r, out);
+}
+
+static int connect_common(sl_stack *s, uint32_t daddr, uint16_t dport,
+                          const struct sl_srcroute *route, sl_conn **out)
 {
     /* RFC 9293 3.9.1.1 MUST-46: no OPEN to a broadcast, multicast, loopback
      * or reserved address, nor to ourselves. */
@@ -285,6 +308,8 @@ int sl_connect(sl_stack *s, uint32_t daddr, uint16_t dport, sl_conn **out)
     struct sl_tcp_out *o = sl_out_reset(s);
     sl_tcp_open_active(&c->tcb, &s->tcfg, s->now, s->addr, port, daddr, dport, iss,
                        randombytes_random(), o);
+    if (route) /* RFC 9293 3.9.2.1 MUST-51/52: the application's route, kept */
+        sl_conn_set_route(c, route, 1);
     c->sflags |= SL_CF_ACCEPTED;
     sl_table_insert(s, c);
     sl_conn_after(s, c);

@@ -32,6 +32,8 @@
     X(drop_ip_csum) X(drop_ip_not_for_us) X(drop_ip_bad_src)                 \
     X(drop_ip_frag)             /* fragments are counted and dropped */      \
     X(drop_ip_proto) X(ip_options_skipped) X(drop_ip_no_route)              \
+    X(ip_srcroute_rx)           /* a return route saved (RFC 9293 MUST-53) */ \
+    X(drop_ip_bad_srcroute)     /* malformed source route option */          \
     /* icmp */                                                               \
     X(icmp_echo_rx) X(icmp_echo_tx) X(drop_icmp_short) X(drop_icmp_csum)     \
     X(drop_icmp_type) X(icmp_frag_needed) X(drop_icmp_ptb_no_conn)           \

@@ -193,8 +193,9 @@ static void arp_flush_queue(struct sl_stack *s, uint32_t ip, const uint8_t mac[6
 
 static void build_tcp(struct sl_stack *s, uint32_t dst, uint16_t sport, uint16_t dport,
                       const struct sl_tcp_emit *e, const struct sl_tcb *t, const uint8_t *snd,
-                      uint8_t tos)
+                      uint8_t tos, const struct sl_srcroute *route)
 {
+    size_t ol = route ? sl_srcroute_optlen(route) : 0;
     struct sl_tcp_seg seg;
     memset(&seg, 0, sizeof(seg));
     seg.sport = sport;
@@ -207,33 +208,40 @@ static void build_tcp(struct sl_stack *s, uint32_t dst, uint16_t sport, uint16_t
     seg.opts = e->opts;
     size_t thl = SL_TCP_HLEN + sl_tcp_opts_len(&e->opts);
     uint32_t plen = e->len;
-    uint32_t flen = (uint32_t)(SL_ETH_HLEN + SL_IP_HLEN + thl + plen);
+    uint32_t flen = (uint32_t)(SL_ETH_HLEN + SL_IP_HLEN + ol + thl + plen);
     int queued;
-    uint8_t *p = tx_begin(s, dst, flen, &queued);
+    /* source-routed: the frame goes to the first hop (RFC 791 3.1) */
+    uint8_t *p = tx_begin(s, ol ? route->hop[0] : dst, flen, &queued);
     if (!p)
         return;
-    uint8_t *ip = p + SL_ETH_HLEN, *tcp = ip + SL_IP_HLEN;
-    sl_ip4_build(ip, s->addr, dst, SL_IPPROTO_TCP, s->ip_id++, s->ttl, thl + plen);
+    uint8_t *ip = p + SL_ETH_HLEN, *tcp = ip + SL_IP_HLEN + ol;
+    if (ol)
+        sl_ip4_build_routed(ip, s->addr, dst, route, SL_IPPROTO_TCP, s->ip_id++, s->ttl,
+                            thl + plen);
+    else
+        sl_ip4_build(ip, s->addr, dst, SL_IPPROTO_TCP, s->ip_id++, s->ttl, thl + plen);
     if (tos) { /* RFC 9293 MUST-48: the application's DS field */
         ip[1] = tos;
         sl_put16(ip + 10, 0);
-        sl_put16(ip + 10, sl_csum_fold(sl_csum_add(0, ip, SL_IP_HLEN)));
+        sl_put16(ip + 10, sl_csum_fold(sl_csum_add(0, ip, SL_IP_HLEN + ol)));
     }
     sl_tcp_build(tcp, &seg);
     if (plen)
         sl_tcp_copy_out(t, snd, e->seq, tcp + thl, plen);
     struct sl_tx_meta meta = {0};
     uint32_t tcp_len = (uint32_t)(thl + plen);
-    if (!queued && e->gso && plen > e->gso && s->io->max_gso) {
+    if (!queued && !ol && e->gso && plen > e->gso && s->io->max_gso) {
         meta.gso_size = e->gso;
     }
     if (!queued && (s->io->csum_offload || meta.gso_size)) {
-        /* Pseudo-header sum only; the kernel completes it (NEEDS_CSUM). */
+        /* Pseudo-header sum only; the kernel completes it (NEEDS_CSUM).
+         * With a source route the pseudo-header holds the final
+         * destination (RFC 9293 3.1), which is dst. */
         uint16_t ps = (uint16_t)~sl_csum_fold(sl_csum_pseudo(s->addr, dst, SL_IPPROTO_TCP,
                                                              (uint16_t)tcp_len));
         sl_put16(tcp + 16, ps);
         meta.csum_partial = 1;
-        meta.l4_off = SL_ETH_HLEN + SL_IP_HLEN;
+        meta.l4_off = (uint16_t)(SL_ETH_HLEN + SL_IP_HLEN + ol);
     } else {
         sl_tcp_csum_finish(tcp, tcp_len, s->addr, dst);
     }
@@ -241,9 +249,10 @@ static void build_tcp(struct sl_stack *s, uint32_t dst, uint16_t sport, uint16_t
 }
 
 void sl_netif_tx_tcp(struct sl_stack *s, const struct sl_tcb *t, const uint8_t *snd,
-                     const struct sl_tcp_emit *e, uint8_t tos)
+                     const struct sl_tcp_emit *e, uint8_t tos, const struct sl_srcroute *route)
 {
-    build_tcp(s, t->raddr, t->lport, t->rport, e, t, snd, tos);
+    build_tcp(s, t->raddr, t->lport, t->rport, e, t, snd, tos,
+              route && route->type ? route : NULL);
 }
 
 void sl_netif_arp_forget(struct sl_stack *s, uint32_t dst)
@@ -257,7 +266,9 @@ void sl_netif_arp_forget(struct sl_stack *s, uint32_t dst)
 void sl_netif_tx_reply(struct sl_stack *s, uint32_t raddr, const struct sl_tcp_seg *seg,
                        const struct sl_tcp_emit *e)
 {
-    build_tcp(s, raddr, seg->dport, seg->sport, e, NULL, NULL, s->tos);
+    /* a reply to a source-routed segment goes back the same way */
+    build_tcp(s, raddr, seg->dport, seg->sport, e, NULL, NULL, s->tos,
+              s->rx_route.type ? &s->rx_route : NULL);
 }
 
 /* ---------------- receive ---------------- */
@@ -339,8 +350,19 @@ static void ip_rx(struct sl_stack *s, const struct sl_eth *eth, int trusted, int
         SCTR(s, drop_ip_frag); /* no reassembly: fragments are counted and dropped */
         return;
     }
-    if (ip.ihl_bytes > SL_IP_HLEN)
-        SCTR(s, ip_options_skipped);
+    s->rx_route.type = 0;
+    if (ip.ihl_bytes > SL_IP_HLEN) {
+        /* RFC 9293 3.9.2.1 MUST-53: a completed source route is saved (as
+         * its return route) by the connection it reaches; other options
+         * are skipped */
+        int rr = sl_ip4_return_route(eth->payload, ip.ihl_bytes, &s->rx_route);
+        if (rr < 0) {
+            s->ctr[-rr]++;
+            return;
+        }
+        if (rr == 0)
+            SCTR(s, ip_options_skipped);
+    }
     if (in_subnet(s, ip.src)) { /* glean the neighbour from a valid packet */
         struct sl_arp_entry *e = arp_slot(s, ip.src, 0);
         if (!e || !e->valid)
@@ -354,6 +376,7 @@ static void ip_rx(struct sl_stack *s, const struct sl_eth *eth, int trusted, int
             return;
         }
         sl_stack_tcp_rx(s, ip.src, ip.dst, &seg);
+        s->rx_route.type = 0;
         return;
     }
     if (ip.proto == SL_IPPROTO_ICMP) {

@@ -201,7 +201,7 @@ void sl_conn_after(struct sl_stack *s, struct sl_conn *c)
 {
     struct sl_tcp_out *out = &s->out;
     for (unsigned i = 0; i < out->n; i++)
-        sl_netif_tx_tcp(s, &c->tcb, c->snd, &out->seg[i], c->tos);
+        sl_netif_tx_tcp(s, &c->tcb, c->snd, &out->seg[i], c->tos, &c->route);
     out->n = 0;
     unsigned tev = out->events;
     out->events = 0;
@@ -307,6 +307,8 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
         c = NULL;
     }
     struct sl_tcp_out *out = sl_out_reset(s);
+    if (c && s->rx_route.type && !c->route_app)
+        sl_conn_set_route(c, &s->rx_route, 0); /* RFC 9293 3.9.2.1 MUST-53 */
     if (c) {
         if (!c->snd && c->tcb.state == SL_TCP_SYN_RCVD && (seg->flags & SL_TCP_ACK) &&
             !(seg->flags & (SL_TCP_RST | SL_TCP_SYN))) {
@@ -417,6 +419,8 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
     uint32_t iss = sl_tcp_isn(s->isn_key, daddr, seg->dport, saddr, seg->sport, s->now);
     sl_tcp_open_passive(&c->tcb, &s->tcfg, s->now, daddr, saddr, seg, iss,
                         randombytes_random(), out);
+    if (s->rx_route.type)
+        sl_conn_set_route(c, &s->rx_route, 0); /* the SYN-ACK goes back the same way */
     sl_persist_attach(s, c, l);
     c->listener = l;
     l->pending++;
@@ -459,6 +463,26 @@ void sl_stack_icmp_error(struct sl_stack *s, const struct sl_icmp *ic)
     SCTR(s, icmp_soft_error);
     c->soft_err = (int16_t)err;
     sl_conn_wake(s, c, SL_EV_SOFTERR);
+}
+
+void sl_conn_set_route(struct sl_conn *c, const struct sl_srcroute *r, int app)
+{
+    struct sl_stack *s = c->stack;
+    c->route = *r;
+    c->route_app = (uint8_t)(app != 0);
+    if (!r->type)
+        return;
+    if (!app)
+        SCTR(s, ip_srcroute_rx);
+    /* RFC 9293 3.7.1 MUST-16: the option comes out of every segment's room */
+    uint16_t pm = (uint16_t)(s->mtu - 40 - sl_srcroute_optlen(r));
+    struct sl_tcb *t = &c->tcb;
+    if (!t->path_mss || pm < t->path_mss)
+        t->path_mss = pm;
+    uint16_t cap = (uint16_t)(t->path_mss - ((t->flags & SL_TF_TS_OK) ? 12 : 0));
+    if (t->snd_mss > cap)
+        t->snd_mss = cap;
+    t->flags &= ~(uint32_t)SL_TF_GSO; /* no super-segments with IP options */
 }
 
 void sl_stack_icmp_ptb(struct sl_stack *s, const struct sl_icmp *ic)

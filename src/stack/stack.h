@@ -38,6 +38,8 @@ struct sl_conn {
     int16_t soft_err;           /* last soft error, SL_EV_SOFTERR */
     struct sl_pconn *p;         /* persistence state; NULL when not durable */
     struct sl_conn *all_prev, *all_next; /* every connection of the stack */
+    struct sl_srcroute route;   /* source route of every segment (type 0: none) */
+    uint8_t route_app;          /* set by the application: wins (MUST-52) */
 };
 
 struct sl_listener {
@@ -109,6 +111,7 @@ struct sl_stack {
     struct sl_tcp_out out; /* scratch, reused for every engine call */
     struct sl_persist *persist; /* NULL without a store */
     struct sl_conn *all_head;   /* every connection, for teardown */
+    struct sl_srcroute rx_route; /* return route of the datagram being processed */
 };
 
 /* conn_table.c */
@@ -130,7 +133,10 @@ int sl_netif_routable(const struct sl_stack *s, uint32_t dst);
 /* Builds and queues an IPv4/TCP frame for one engine emit of `c` (or, with
  * c == NULL, a reply to `seg` from raddr/rport to lport). */
 void sl_netif_tx_tcp(struct sl_stack *s, const struct sl_tcb *t, const uint8_t *snd,
-                     const struct sl_tcp_emit *e, uint8_t tos);
+                     const struct sl_tcp_emit *e, uint8_t tos, const struct sl_srcroute *route);
+/* Gives c a source route (RFC 9293 3.9.2.1): every segment goes through
+ * it; the MSS shrinks by the option (MUST-16) and super-segments stop. */
+void sl_conn_set_route(struct sl_conn *c, const struct sl_srcroute *r, int app);
 /* RFC 9293 MUST-20 negative advice: forget the neighbour entry of the next
  * hop towards dst, so that the next frame resolves it again. */
 void sl_netif_arp_forget(struct sl_stack *s, uint32_t dst);

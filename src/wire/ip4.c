@@ -71,3 +71,74 @@ size_t sl_ip4_build(uint8_t *p, uint32_t src, uint32_t dst, uint8_t proto, uint1
     sl_put16(p + 10, sl_csum_fold(sl_csum_add(0, p, SL_IP_HLEN)));
     return SL_IP_HLEN;
 }
+
+/* ---- source routes (RFC 791 3.1, RFC 1122 3.2.1.8) ---- */
+
+size_t sl_srcroute_optlen(const struct sl_srcroute *r)
+{
+    if (!r || !r->type || !r->n)
+        return 0;
+    return ((3u + 4u * (r->n)) + 3u) & ~3u; /* n - 1 hops + the destination */
+}
+
+int sl_ip4_return_route(const uint8_t *hdr, size_t ihl, struct sl_srcroute *ret)
+{
+    size_t i = SL_IP_HLEN;
+    while (i < ihl) {
+        uint8_t t = hdr[i];
+        if (t == 0) /* end of option list */
+            break;
+        if (t == 1) { /* no-operation */
+            i++;
+            continue;
+        }
+        if (i + 1 >= ihl)
+            return -(int)SL_CTR_drop_ip_bad_srcroute;
+        uint8_t len = hdr[i + 1];
+        if (len < 2 || i + len > ihl)
+            return -(int)SL_CTR_drop_ip_bad_srcroute;
+        if (t == SL_IPOPT_LSRR || t == SL_IPOPT_SSRR) {
+            /* RFC 791: type, length, pointer (from 1, minimum 4), addresses */
+            if (len < 3 || (len - 3) % 4 || hdr[i + 2] < 4)
+                return -(int)SL_CTR_drop_ip_bad_srcroute;
+            uint8_t ptr = hdr[i + 2];
+            unsigned m = (unsigned)(len - 3) / 4;
+            if (ptr <= len) /* not complete: we are not its final destination */
+                return 0;
+            if (m == 0 || m > SL_SRCROUTE_MAX)
+                return -(int)SL_CTR_drop_ip_bad_srcroute;
+            ret->type = t;
+            ret->n = (uint8_t)m;
+            for (unsigned k = 0; k < m; k++) /* recorded A1..Am -> hops Am..A1 */
+                ret->hop[k] = sl_get32(hdr + i + 3 + 4 * (m - 1 - k));
+            return 1;
+        }
+        i += len;
+    }
+    return 0;
+}
+
+size_t sl_ip4_build_routed(uint8_t *p, uint32_t src, uint32_t final_dst,
+                           const struct sl_srcroute *r, uint8_t proto, uint16_t id, uint8_t ttl,
+                           size_t payload_len)
+{
+    size_t ol = sl_srcroute_optlen(r);
+    if (!ol)
+        return sl_ip4_build(p, src, final_dst, proto, id, ttl, payload_len);
+    if (payload_len + ol > 0xffffu - SL_IP_HLEN)
+        return 0;
+    sl_ip4_build(p, src, r->hop[0], proto, id, ttl, payload_len + ol);
+    size_t ihl = SL_IP_HLEN + ol;
+    p[0] = (uint8_t)(0x40 | (ihl / 4));
+    uint8_t *o = p + SL_IP_HLEN;
+    memset(o, 0, ol); /* trailing bytes: end of option list */
+    o[0] = r->type;
+    o[1] = (uint8_t)(3 + 4 * r->n);
+    o[2] = 4; /* the first address is the next one to visit */
+    for (unsigned k = 1; k < r->n; k++)
+        sl_put32(o + 3 + 4 * (k - 1), r->hop[k]);
+    sl_put32(o + 3 + 4 * (r->n - 1), final_dst);
+    sl_put16(p + 10, 0);
+    sl_put16(p + 10, sl_csum_fold(sl_csum_add(0, p, ihl)));
+    return ihl;
+}

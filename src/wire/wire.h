@@ -75,6 +75,31 @@ enum sl_ctr sl_ip4_parse(const uint8_t *p, size_t len, bool csum_trusted, struct
 size_t sl_ip4_build(uint8_t *p, uint32_t src, uint32_t dst, uint8_t proto, uint16_t id,
                     uint8_t ttl, size_t payload_len);
 
+/* Source routes (RFC 791 3.1 LSRR/SSRR, RFC 1122 3.2.1.8, RFC 9293
+ * 3.9.2.1). A route to a final destination D through hops H1..Hn: the
+ * datagram goes to H1 and carries [H2 .. Hn, D] in the option. */
+#define SL_IPOPT_LSRR 131
+#define SL_IPOPT_SSRR 137
+#define SL_SRCROUTE_MAX 8 /* hops: with D, 9 addresses fill the 40 option bytes */
+struct sl_srcroute {
+    uint8_t type; /* SL_IPOPT_LSRR or SL_IPOPT_SSRR; 0 = none */
+    uint8_t n;    /* hops, 1..SL_SRCROUTE_MAX */
+    uint32_t hop[SL_SRCROUTE_MAX];
+};
+/* Option bytes (padded to 4) a route adds to the IPv4 header. */
+size_t sl_srcroute_optlen(const struct sl_srcroute *r);
+/* The return route of a received datagram (RFC 1122 3.2.1.8 c): if its
+ * header holds a completed source route option (we are its final
+ * destination), the recorded addresses in reverse order, to be used with
+ * the datagram's source as the final destination. Returns 1 and *ret, 0
+ * if there is none, or minus the drop counter of a malformed option. */
+int sl_ip4_return_route(const uint8_t *hdr, size_t ihl, struct sl_srcroute *ret);
+/* Like sl_ip4_build, with the route's option: the header goes to hop[0]
+ * and is 20 + sl_srcroute_optlen(r) bytes. Returns the header length. */
+size_t sl_ip4_build_routed(uint8_t *p, uint32_t src, uint32_t final_dst,
+                           const struct sl_srcroute *r, uint8_t proto, uint16_t id, uint8_t ttl,
+                           size_t payload_len);
+
 /* ---- ICMP (RFC 792) ---- */
 #define SL_ICMP_ECHO_REPLY 0
 #define SL_ICMP_DEST_UNREACH 3

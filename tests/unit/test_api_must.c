@@ -41,6 +41,9 @@ struct cap {
     bool arp, ip, tcp, icmp;
     uint8_t eth_dst[6];
     struct sl_ip4 ip4; /* payload pointer not valid */
+    uint8_t ipopt[40]; /* IPv4 options as sent */
+    uint8_t ipopt_len;
+    uint32_t final_dst; /* the last address of a source route, else ip4.dst */
     struct sl_tcp_seg seg;
     uint8_t data[9200];
 };
@@ -97,6 +100,11 @@ static unsigned step(struct env *e)
                 continue;
             }
             c->ip = true;
+            c->ipopt_len = (uint8_t)(c->ip4.ihl_bytes - SL_IP_HLEN);
+            memcpy(c->ipopt, eth.payload + SL_IP_HLEN, c->ipopt_len);
+            c->final_dst = c->ip4.dst;
+            if (c->ipopt_len >= 7 && (c->ipopt[0] == SL_IPOPT_LSRR || c->ipopt[0] == SL_IPOPT_SSRR))
+                c->final_dst = sl_get32(c->ipopt + c->ipopt[1] - 4); /* RFC 9293 3.1 */
             if (c->ip4.proto == SL_IPPROTO_ICMP) {
                 c->icmp = true;
                 continue;
@@ -105,7 +113,7 @@ static unsigned step(struct env *e)
             CHECK(c->ip4.payload_len <= sizeof(c->data));
             memcpy(c->data, c->ip4.payload, c->ip4.payload_len);
             /* checksums verified: what goes on the wire must be right */
-            enum sl_ctr r = sl_tcp_parse(c->data, c->ip4.payload_len, c->ip4.src, c->ip4.dst,
+            enum sl_ctr r = sl_tcp_parse(c->data, c->ip4.payload_len, c->ip4.src, c->final_dst,
                                          false, &c->seg);
             CHECK_EQ(r, SL_CTR_ok);
             c->tcp = r == SL_CTR_ok;
@@ -141,23 +149,29 @@ static void env_free(struct env *e)
 }
 
 /* An IPv4 datagram from the peer's end, in an Ethernet frame to dmac. */
+static const uint8_t *g_peer_ipopt; /* IPv4 options of the next datagram (multiple of 4) */
+static size_t g_peer_ipopt_len;
 static void peer_ip(struct env *e, const uint8_t dmac[6], uint32_t src, uint32_t dst,
                     uint8_t proto, const uint8_t *l4, size_t l4len, uint16_t frag)
 {
-    size_t flen = SL_ETH_HLEN + SL_IP_HLEN + l4len, alen = flen < 60 ? 60 : flen;
+    size_t ol = g_peer_ipopt_len;
+    size_t flen = SL_ETH_HLEN + SL_IP_HLEN + ol + l4len, alen = flen < 60 ? 60 : flen;
     uint8_t *p = e->b->ops->tx_alloc(e->b, (uint32_t)alen);
     CHECK(p != NULL);
     if (!p)
         return;
     sl_eth_build(p, dmac, e->b->mac, SL_ETH_P_IP);
     uint8_t *ip = p + SL_ETH_HLEN;
-    sl_ip4_build(ip, src, dst, proto, e->ip_id++, 64, l4len);
-    if (frag) { /* flags / fragment offset field, checksum again */
-        sl_put16(ip + 6, frag);
-        sl_put16(ip + 10, 0);
-        sl_put16(ip + 10, sl_csum_fold(sl_csum_add(0, ip, SL_IP_HLEN)));
+    sl_ip4_build(ip, src, dst, proto, e->ip_id++, 64, ol + l4len);
+    if (ol) {
+        ip[0] = (uint8_t)(0x40 | ((SL_IP_HLEN + ol) / 4));
+        memcpy(ip + SL_IP_HLEN, g_peer_ipopt, ol);
     }
-    memcpy(ip + SL_IP_HLEN, l4, l4len);
+    if (frag) /* flags / fragment offset field */
+        sl_put16(ip + 6, frag);
+    sl_put16(ip + 10, 0);
+    sl_put16(ip + 10, sl_csum_fold(sl_csum_add(0, ip, SL_IP_HLEN + ol)));
+    memcpy(ip + SL_IP_HLEN + ol, l4, l4len);
     memset(p + flen, 0, alen - flen);
     CHECK_EQ(e->b->ops->tx_commit(e->b, (uint32_t)alen, NULL), 0);
     e->b->ops->tx_flush(e->b);
@@ -1118,6 +1132,118 @@ static void test_must_30_33_urgent_api(void)
     env_free(&e);
 }
 
+/* RFC 9293 3.9.2.1 (MUST-51, 52, 53): source routes.
+ * MUST-53: a SYN arrives with a completed loose source route that recorded
+ * the gateway: the SYN-ACK, and every later segment of that connection,
+ * goes back through it (IP destination = the gateway, LSRR option naming
+ * the peer, TCP checksum over the final destination, the MSS reduced by
+ * the option); a RST for a routed segment goes back the same way.
+ * MUST-51: sl_connect_route() sends the SYN through the application's
+ * route. MUST-52: the peer's SYN-ACK carries a different route; the
+ * application's stays in use. */
+static const uint8_t *route_opt_of(const struct cap *k, uint8_t type)
+{
+    return k->ipopt_len >= 7 && k->ipopt[0] == type ? k->ipopt : NULL;
+}
+
+static void test_must_51_53_source_route(void)
+{
+    struct sl_config cfg = base_cfg();
+    cfg.gateway = GW;
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    sl_listener *l;
+    CHECK_EQ(sl_listen(e.s, 80, NULL, NULL, NULL, &l), 0);
+    /* the peer's SYN, source-routed through GW (recorded, completed) */
+    static const uint8_t via_gw[8] = {SL_IPOPT_LSRR, 7, 8, 0xc6, 0x12, 0x01, 0xfe, 0};
+    g_peer_ipopt = via_gw;
+    g_peer_ipopt_len = 8;
+    peer_tcp(&e, PEER, 40001, 80, SL_TCP_SYN, PISS, 0, 0);
+    g_peer_ipopt_len = 0;
+    step(&e);
+    CHECK_EQ(ctr(&e, SL_CTR_ip_srcroute_rx), 1);
+    const struct cap *k = cap_of_dport(40001);
+    CHECK(k != NULL);
+    if (k) {
+        const uint8_t *o = route_opt_of(k, SL_IPOPT_LSRR);
+        CHECK(k->seg.flags == (SL_TCP_SYN | SL_TCP_ACK));
+        CHECK_EQ(k->ip4.dst, GW);
+        CHECK(o != NULL);
+        if (o) {
+            CHECK_EQ(o[1], 7);
+            CHECK_EQ(o[2], 4);
+            CHECK_EQ(sl_get32(o + 3), PEER);
+        }
+        CHECK_EQ(k->final_dst, PEER); /* and the TCP checksum verified over PEER */
+        uint32_t iss = k->seg.seq;
+        /* the handshake completes; data goes back routed too */
+        peer_tcp(&e, PEER, 40001, 80, SL_TCP_ACK, PISS + 1, iss + 1, 0);
+        step(&e);
+        sl_conn *c;
+        CHECK_EQ(sl_accept(l, &c), 0);
+        CHECK(c->route.type == SL_IPOPT_LSRR && !c->route_app);
+        CHECK(c->tcb.snd_mss <= 1460 - 8);
+        CHECK_EQ(c->tcb.flags & SL_TF_GSO, 0);
+        uint8_t buf[3000];
+        memset(buf, 3, sizeof(buf));
+        CHECK_EQ(sl_write(c, buf, sizeof(buf)), 3000);
+        step(&e);
+        unsigned routed = 0, data = 0;
+        for (unsigned i = 0; i < ncaps; i++)
+            if (caps[i].tcp && caps[i].seg.len) {
+                data++;
+                routed += caps[i].ip4.dst == GW && route_opt_of(&caps[i], SL_IPOPT_LSRR) &&
+                          caps[i].ip4.tot_len <= 1500;
+            }
+        CHECK(data >= 2);
+        CHECK_EQ(routed, data);
+        sl_abort(c);
+        step(&e);
+    }
+    /* MUST-51: the application's route for an active open */
+    const uint32_t hops[1] = {GW};
+    sl_conn *a;
+    CHECK_EQ(sl_connect_route(e.s, PEER, 81, hops, 1, 0, &a), 0);
+    CHECK_EQ(sl_connect_route(e.s, PEER, 81, hops, 0, 0, &a), -EINVAL);
+    CHECK_EQ(sl_connect_route(e.s, PEER, 81, hops, 9, 0, &a), -EINVAL);
+    step(&e);
+    k = cap_of_dport(81);
+    CHECK(k != NULL);
+    if (k) {
+        CHECK_EQ(k->ip4.dst, GW);
+        CHECK(route_opt_of(k, SL_IPOPT_LSRR) != NULL);
+        CHECK_EQ(k->final_dst, PEER);
+        /* MUST-52: the SYN-ACK comes with another route; ours stays */
+        static const uint8_t via_other[8] = {SL_IPOPT_LSRR, 7, 8, 0xc6, 0x12, 0x01, 0xfd, 0};
+        g_peer_ipopt = via_other;
+        g_peer_ipopt_len = 8;
+        peer_tcp(&e, PEER, 81, k->seg.sport, SL_TCP_SYN | SL_TCP_ACK, PISS, k->seg.seq + 1, 0);
+        g_peer_ipopt_len = 0;
+        step(&e);
+        const struct cap *ack = NULL;
+        for (unsigned i = 0; i < ncaps; i++)
+            if (caps[i].tcp && caps[i].seg.dport == 81)
+                ack = &caps[i];
+        CHECK(ack != NULL);
+        if (ack) {
+            const uint8_t *o = route_opt_of(ack, SL_IPOPT_LSRR);
+            CHECK_EQ(ack->ip4.dst, GW);
+            CHECK(o && sl_get32(o + 3) == PEER);
+        }
+        CHECK(a->route_app && a->route.hop[0] == GW);
+    }
+    /* a malformed route option is counted and the datagram dropped */
+    static const uint8_t bad[8] = {SL_IPOPT_LSRR, 6, 8, 0xc6, 0x12, 0x01, 0xfe, 0};
+    g_peer_ipopt = bad;
+    g_peer_ipopt_len = 8;
+    peer_tcp(&e, PEER, 40002, 80, SL_TCP_SYN, PISS, 0, 0);
+    g_peer_ipopt_len = 0;
+    step(&e);
+    CHECK_EQ(ctr(&e, SL_CTR_drop_ip_bad_srcroute), 1);
+    CHECK(cap_of_dport(40002) == NULL);
+    env_free(&e);
+}
+
 /* RFC 9293 3.9.1.9 (MUST-48): "The application layer MUST be able to
  * specify the Differentiated Services field for segments that are sent on
  * a connection." SL_OPT_TOS on one of two connections: its segments carry
@@ -1290,6 +1416,7 @@ int main(void)
     RUN(test_must_20_22_r1_negative_advice);
     RUN(test_must_48_tos_per_connection);
     RUN(test_must_30_33_urgent_api);
+    RUN(test_must_51_53_source_route);
     RUN(test_must_57_syn_to_broadcast_multicast);
     RUN(test_must_63_syn_invalid_source);
     RUN(test_must_67_mss_option_le_mms_r);

@@ -433,7 +433,8 @@ static void fault_sweep(void)
 }
 
 /* Three processes restore the same flow at once (every store op delayed
- * 30 ms, so all of them read the record before any takes it): exactly one
+ * 250 ms, so all of them read the record before any takes it, even on a
+ * loaded machine): exactly one
  * wins, the others back off; the winner's record is intact and the flow
  * goes on byte-exact with the next owner. */
 static void restore_race(void)
@@ -461,7 +462,7 @@ static void restore_race(void)
                 _exit(99);
             struct sl_io *x, *y;
             struct srv k;
-            snprintf(g_uri, sizeof(g_uri), "fault:delay_ms=30/%.200s", saved);
+            snprintf(g_uri, sizeof(g_uri), "fault:delay_ms=250/%.200s", saved);
             if (sl_io_mem_pair(1500, 64, &x, &y) < 0 || srv_start(&k, x, 0, SL_DUR_SYNC) < 0)
                 _exit(98);
             sl_run(k.s, 0); /* the winner writes its record */

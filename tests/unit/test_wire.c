@@ -464,6 +464,61 @@ static void test_icmp(void)
     CHECK(!ic.inner_ok);
 }
 
+/* RFC 791 3.1 source routes, RFC 1122 3.2.1.8 c: build a routed header
+ * (first hop as destination, the rest and the final destination in the
+ * option, pointer 4), then play the routers: each hop records itself at
+ * the pointer and advances it; at the end the reversed route is the
+ * recorded hops backwards. Malformed options are refused. */
+static void test_ip4_source_route(void)
+{
+    uint8_t p[60];
+    struct sl_srcroute r = {.type = SL_IPOPT_LSRR, .n = 3, .hop = {0x0a000001, 0x0a000002, 0x0a000003}};
+    CHECK_EQ(sl_srcroute_optlen(&r), 16);
+    size_t hl = sl_ip4_build_routed(p, 0xc6120001, 0xc6120009, &r, SL_IPPROTO_TCP, 7, 64, 100);
+    CHECK_EQ(hl, 36);
+    struct sl_ip4 ip;
+    CHECK_CTR(sl_ip4_parse(p, hl, true, &ip), SL_CTR_drop_ip_totlen); /* payload missing */
+    static uint8_t big[200];
+    memcpy(big, p, hl);
+    CHECK_CTR(sl_ip4_parse(big, hl + 100, false, &ip), SL_CTR_ok); /* checksum over options */
+    CHECK_EQ(ip.ihl_bytes, 36);
+    CHECK_EQ(ip.dst, 0x0a000001u);
+    CHECK_EQ(big[20], SL_IPOPT_LSRR);
+    CHECK_EQ(big[21], 15);
+    CHECK_EQ(big[22], 4);
+    CHECK_EQ(sl_get32(big + 23), 0x0a000002u);
+    CHECK_EQ(sl_get32(big + 31), 0xc6120009u);
+    struct sl_srcroute back;
+    CHECK_EQ(sl_ip4_return_route(big, 36, &back), 0); /* not complete yet */
+    /* the routers: hop 1 forwards to .2 recording its address, and so on */
+    uint32_t rec[3] = {0x0b000001, 0x0b000002, 0x0b000003};
+    for (int k = 0; k < 3; k++) {
+        uint8_t ptr = big[22];
+        sl_put32(big + 20 + ptr - 1, rec[k]);
+        big[22] = (uint8_t)(ptr + 4);
+    }
+    CHECK_EQ(sl_ip4_return_route(big, 36, &back), 1);
+    CHECK_EQ(back.type, SL_IPOPT_LSRR);
+    CHECK_EQ(back.n, 3);
+    CHECK_EQ(back.hop[0], 0x0b000003u);
+    CHECK_EQ(back.hop[2], 0x0b000001u);
+    /* malformed: length not 3 + 4k, pointer < 4, overrunning the header */
+    big[21] = 14;
+    CHECK(sl_ip4_return_route(big, 36, &back) < 0);
+    big[21] = 15;
+    big[22] = 3;
+    CHECK(sl_ip4_return_route(big, 36, &back) < 0);
+    big[22] = 16;
+    big[21] = 19;
+    CHECK(sl_ip4_return_route(big, 36, &back) < 0);
+    /* other options are skipped: NOP, then a timestamp-like option */
+    uint8_t o2[24] = {0};
+    o2[20] = 1;
+    o2[21] = 68;
+    o2[22] = 2;
+    CHECK_EQ(sl_ip4_return_route(o2, 24, &back), 0);
+}
+
 /* ================= TCP ================= */
 static bool opts_eq(const struct sl_tcp_opts *a, const struct sl_tcp_opts *b)
 {
@@ -948,6 +1003,7 @@ int main(void)
     test_eth();
     test_arp();
     test_ip4();
+    test_ip4_source_route();
     test_icmp();
     test_tcp_linux();
     test_tcp_roundtrip();
