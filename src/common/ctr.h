@@ -51,6 +51,7 @@
     X(tcp_delayed_acks) X(tcp_zwp_tx) X(tcp_keepalive_tx) X(tcp_ooo_segs)    \
     X(tcp_passive_opens) X(tcp_active_opens) X(tcp_established)             \
     X(tcp_closed) X(tcp_timeouts) X(tcp_timewait_reused)                     \
+    X(tcp_timewait_recycled)    /* TIME-WAIT cut short: max_conns of them held */ \
     X(tcp_challenge_ack_tx) X(drop_tcp_challenge_ack_limited)                \
     X(drop_tcp_oow_ack_limited) /* no ACK for an out-of-window segment */                   \
     X(drop_tcp_no_conn)         /* answered with RST (3.10.7.1) */           \

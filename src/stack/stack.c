@@ -57,10 +57,12 @@ static void ring_free(struct sl_stack *s, uint8_t *p, int snd)
         free(p);
 }
 
-/* Would one more connection fit the limits? Counts the refusal if not. */
+/* Would one more connection fit the limits? Counts the refusal if not.
+ * TIME-WAIT connections do not count (RFC 9293 MUST-13 keeps them 4
+ * minutes; they hold a control block only and are bounded separately). */
 static int conn_admit(struct sl_stack *s)
 {
-    if (s->nconns >= s->max_conns) {
+    if (s->nconns - s->n_tw >= s->max_conns) {
         SCTR(s, drop_tcp_max_conns);
         return 0;
     }
@@ -123,8 +125,26 @@ struct sl_conn *sl_conn_new(struct sl_stack *s, int rings)
     return c;
 }
 
+static void tw_unlink(struct sl_stack *s, struct sl_conn *c)
+{
+    if (!c->on_tw)
+        return;
+    if (c->tw_prev)
+        c->tw_prev->tw_next = c->tw_next;
+    else
+        s->tw_head = c->tw_next;
+    if (c->tw_next)
+        c->tw_next->tw_prev = c->tw_prev;
+    else
+        s->tw_tail = c->tw_prev;
+    c->tw_prev = c->tw_next = NULL;
+    c->on_tw = 0;
+    s->n_tw--;
+}
+
 static void conn_free(struct sl_stack *s, struct sl_conn *c)
 {
+    tw_unlink(s, c);
     sl_persist_forget(s, c);
     sl_table_remove(s, c);
     sl_heap_update(s, c, 0);
@@ -227,6 +247,31 @@ void sl_conn_after(struct sl_stack *s, struct sl_conn *c)
             d = s->now + 1; /* never spin on a deadline already past */
         sl_heap_update(s, c, d);
     }
+    if (c->tcb.state == SL_TCP_TIME_WAIT && !c->on_tw) {
+        c->on_tw = 1; /* oldest first: every TIME-WAIT lasts the same 2 MSL */
+        c->tw_prev = s->tw_tail;
+        c->tw_next = NULL;
+        if (s->tw_tail)
+            s->tw_tail->tw_next = c;
+        else
+            s->tw_head = c;
+        s->tw_tail = c;
+        s->n_tw++;
+        if (s->n_tw > s->max_conns && s->tw_head != c) {
+            /* bounded like Linux's tcp_max_tw_buckets: the oldest goes */
+            struct sl_conn *old = s->tw_head;
+            tw_unlink(s, old);
+            SCTR(s, tcp_timewait_recycled);
+            old->tcb.state = SL_TCP_CLOSED;
+            struct sl_tcp_out saved = s->out;
+            struct sl_tcp_out *o = sl_out_reset(s);
+            o->events = SL_TEV_CLOSED;
+            sl_conn_after(s, old);
+            s->out = saved;
+        }
+    } else if (c->on_tw && c->tcb.state != SL_TCP_TIME_WAIT) {
+        tw_unlink(s, c);
+    }
     if (c->tcb.state == SL_TCP_TIME_WAIT && (c->sflags & SL_CF_APP_CLOSED) && c->snd) {
         /* TIME-WAIT keeps only the control block */
         ring_free(s, c->snd, 1);
@@ -323,11 +368,13 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
         }
         struct sl_tcp_bufs b = {c->snd, c->rcv};
         sl_tcp_input(&c->tcb, &b, s->now, seg, out);
-        /* RFC 5681 4.2: a duplicate ACK for each out-of-order segment goes
-         * out at once, not coalesced with the rest of the burst, so the
-         * peer's dupack counting works. */
-        if ((c->tcb.flags & SL_TF_ACK_NOW) && c->tcb.n_ooo && c->snd)
-            sl_tcp_output(&c->tcb, &b, s->now, out);
+        /* RFC 9293 3.10.7.4 MUST-59: every queued segment of the burst is
+         * processed before any ACK goes out; the ACK (with SACK blocks for
+         * whatever arrived out of order) is sent once, from process_dirty.
+         * RFC 5681 4.2's immediate duplicate ACK is thus one per burst:
+         * SACK-based loss detection (RFC 6675 IsLost, RACK) counts SACKed
+         * bytes, not ACKs (tests/sim/sim_transfer.c: recovery as good or
+         * better than with one ACK per out-of-order segment). */
         sl_conn_after(s, c);
         if (c->tcb.flags & SL_TF_ACK_NOW || c->snd)
             sl_conn_mark_dirty(s, c);

@@ -38,6 +38,8 @@ struct sl_conn {
     int16_t soft_err;           /* last soft error, SL_EV_SOFTERR */
     struct sl_pconn *p;         /* persistence state; NULL when not durable */
     struct sl_conn *all_prev, *all_next; /* every connection of the stack */
+    struct sl_conn *tw_prev, *tw_next; /* TIME-WAIT list, oldest first */
+    uint8_t on_tw;
     struct sl_srcroute route;   /* source route of every segment (type 0: none) */
     uint8_t route_app;          /* set by the application: wins (MUST-52) */
 };
@@ -111,6 +113,10 @@ struct sl_stack {
     struct sl_tcp_out out; /* scratch, reused for every engine call */
     struct sl_persist *persist; /* NULL without a store */
     struct sl_conn *all_head;   /* every connection, for teardown */
+    /* TIME-WAIT connections (control block only): not counted against
+     * max_conns; at most max_conns of them, the oldest recycled first */
+    struct sl_conn *tw_head, *tw_tail;
+    uint32_t n_tw;
     struct sl_srcroute rx_route; /* return route of the datagram being processed */
 };
 

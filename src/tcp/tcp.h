@@ -282,7 +282,7 @@ bool sl_tcp_tw_accept_syn(const struct sl_tcb *t, const struct sl_tcp_seg *s);
 #define SL_TCP_RTO_MIN_US 200000u /* Linux-like; RFC 6298 2.4 says SHOULD 1s */
 #define SL_TCP_RTO_MAX_US 60000000u
 #define SL_TCP_DELACK_US 40000u   /* <= 200 ms (RFC 1122 4.2.3.2, RFC 9293 3.8.6.3) */
-#define SL_TCP_MSL_US 30000000u   /* TIME-WAIT = 2*MSL = 60 s */
+#define SL_TCP_MSL_US 120000000u  /* RFC 9293 3.4.2: MSL = 2 minutes, TIME-WAIT 4 minutes (MUST-13) */
 #define SL_TCP_FIN_WAIT2_US 60000000u
 #define SL_TCP_SYN_RETRIES 7      /* last SYN at 127 s, gives up at 187 s: >= 3 min (RFC 9293 MUST-23) */
 #define SL_TCP_DATA_RETRIES 15    /* R2 (RFC 1122 4.2.3.5) */

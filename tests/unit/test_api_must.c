@@ -1244,6 +1244,81 @@ static void test_must_51_53_source_route(void)
     env_free(&e);
 }
 
+/* RFC 9293 3.10.7.4 (MUST-59): "if the TCP endpoint is processing a series
+ * of queued segments, it MUST process them all before sending any ACK
+ * segments." Five segments reach the stack in one burst: the first in
+ * order, then a gap, then three out of order, then the one that fills the
+ * gap. Exactly one ACK leaves, after all of them, acknowledging all five
+ * (no duplicate ACK per out-of-order segment in between). A burst of only
+ * out-of-order segments gets one duplicate ACK. */
+static void test_must_59_ack_after_queued_segments(void)
+{
+    struct sl_config cfg = base_cfg();
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    struct pc p;
+    CHECK(open_active(&e, 80, &p));
+    uint32_t s0 = p.snd_nxt;
+    peer_tcp(&e, PEER, 80, p.lport, SL_TCP_ACK, s0, p.rcv_nxt, 100);        /* in order */
+    peer_tcp(&e, PEER, 80, p.lport, SL_TCP_ACK, s0 + 200, p.rcv_nxt, 100);  /* gap at 100 */
+    peer_tcp(&e, PEER, 80, p.lport, SL_TCP_ACK, s0 + 300, p.rcv_nxt, 100);
+    peer_tcp(&e, PEER, 80, p.lport, SL_TCP_ACK, s0 + 400, p.rcv_nxt, 100);
+    peer_tcp(&e, PEER, 80, p.lport, SL_TCP_ACK, s0 + 100, p.rcv_nxt, 100);  /* fills it */
+    step(&e);
+    CHECK_EQ(caps_of(&p), 1);
+    const struct cap *k = cap_of(&p);
+    if (k)
+        CHECK_EQ(k->seg.ack, s0 + 500);
+    /* only out-of-order segments: one duplicate ACK for the burst */
+    p.snd_nxt = s0 + 500;
+    peer_tcp(&e, PEER, 80, p.lport, SL_TCP_ACK, s0 + 600, p.rcv_nxt, 100);
+    peer_tcp(&e, PEER, 80, p.lport, SL_TCP_ACK, s0 + 700, p.rcv_nxt, 100);
+    peer_tcp(&e, PEER, 80, p.lport, SL_TCP_ACK, s0 + 800, p.rcv_nxt, 100);
+    step(&e);
+    CHECK_EQ(caps_of(&p), 1);
+    k = cap_of(&p);
+    if (k)
+        CHECK_EQ(k->seg.ack, s0 + 500);
+    env_free(&e);
+}
+
+/* RFC 9293 3.6.1 (MUST-13): "it MUST linger in the TIME-WAIT state for a
+ * time 2xMSL", MSL = 2 minutes (3.4.2). Five connections are closed
+ * actively with max_conns = 3: each enters TIME-WAIT with a deadline of
+ * 240 s; TIME-WAIT connections do not count against max_conns (the 4th and
+ * 5th open although 3 are lingering), and at most max_conns of them are
+ * kept: the oldest are cut short (tcp_timewait_recycled). After 240 s none
+ * is left. */
+static void test_must_13_time_wait_2msl(void)
+{
+    struct sl_config cfg = base_cfg();
+    cfg.max_conns = 3;
+    struct env e;
+    env_init(&e, &cfg, 1500);
+    for (int i = 0; i < 5; i++) {
+        struct pc p;
+        CHECK(open_active(&e, (uint16_t)(80 + i), &p));
+        CHECK_EQ(sl_close(p.c), 0);
+        step(&e); /* our FIN */
+        peer_tcp(&e, PEER, p.pport, p.lport, SL_TCP_ACK | SL_TCP_FIN, p.snd_nxt, p.rcv_nxt + 1, 0);
+        step(&e); /* the ACK of the peer's FIN: TIME-WAIT */
+        struct sl_conn *c = sl_table_find(e.s, PEER, p.pport, p.lport);
+        CHECK(c != NULL);
+        if (c) {
+            CHECK_EQ(c->tcb.state, SL_TCP_TIME_WAIT);
+            CHECK_EQ(c->tcb.t_keep, vnow + 240ull * 1000000u);
+        }
+    }
+    CHECK_EQ(e.s->n_tw, 3);
+    CHECK_EQ(ctr(&e, SL_CTR_tcp_timewait_recycled), 2);
+    CHECK_EQ(ctr(&e, SL_CTR_drop_tcp_max_conns), 0);
+    idle(&e, 239ull * 1000000u, 1000000u);
+    CHECK_EQ(e.s->n_tw, 3);
+    idle(&e, 2ull * 1000000u, 1000000u);
+    CHECK_EQ(e.s->n_tw, 0);
+    env_free(&e);
+}
+
 /* RFC 9293 3.9.1.9 (MUST-48): "The application layer MUST be able to
  * specify the Differentiated Services field for segments that are sent on
  * a connection." SL_OPT_TOS on one of two connections: its segments carry
@@ -1417,6 +1492,8 @@ int main(void)
     RUN(test_must_48_tos_per_connection);
     RUN(test_must_30_33_urgent_api);
     RUN(test_must_51_53_source_route);
+    RUN(test_must_59_ack_after_queued_segments);
+    RUN(test_must_13_time_wait_2msl);
     RUN(test_must_57_syn_to_broadcast_multicast);
     RUN(test_must_63_syn_invalid_source);
     RUN(test_must_67_mss_option_le_mms_r);

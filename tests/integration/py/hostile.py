@@ -783,9 +783,16 @@ class Hostile:
             self.icmp_err(c, typ, code, 0x0a000001 if typ == 5 else 0, seq_add(base, 1))
         a = self.snap()
         d = Delta(b, a)
-        self.ctr(d, "drop_icmp_type", len(errs),
-                 "forged ICMP net/host/proto/port unreachable, time exceeded, source quench, "
-                 "redirect, parameter problem")
+        # RFC 9293 MUST-54: unreachable, time exceeded and parameter problem
+        # reach the connection (RFC 5927 4.1 check) and are reported as soft
+        # errors; source quench (RFC 6633) and redirect are dropped by type.
+        self.ctr(d, "drop_icmp_type", 2, "forged ICMP source quench and redirect")
+        soft = d["icmp_soft_error"] + d["drop_icmp_err_bad_seq"]
+        result(soft == 6,
+               f"forged ICMP net/host/proto/port unreachable, time exceeded, parameter "
+               f"problem: soft errors recorded {d['icmp_soft_error']}, refused by the "
+               f"sequence check {d['drop_icmp_err_bad_seq']} (want 6 in all)",
+               None if soft == 6 else f"counters that moved: {d.show()}")
         self.ctr(d, "tcp_closed", 0, "forged ICMP errors")
         c.autoack = True
         c.send_ack()
