@@ -77,7 +77,7 @@ run_config() {
 KEY=(--store-key "$WORK/store.key")
 run_config off
 CONFIGS=(off)
-for dur in async sync; do
+for dur in ${BENCH_DURS:-async sync}; do
   run_config "$dur-mem" --store mem: --durability "$dur" "${KEY[@]}"
   run_config "$dur-shm" --store "shm:$SHM_NAME" --durability "$dur" "${KEY[@]}"
   in_srv redis-cli -p 6379 flushall >/dev/null

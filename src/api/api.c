@@ -131,7 +131,7 @@ void sl_stack_destroy(sl_stack *s)
         /* a stop is not the end of the flows: their last state goes to the
          * store, where the next instance finds it */
         s->now = SL_NOW(s);
-        sl_persist_flush(s);
+        sl_persist_drain(s);
     }
     /* every connection, in the table or not (closed ones the application
      * still holds, superseded or evicted ones not yet delivered) */
@@ -209,6 +209,8 @@ int sl_listen(sl_stack *s, uint16_t port, const struct sl_listen_opts *opts, sl_
         l->ref_read = opts->ref_read;
         l->on_restore = opts->on_restore;
         l->evict_idle_ms = opts->evict_idle_ms;
+        if (opts->durability == SL_DUR_ASYNC && !sl_io_is_hold(s->io))
+            sl_persist_offload_start(s); /* failing that, writes stay in the loop */
     }
     s->listeners[slot] = l;
     *out = l;

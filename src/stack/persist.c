@@ -45,6 +45,7 @@
  * SND.UNA at once (sl_tcp_restored). */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,22 @@ struct pdel {
 struct pop {
     struct sl_conn *c; /* NULL for a deletion */
     uint8_t kind;      /* 0 cas, 1 put, 2 del, 3 epoch reset */
+    struct sl_flow flow; /* to find the connection again (offloaded batches) */
+    uint64_t epoch;    /* deletions: to queue them again after a failure */
+};
+
+/* The asynchronous offloader (Stateless TCP): a worker thread with its
+ * own store handle commits one batch while the loop goes on; the loop
+ * builds the next batch from the flows that changed meanwhile (a flow's
+ * queue holds its latest state only) once the worker is done. */
+struct offload {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct sl_store *st;
+    int has_job, done, stop, busy;
+    uint32_t k, nflows;
+    size_t total;
 };
 
 struct sl_persist {
@@ -106,6 +123,8 @@ struct sl_persist {
     struct { uint32_t h; uint64_t until; } neg[NEGCACHE_SLOTS];
     int have_sync;
     struct sl_conn *lru_head, *lru_tail;
+    char *uri;
+    struct offload *off; /* async durability: the worker, or NULL (inline) */
     struct stale_ent stale[STALE_SLOTS];
 };
 
@@ -168,8 +187,75 @@ int sl_persist_create(struct sl_stack *s, const char *uri, const uint8_t *key,
         plog("%s does not answer yet (%s): connections wait for it", uri, strerror(-rc));
     p->tokens = LOOKUP_PER_SEC;
     p->tok_ts = s->now;
+    p->uri = strdup(uri);
     *out = p;
     return 0;
+}
+
+static void *offload_main(void *arg)
+{
+    struct sl_persist *p = arg;
+    struct offload *w = p->off;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->has_job && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->has_job)
+            break;
+        pthread_mutex_unlock(&w->mu);
+        /* the batch was queued on w->st by the loop while we were idle */
+        sl_store_commit(w->st, p->res, w->k);
+        pthread_mutex_lock(&w->mu);
+        w->has_job = 0;
+        w->done = 1;
+        pthread_cond_broadcast(&w->cv); /* a draining loop may wait for it */
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int sl_persist_offload_start(struct sl_stack *s)
+{
+    struct sl_persist *p = s->persist;
+    if (!p || p->off || !p->uri || !strncmp(p->uri, "mem:", 4))
+        return 0; /* mem: is one in-process table: writes stay in the loop */
+    struct offload *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    int rc = sl_store_open(p->uri, &w->st);
+    if (rc < 0) {
+        free(w);
+        return rc;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    p->off = w;
+    if (pthread_create(&w->th, NULL, offload_main, p) != 0) {
+        sl_store_close(w->st);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        free(w);
+        p->off = NULL;
+        return -EAGAIN;
+    }
+    return 0;
+}
+
+static void offload_stop(struct sl_persist *p)
+{
+    struct offload *w = p->off;
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL); /* finishes the batch in flight first */
+    sl_store_close(w->st);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+    p->off = NULL;
 }
 
 void sl_persist_destroy(struct sl_stack *s)
@@ -177,7 +263,9 @@ void sl_persist_destroy(struct sl_stack *s)
     struct sl_persist *p = s->persist;
     if (!p)
         return;
+    offload_stop(p);
     sl_store_close(p->st);
+    free(p->uri);
     free(p->dels);
     free(p->ops);
     free(p->res);
@@ -544,29 +632,23 @@ static void note_down(struct sl_stack *s, int rc, unsigned nflows)
     }
 }
 
-int sl_persist_flush(struct sl_stack *s)
+/* Queues one batch on `st` for every dirty flow and the pending
+ * deletions; fills p->ops. Returns the number of ops. */
+static uint32_t build_batch(struct sl_stack *s, struct sl_store *st, uint32_t *nflows,
+                            size_t *total)
 {
     struct sl_persist *p = s->persist;
-    struct sl_io *io = s->io;
-    if (!p || (!p->dirty_head && !p->n_dels)) {
-        sl_io_hold_release(io); /* nothing to make durable */
-        return 0;
-    }
-    int async_first = !sl_io_is_hold(io);
-    if (async_first)
-        io->ops->tx_flush(io); /* write-behind: frames go first */
-
-    /* Count ops; encode into one arena (p->enc) so data pointers stay valid. */
-    uint32_t nflows = 0, nops = 0;
-    size_t total = 0;
+    uint32_t nops = 0;
+    *nflows = 0;
+    *total = 0;
     for (struct sl_conn *c = p->dirty_head; c; c = c->p->next) {
-        nflows++;
+        (*nflows)++;
         nops += 2;
     }
     nops += 2 * p->n_dels;
     if (ops_reserve(p, nops) < 0)
-        return 1;
-    sl_store_begin(p->st);
+        return 0;
+    sl_store_begin(st);
     uint32_t k = 0;
     for (struct sl_conn *c = p->dirty_head; c; c = c->p->next) {
         struct sl_pconn *pc = c->p;
@@ -580,17 +662,17 @@ int sl_persist_flush(struct sl_stack *s)
         if (done) {
             pc->flags |= SL_PC_DONE;
             if (pc->flags & SL_PC_WRITTEN) {
-                sl_store_del(p->st, key, pc->epoch);
-                p->ops[k++] = (struct pop){c, 2};
-                sl_store_cas_epoch(p->st, key, pc->epoch, 0, NULL);
-                p->ops[k++] = (struct pop){c, 3};
+                sl_store_del(st, key, pc->epoch);
+                p->ops[k++] = (struct pop){c, 2, f, pc->epoch};
+                sl_store_cas_epoch(st, key, pc->epoch, 0, NULL);
+                p->ops[k++] = (struct pop){c, 3, f, pc->epoch};
             }
             continue;
         }
         if (!(pc->flags & SL_PC_OWNED)) {
             uint64_t want = pc->epoch + 1;
-            sl_store_cas_epoch(p->st, key, pc->epoch, want, NULL);
-            p->ops[k++] = (struct pop){c, 0};
+            sl_store_cas_epoch(st, key, pc->epoch, want, NULL);
+            p->ops[k++] = (struct pop){c, 0, f, 0};
         }
         uint64_t fence = (pc->flags & SL_PC_OWNED) ? pc->epoch : pc->epoch + 1;
         ssize_t n = encode_conn(s, c, fence);
@@ -598,27 +680,42 @@ int sl_persist_flush(struct sl_stack *s)
             SCTR(s, persist_too_big);
             continue;
         }
-        sl_store_put(p->st, key, p->enc, (size_t)n, SL_STORE_ANY, fence, NULL);
-        p->ops[k++] = (struct pop){c, 1};
-        total += (size_t)n;
+        sl_store_put(st, key, p->enc, (size_t)n, SL_STORE_ANY, fence, NULL);
+        p->ops[k++] = (struct pop){c, 1, f, 0};
+        *total += (size_t)n;
     }
     for (uint32_t i = 0; i < p->n_dels; i++) {
         char key[SL_STORE_KEY_MAX];
         sl_store_flow_key(key, sizeof(key), &p->dels[i].flow, "rec");
-        sl_store_del(p->st, key, p->dels[i].epoch);
-        p->ops[k++] = (struct pop){NULL, 2};
-        sl_store_cas_epoch(p->st, key, p->dels[i].epoch, 0, NULL);
-        p->ops[k++] = (struct pop){NULL, 3};
+        sl_store_del(st, key, p->dels[i].epoch);
+        p->ops[k++] = (struct pop){NULL, 2, p->dels[i].flow, p->dels[i].epoch};
+        sl_store_cas_epoch(st, key, p->dels[i].epoch, 0, NULL);
+        p->ops[k++] = (struct pop){NULL, 3, p->dels[i].flow, p->dels[i].epoch};
     }
-    int rc = sl_store_commit(p->st, p->res, k);
-    SCTR(s, persist_batches);
+    return k;
+}
 
-    /* results */
-    int failed = 0, first_err = 0, fenced = 0;
+/* Applies the results of a committed batch of k ops. `deferred`: the batch
+ * was committed by the offloader while the loop went on, so connections
+ * are looked up again by their 4-tuple (they may have gone meanwhile), and
+ * on a failure they are marked dirty again (they left the list at
+ * hand-off). Returns 1 if the batch failed (*first_err set). */
+static int apply_results(struct sl_stack *s, uint32_t k, int deferred, int *first_err,
+                         int *fenced)
+{
+    struct sl_persist *p = s->persist;
+    int failed = 0;
+    *first_err = 0;
+    *fenced = 0;
     for (uint32_t i = 0; i < k; i++) {
         struct pop *o = &p->ops[i];
         int r = p->res[i].rc;
         struct sl_conn *c = o->c;
+        if (deferred && c) {
+            c = sl_table_find(s, o->flow.raddr, o->flow.rport, o->flow.lport);
+            if (c && (!c->p || (c->p->flags & SL_PC_GONE)))
+                c = NULL;
+        }
         if (o->kind == 2 || o->kind == 3) {
             if (r == 0 && o->kind == 2)
                 SCTR(s, persist_deletes);
@@ -626,10 +723,16 @@ int sl_persist_flush(struct sl_stack *s)
                 c->p->flags &= (uint8_t)~SL_PC_WRITTEN;
             if (r < 0 && r != -ENOENT && r != -ESTALE) {
                 failed = 1;
-                first_err = first_err ? first_err : r;
+                *first_err = *first_err ? *first_err : r;
+                if (deferred && !o->c && o->kind == 2 && p->dels && p->n_dels < MAX_DELS) {
+                    p->dels[p->n_dels].flow = o->flow; /* try again */
+                    p->dels[p->n_dels++].epoch = o->epoch;
+                }
             }
             continue;
         }
+        if (!c)
+            continue; /* gone meanwhile (offloaded batch) */
         struct sl_pconn *pc = c->p;
         if (o->kind == 0) {
             if (r == 0) {
@@ -640,13 +743,13 @@ int sl_persist_flush(struct sl_stack *s)
                  * take over from it on the next iteration */
                 pc->epoch = p->res[i].value;
                 failed = 1;
-                first_err = first_err ? first_err : r;
+                *first_err = *first_err ? *first_err : r;
             } else if (r == -ESTALE) {
                 superseded(s, c);
-                fenced = 1;
+                *fenced = 1;
             } else {
                 failed = 1;
-                first_err = first_err ? first_err : r;
+                *first_err = *first_err ? *first_err : r;
             }
             continue;
         }
@@ -658,10 +761,8 @@ int sl_persist_flush(struct sl_stack *s)
         }
         if (r == -ESTALE && (pc->flags & SL_PC_OWNED)) {
             char key[SL_STORE_KEY_MAX];
-            struct sl_flow f;
             uint64_t cur = 1;
-            conn_flow(c, &f);
-            sl_store_flow_key(key, sizeof(key), &f, "rec");
+            sl_store_flow_key(key, sizeof(key), &o->flow, "rec");
             if (sl_store_epoch_get(p->st, key, &cur) == 0 && cur == 0) {
                 /* nobody owns it: the store lost its data (a restart
                  * without persistence). Own it again from scratch. */
@@ -669,11 +770,11 @@ int sl_persist_flush(struct sl_stack *s)
                 pc->flags &= (uint8_t)~SL_PC_OWNED;
                 pc->epoch = 0;
                 failed = 1;
-                first_err = first_err ? first_err : -ENOENT;
+                *first_err = *first_err ? *first_err : -ENOENT;
                 continue;
             }
             superseded(s, c);
-            fenced = 1;
+            *fenced = 1;
             continue;
         }
         if (r == -ENOSPC || r == -EMSGSIZE) {
@@ -682,7 +783,7 @@ int sl_persist_flush(struct sl_stack *s)
              * size was checked at start-up) */
             SCTR(s, persist_too_big);
             failed = 1;
-            first_err = first_err ? first_err : r;
+            *first_err = *first_err ? *first_err : r;
             if (!(pc->flags & SL_PC_WRITTEN)) {
                 pc->flags |= SL_PC_DONE;
                 sl_tcp_abort(&c->tcb, s->now, sl_out_reset(s));
@@ -691,11 +792,100 @@ int sl_persist_flush(struct sl_stack *s)
             continue;
         }
         failed = 1;
-        first_err = first_err ? first_err : r;
+        *first_err = *first_err ? *first_err : r;
     }
-    (void)rc; /* every op's own result says what happened (a lost
-                 connection fails each of them) */
-    if (failed) {
+    if (failed && deferred) /* everything of the batch goes again */
+        for (uint32_t i = 0; i < k; i++)
+            if (p->ops[i].c && p->ops[i].kind <= 1) {
+                struct sl_conn *c = sl_table_find(s, p->ops[i].flow.raddr, p->ops[i].flow.rport,
+                                                  p->ops[i].flow.lport);
+                if (c && c->p && !(c->p->flags & SL_PC_GONE))
+                    sl_persist_mark(s, c);
+            }
+    return failed;
+}
+
+static void store_back(struct sl_stack *s)
+{
+    struct sl_persist *p = s->persist;
+    if (p->down) {
+        plog("%s answers again after %" PRIu64 " ms; stalled connections resume",
+             sl_store_name(p->st), (s->now - p->down_since) / 1000);
+        p->down = 0;
+    }
+}
+
+static void unlink_all_dirty(struct sl_persist *p)
+{
+    while (p->dirty_head)
+        list_unlink(p, p->dirty_head);
+}
+
+/* Async durability through the offloader: take the results of the batch
+ * in flight if it is done, then hand the next batch over. Never waits
+ * (unless `wait`: shutdown). */
+static int offload_flush(struct sl_stack *s, int wait)
+{
+    struct sl_persist *p = s->persist;
+    struct offload *w = p->off;
+    int work = 0;
+    if (w->busy) {
+        pthread_mutex_lock(&w->mu);
+        while (wait && !w->done)
+            pthread_cond_wait(&w->cv, &w->mu);
+        int done = w->done;
+        pthread_mutex_unlock(&w->mu);
+        if (!done)
+            return 0;
+        w->busy = 0;
+        w->done = 0;
+        SCTR(s, persist_batches);
+        int err, fenced;
+        if (apply_results(s, w->k, 1, &err, &fenced)) {
+            SCTR(s, persist_store_errors);
+            note_down(s, err, w->nflows);
+        } else {
+            s->ctr[SL_CTR_persist_bytes] += w->total;
+            store_back(s);
+        }
+        work = 1;
+    }
+    if (!p->dirty_head && !p->n_dels)
+        return work;
+    w->k = build_batch(s, w->st, &w->nflows, &w->total);
+    p->n_dels = 0;
+    unlink_all_dirty(p); /* their latest state is in the batch */
+    pthread_mutex_lock(&w->mu);
+    w->busy = 1;
+    w->has_job = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return 1;
+}
+
+int sl_persist_flush(struct sl_stack *s)
+{
+    struct sl_persist *p = s->persist;
+    struct sl_io *io = s->io;
+    if (p && p->off && !sl_io_is_hold(io)) {
+        io->ops->tx_flush(io); /* write-behind: frames go first */
+        return offload_flush(s, 0);
+    }
+    if (!p || (!p->dirty_head && !p->n_dels)) {
+        sl_io_hold_release(io); /* nothing to make durable */
+        return 0;
+    }
+    int async_first = !sl_io_is_hold(io);
+    if (async_first)
+        io->ops->tx_flush(io); /* write-behind: frames go first */
+
+    uint32_t nflows;
+    size_t total;
+    uint32_t k = build_batch(s, p->st, &nflows, &total);
+    sl_store_commit(p->st, p->res, k); /* every op's own result says what happened */
+    SCTR(s, persist_batches);
+    int first_err, fenced;
+    if (apply_results(s, k, 0, &first_err, &fenced)) {
         SCTR(s, persist_store_errors);
         if (sl_io_is_hold(io)) {
             SCTR(s, persist_stalled_iters);
@@ -703,7 +893,7 @@ int sl_persist_flush(struct sl_stack *s)
         }
         note_down(s, first_err, nflows);
         /* everything stays dirty: written again on the next iteration
-         * (the loop polls at most SL_PERSIST_RETRY_MS apart meanwhile) */
+         * (the loop polls at most 10 ms apart meanwhile) */
         return 0;
     }
     if (fenced && sl_io_is_hold(io)) {
@@ -713,19 +903,31 @@ int sl_persist_flush(struct sl_stack *s)
         sl_io_hold_discard(io);
     }
     s->ctr[SL_CTR_persist_bytes] += total;
-    if (p->down) {
-        plog("%s answers again after %" PRIu64 " ms; stalled connections resume",
-             sl_store_name(p->st), (s->now - p->down_since) / 1000);
-        p->down = 0;
-    }
+    store_back(s);
     p->n_dels = 0;
-    while (p->dirty_head) {
-        struct sl_conn *c = p->dirty_head;
-        list_unlink(p, c);
-    }
+    unlink_all_dirty(p);
     if (!async_first)
         sl_io_hold_release(io);
     return 1;
+}
+
+void sl_persist_drain(struct sl_stack *s)
+{
+    struct sl_persist *p = s->persist;
+    if (!p)
+        return;
+    if (p->off && !sl_io_is_hold(s->io)) {
+        offload_flush(s, 1); /* results of the batch in flight, hand the rest over */
+        offload_flush(s, 1); /* and wait for that one too */
+        return;
+    }
+    sl_persist_flush(s);
+}
+
+int sl_persist_busy(const struct sl_stack *s)
+{
+    const struct sl_persist *p = s->persist;
+    return p && (p->down || (p->off && (p->off->busy || p->dirty_head)));
 }
 
 /* ---------------- restore ---------------- */

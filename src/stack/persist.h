@@ -71,6 +71,15 @@ void sl_persist_mark(struct sl_stack *s, struct sl_conn *c);
 void sl_persist_drop(struct sl_conn *c);
 /* 1 while the store refuses batches (the loop then polls more often). */
 int sl_persist_down(const struct sl_stack *s);
+/* 1 while the store is away or the offloader has work in flight: the
+ * loop polls at most 10 ms apart, so results and later changes go on. */
+int sl_persist_busy(const struct sl_stack *s);
+/* Starts the asynchronous offloader (a worker thread, its own store
+ * handle); async listeners use it. mem: stores stay inline. */
+int sl_persist_offload_start(struct sl_stack *s);
+/* Before a stop: the batch in flight is finished and everything dirty is
+ * written ("before a flow is restored anywhere, its queue is drained"). */
+void sl_persist_drain(struct sl_stack *s);
 /* The connection is being freed: unlink, queue the deletion of its keys. */
 void sl_persist_forget(struct sl_stack *s, struct sl_conn *c);
 /* End of an iteration: one batch for every changed flow; then (sync) the

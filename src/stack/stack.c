@@ -640,7 +640,7 @@ int sl_stack_step(struct sl_stack *s, int timeout_ms)
         if (wait < 0 || d < wait)
             wait = (int)d;
     }
-    if (sl_persist_down(s) && (wait < 0 || wait > 10))
+    if (sl_persist_busy(s) && (wait < 0 || wait > 10))
         wait = 10; /* the store is away: retry the held batch soon */
     if (wait != 0) {
         if (fd >= 0) {
