@@ -113,8 +113,10 @@ static void fuzz_icmp(const uint8_t *p, size_t len)
         FUZZ_ASSERT(len >= 8 && ic.body == p + 8 && ic.body_len == len - 8);
         if (ic.mtu)
             FUZZ_ASSERT(ic.type == SL_ICMP_DEST_UNREACH && ic.code == SL_ICMP_FRAG_NEEDED);
-        if (ic.inner_ok)
-            FUZZ_ASSERT(ic.type == SL_ICMP_DEST_UNREACH && ic.body_len >= 28);
+        if (ic.inner_ok) /* the errors that quote a datagram (RFC 792) */
+            FUZZ_ASSERT((ic.type == SL_ICMP_DEST_UNREACH || ic.type == SL_ICMP_TIME_EXCEEDED ||
+                         ic.type == SL_ICMP_PARAM_PROBLEM) &&
+                        ic.body_len >= 28);
         if (ic.type == SL_ICMP_ECHO_REQUEST && len <= sizeof scratch) {
             FUZZ_ASSERT(sl_icmp_build_echo_reply(scratch, p, len) == len);
             struct sl_icmp rep;
@@ -161,6 +163,29 @@ static void fuzz_ip4(const uint8_t *p, size_t len, bool deep)
             FUZZ_ASSERT(q.src == ip.src && q.dst == ip.dst && q.proto == ip.proto &&
                         q.id == ip.id && q.ttl == ip.ttl && q.payload_len == ip.payload_len);
             FUZZ_ASSERT(q.df && !q.mf && q.frag_off_bytes == 0);
+        }
+        {
+            /* source routes in the options: a return route, none, or a
+             * counted refusal; what is returned builds a header that
+             * parses and names the same hops (RFC 791 3.1) */
+            struct sl_srcroute rr;
+            int v = sl_ip4_return_route(p, ip.ihl_bytes, &rr);
+            if (v < 0)
+                check_verdict((enum sl_ctr)(-v));
+            FUZZ_ASSERT(v == 0 || v == 1 || v == -(int)SL_CTR_drop_ip_bad_srcroute);
+            if (v == 1) {
+                FUZZ_ASSERT(rr.n >= 1 && rr.n <= SL_SRCROUTE_MAX &&
+                            (rr.type == SL_IPOPT_LSRR || rr.type == SL_IPOPT_SSRR));
+                size_t hl = sl_ip4_build_routed(scratch, ip.dst, ip.src, &rr, ip.proto, ip.id,
+                                                ip.ttl, 0);
+                FUZZ_ASSERT(hl == SL_IP_HLEN + sl_srcroute_optlen(&rr) && hl <= 60);
+                struct sl_ip4 q;
+                FUZZ_ASSERT(sl_ip4_parse(scratch, hl, false, &q) == SL_CTR_ok);
+                FUZZ_ASSERT(q.dst == rr.hop[0] && q.ihl_bytes == hl);
+                FUZZ_ASSERT(sl_get32(scratch + SL_IP_HLEN + 3 + 4 * (rr.n - 1)) == ip.src);
+                struct sl_srcroute again;
+                FUZZ_ASSERT(sl_ip4_return_route(scratch, hl, &again) == 0); /* not complete */
+            }
         }
         if (!deep || trusted)
             continue; /* upper layers once per frame: trusted and untrusted inside */
