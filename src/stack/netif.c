@@ -230,10 +230,12 @@ static void build_tcp(struct sl_stack *s, uint32_t dst, uint16_t sport, uint16_t
         sl_tcp_copy_out(t, snd, e->seq, tcp + thl, plen);
     struct sl_tx_meta meta = {0};
     uint32_t tcp_len = (uint32_t)(thl + plen);
-    if (!queued && !ol && e->gso && plen > e->gso && s->io->max_gso) {
+    /* queued frames (waiting for ARP) keep their offload metadata too:
+     * arp_flush_queue hands it to the device with the frame */
+    if (!ol && e->gso && plen > e->gso && s->io->max_gso) {
         meta.gso_size = e->gso;
     }
-    if (!queued && (s->io->csum_offload || meta.gso_size)) {
+    if (s->io->csum_offload || meta.gso_size) {
         /* Pseudo-header sum only; the kernel completes it (NEEDS_CSUM).
          * With a source route the pseudo-header holds the final
          * destination (RFC 9293 3.1), which is dst. */
