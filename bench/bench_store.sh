@@ -28,11 +28,7 @@ topo_up
 make_file small.bin 1K
 make_file bulk.bin "$BENCH_BULK"
 head -c 32 /dev/urandom >"$WORK/store.key"
-mkdir -p "$WORK/redis"
-bg_start redis "$SRV_NS" redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no \
-  --dir "$WORK/redis"
-REDIS_PID=$BG_PID
-wait_for "in_srv redis-cli -p 6379 ping 2>/dev/null | grep -q PONG" 10 || die "redis-server did not start"
+start_redis_srv
 SHM_NAME=slbench$$
 trap 'rm -f "/dev/shm/$SHM_NAME"; cleanup' EXIT
 

@@ -233,7 +233,8 @@ int sl_accept(sl_listener *l, sl_conn **out)
     l->pending--;
     *out = c;
     if (c->p && (c->p->flags & SL_PC_RESTORED) && l->on_restore)
-        l->on_restore(c, c->p->restored_ckpt, c->p->restored_ckpt_len, l->user);
+        l->on_restore(c, c->p->ckpt, c->p->ckpt_len, l->user); /* as restored: the
+                                                                  app cannot change it before */
     return 0;
 }
 

@@ -98,7 +98,6 @@ int sl_io_impair_wrap(struct sl_io *inner, const char *spec, sl_clock_fn clock, 
  * sl_io_hold_discard() drops them. Takes ownership of inner. */
 int sl_io_hold_wrap(struct sl_io *inner, struct sl_io **out);
 int sl_io_is_hold(const struct sl_io *io);
-uint32_t sl_io_hold_pending(const struct sl_io *io);
 /* Not a hold wrapper: just tx_flush. */
 int sl_io_hold_release(struct sl_io *io);
 void sl_io_hold_discard(struct sl_io *io);

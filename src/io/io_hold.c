@@ -148,11 +148,6 @@ int sl_io_hold_wrap(struct sl_io *inner, struct sl_io **out)
 
 int sl_io_is_hold(const struct sl_io *io) { return io && io->ops == &hold_ops; }
 
-uint32_t sl_io_hold_pending(const struct sl_io *io)
-{
-    return sl_io_is_hold(io) ? ((const struct hold_io *)io)->n : 0;
-}
-
 int sl_io_hold_release(struct sl_io *io)
 {
     if (!sl_io_is_hold(io))

@@ -121,7 +121,6 @@ struct sl_persist {
     uint64_t tok_ts;
     uint32_t tokens;
     struct { uint32_t h; uint64_t until; } neg[NEGCACHE_SLOTS];
-    int have_sync;
     struct sl_conn *lru_head, *lru_tail;
     char *uri;
     struct offload *off; /* async durability: the worker, or NULL (inline) */
@@ -281,7 +280,6 @@ static void pconn_free(struct sl_conn *c)
     if (!c->p)
         return;
     free(c->p->ckpt);
-    free(c->p->restored_ckpt);
     free(c->p);
     c->p = NULL;
 }
@@ -289,8 +287,6 @@ static void pconn_free(struct sl_conn *c)
 void sl_persist_drop(struct sl_conn *c) { pconn_free(c); }
 
 struct sl_store *sl_persist_store(struct sl_stack *s) { return s->persist ? s->persist->st : NULL; }
-
-int sl_persist_down(const struct sl_stack *s) { return s->persist && s->persist->down; }
 
 int sl_persist_attach(struct sl_stack *s, struct sl_conn *c, struct sl_listener *l)
 {
@@ -1131,12 +1127,10 @@ static struct sl_conn *restore_flow(struct sl_stack *s, struct sl_listener *l,
     pc->n_refs = tmp.n_refs;
     memcpy(pc->refs, tmp.refs, sizeof(tmp.refs));
     if (ckpt_len) {
-        pc->ckpt = malloc(ckpt_len);
-        pc->restored_ckpt = malloc(ckpt_len);
-        if (pc->ckpt && pc->restored_ckpt) {
+        pc->ckpt = malloc(ckpt_len); /* on_restore gets it at sl_accept */
+        if (pc->ckpt) {
             memcpy(pc->ckpt, ckpt, ckpt_len);
-            memcpy(pc->restored_ckpt, ckpt, ckpt_len);
-            pc->ckpt_len = pc->restored_ckpt_len = ckpt_len;
+            pc->ckpt_len = ckpt_len;
         }
     }
     struct sl_tcb *t = &c->tcb;

@@ -43,8 +43,6 @@ struct sl_pconn {
     struct sl_ref refs[SL_REF_MAX];
     uint8_t *ckpt;        /* application checkpoint (malloc) */
     uint32_t ckpt_len;
-    uint32_t restored_ckpt_len;
-    uint8_t *restored_ckpt; /* what on_restore delivered */
     struct sl_conn *prev, *next; /* persist-dirty list */
     struct sl_conn *lru_prev, *lru_next; /* by last activity (eviction) */
     uint64_t last_active;
@@ -69,8 +67,6 @@ int sl_persist_attach(struct sl_stack *s, struct sl_conn *c, struct sl_listener 
 void sl_persist_mark(struct sl_stack *s, struct sl_conn *c);
 /* Frees the persistence state only (stack teardown: the record stays). */
 void sl_persist_drop(struct sl_conn *c);
-/* 1 while the store refuses batches (the loop then polls more often). */
-int sl_persist_down(const struct sl_stack *s);
 /* 1 while the store is away or the offloader has work in flight: the
  * loop polls at most 10 ms apart, so results and later changes go on. */
 int sl_persist_busy(const struct sl_stack *s);

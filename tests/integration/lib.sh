@@ -629,6 +629,21 @@ rst_capture_stop() {
   fi
 }
 
+# ---------------------------------------------------------------- redis
+
+# start_redis_srv: redis-server on the server namespace's loopback
+# (127.0.0.1:6379), no persistence, data in $WORK/redis; waits until it
+# answers. Sets REDIS_PID. Called again after a kill, it starts an empty one.
+start_redis_srv() {
+  need_cmd redis-server redis-cli
+  mkdir -p "$WORK/redis"
+  bg_start redis "$SRV_NS" redis-server --bind 127.0.0.1 --port 6379 --save '' \
+    --appendonly no --dir "$WORK/redis"
+  REDIS_PID=$BG_PID
+  wait_for "in_srv redis-cli -p 6379 ping 2>/dev/null | grep -q PONG" 10 ||
+    die "redis-server did not start"
+}
+
 # ---------------------------------------------------------------- kernel nginx
 
 # start_nginx NAME NS LISTEN ROOT [EXTRA_HTTP_DIRECTIVES]: kernel nginx, one

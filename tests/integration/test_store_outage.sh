@@ -25,16 +25,7 @@ topo_up
 make_file big.bin 100M
 make_file small.bin 16K
 head -c 32 /dev/urandom >"$WORK/store.key"
-mkdir -p "$WORK/redis"
-
-start_redis() {
-  bg_start redis "$SRV_NS" redis-server --bind 127.0.0.1 --port 6379 --save '' \
-    --appendonly no --dir "$WORK/redis"
-  REDIS_PID=$BG_PID
-  wait_for "in_srv redis-cli -p 6379 ping 2>/dev/null | grep -q PONG" 10 ||
-    die "redis-server did not start"
-}
-start_redis
+start_redis_srv
 ARGS=(--store redis://127.0.0.1:6379 --durability sync --store-key "$WORK/store.key" --quiet)
 start_slhttpd "${ARGS[@]}"
 rst_capture_start
@@ -77,7 +68,7 @@ check "no frame left slhttpd while the store was away ($((b - a)) in 3 s)" \
 b=$(total_dl)
 
 # --- Redis comes back, empty
-start_redis
+start_redis_srv
 wait_for "grep -q 'answers again after' '$SLHTTPD_LOG'" 20
 check "slhttpd logs that the store answers again: $(grep -m1 'answers again after' "$SLHTTPD_LOG")" \
   grep -q 'answers again after' "$SLHTTPD_LOG"
