@@ -50,6 +50,8 @@
  *   -ENOBUFS       get: buffer too small (*len = the size needed)
  *   -ENOSPC        shm: region full, or value larger than the slot
  *   -EINVAL        bad arguments (key too long, reserved key, ...)
+ *   -EPERM         open: the store is not ours (shm: region owned by another
+ *                  uid, or not mode 0600, or a symlink); redis: AUTH refused
  * Every call is counted in the store's struct sl_store_stats. */
 #ifndef SL_STORE_H
 #define SL_STORE_H
