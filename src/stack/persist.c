@@ -52,6 +52,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "stack/persist.h"
 #include "state/flow.h"
 #include "store/store.h"
@@ -69,11 +71,14 @@
 #define STALE_US 2000000u
 
 struct stale_ent {
-    uint32_t h;
+    struct sl_flow f;
     uint64_t epoch, since;
 };
 
-static uint32_t flow_hash(uint32_t raddr, uint16_t rport, uint16_t lport);
+
+struct sl_persist;
+static uint32_t neg_slot(const struct sl_persist *p, uint32_t raddr, uint16_t rport,
+                         uint16_t lport);
 
 struct pdel {
     struct sl_flow flow;
@@ -121,7 +126,10 @@ struct sl_persist {
     /* unknown-flow lookups */
     uint64_t tok_ts;
     uint32_t tokens;
-    struct { uint32_t h; uint64_t until; } neg[NEGCACHE_SLOTS];
+    /* negative cache: slot by a keyed hash (SipHash, a random key per
+     * stack, so a peer cannot aim at a slot), hit only on the full tuple */
+    struct { uint32_t raddr; uint16_t rport, lport; uint64_t until; } neg[NEGCACHE_SLOTS];
+    uint8_t neg_key[crypto_shorthash_KEYBYTES];
     struct sl_conn *lru_head, *lru_tail;
     char *uri;
     struct offload *off; /* async durability: the worker, or NULL (inline) */
@@ -187,6 +195,7 @@ int sl_persist_create(struct sl_stack *s, const char *uri, const uint8_t *key,
         plog("%s does not answer yet (%s): connections wait for it", uri, strerror(-rc));
     p->tokens = LOOKUP_PER_SEC;
     p->tok_ts = s->now;
+    randombytes_buf(p->neg_key, sizeof(p->neg_key));
     p->uri = strdup(uri);
     *out = p;
     return 0;
@@ -1047,11 +1056,10 @@ static int load_record(struct sl_stack *s, const char *key, const struct sl_flow
 static int stale_owner(struct sl_persist *p, const struct sl_flow *f, uint64_t epoch,
                        uint64_t now)
 {
-    uint32_t h = flow_hash(f->raddr, f->rport, f->lport);
-    struct stale_ent *x = &p->stale[h & (STALE_SLOTS - 1)];
-    if (x->h == h && x->epoch == epoch)
+    struct stale_ent *x = &p->stale[neg_slot(p, f->raddr, f->rport, f->lport) & (STALE_SLOTS - 1)];
+    if (!memcmp(&x->f, f, sizeof(*f)) && x->epoch == epoch)
         return now - x->since >= STALE_US;
-    x->h = h;
+    x->f = *f;
     x->epoch = epoch;
     x->since = now;
     return 0;
@@ -1232,10 +1240,33 @@ int sl_persist_restore_all(struct sl_stack *s, struct sl_listener *l)
     return n;
 }
 
-static uint32_t flow_hash(uint32_t raddr, uint16_t rport, uint16_t lport)
+static uint32_t neg_slot(const struct sl_persist *p, uint32_t raddr, uint16_t rport,
+                         uint16_t lport)
 {
-    uint32_t h = raddr * 0x9e3779b1u ^ ((uint32_t)rport << 16 | lport) * 0x85ebca77u;
-    return h ^ (h >> 15);
+    uint8_t in[8], h[crypto_shorthash_BYTES];
+    memcpy(in, &raddr, 4);
+    memcpy(in + 4, &rport, 2);
+    memcpy(in + 6, &lport, 2);
+    crypto_shorthash(h, in, sizeof(in), p->neg_key);
+    uint32_t v;
+    memcpy(&v, h, sizeof(v));
+    return v & (NEGCACHE_SLOTS - 1);
+}
+
+static int neg_hit(const struct sl_persist *p, uint32_t slot, uint32_t raddr, uint16_t rport,
+                   uint16_t lport, uint64_t now)
+{
+    return p->neg[slot].raddr == raddr && p->neg[slot].rport == rport &&
+           p->neg[slot].lport == lport && p->neg[slot].until > now;
+}
+
+static void neg_put(struct sl_persist *p, uint32_t slot, uint32_t raddr, uint16_t rport,
+                    uint16_t lport, uint64_t now)
+{
+    p->neg[slot].raddr = raddr;
+    p->neg[slot].rport = rport;
+    p->neg[slot].lport = lport;
+    p->neg[slot].until = now + NEGCACHE_US;
 }
 
 int sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uint32_t raddr, uint16_t rport,
@@ -1245,9 +1276,8 @@ int sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uint32_t raddr,
     *out = NULL;
     if (!p || l->durability == SL_DUR_OFF)
         return 0;
-    uint32_t h = flow_hash(raddr, rport, l->port);
-    uint32_t slot = h & (NEGCACHE_SLOTS - 1);
-    if (p->neg[slot].h == h && p->neg[slot].until > s->now) {
+    uint32_t slot = neg_slot(p, raddr, rport, l->port);
+    if (neg_hit(p, slot, raddr, rport, l->port, s->now)) {
         SCTR(s, restore_negcache_hit);
         return 0;
     }
@@ -1262,8 +1292,10 @@ int sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uint32_t raddr,
         }
     }
     if (!p->tokens) {
+        /* the flow may be in the store: a RST could kill a live flow, so
+         * drop the segment (the peer retransmits once the budget refills) */
         SCTR(s, restore_lookup_limited);
-        return 0;
+        return -EAGAIN;
     }
     p->tokens--;
     struct sl_flow f = {s->addr, raddr, l->port, rport};
@@ -1273,8 +1305,7 @@ int sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uint32_t raddr,
     int rc = sl_store_epoch_get(p->st, key, &e);
     if (rc == 0 && e == 0) {
         SCTR(s, restore_lookup_miss);
-        p->neg[slot].h = h;
-        p->neg[slot].until = s->now + NEGCACHE_US;
+        neg_put(p, slot, raddr, rport, l->port, s->now);
         return 0;
     }
     if (rc < 0)
@@ -1288,8 +1319,7 @@ int sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uint32_t raddr,
     }
     if (s->ctr[SL_CTR_restore_lost_race] + s->ctr[SL_CTR_restore_store_error] != lost)
         return -EAGAIN; /* the flow lives elsewhere (or may): never a RST */
-    p->neg[slot].h = h;
-    p->neg[slot].until = s->now + NEGCACHE_US;
+    neg_put(p, slot, raddr, rport, l->port, s->now);
     return 0;
 }
 
