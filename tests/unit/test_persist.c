@@ -599,6 +599,66 @@ static void unknown_flow_no_rst(int mode)
     sl_store_shm_unlink(g_name);
 }
 
+static void plain_listen_cb(sl_listener *l, void *user)
+{
+    sl_conn *c;
+    while (sl_accept(l, &c) == 0)
+        sl_conn_set_cb(c, srv_conn_cb, user);
+}
+
+/* Durability is per listener: one sync and one non-durable listener on one
+ * stack. With the store down the sync connection stalls (its frames are
+ * held, then discarded), while the other one keeps flowing: its frames are
+ * never held. Both end byte-exact once the store is back. */
+static void mixed_durability(void)
+{
+    struct sl_io *a, *b;
+    struct srv sv, sv_off;
+    struct cli c80, c81;
+    char saved[224];
+    memcpy(saved, g_uri, sizeof(saved));
+    snprintf(g_uri, sizeof(g_uri), "fault:/%.200s", saved);
+    sl_store_shm_unlink(g_name);
+    CHECK(sl_io_mem_pair(1500, 4096, &a, &b) == 0);
+    CHECK(srv_start(&sv, a, 0, SL_DUR_SYNC) == 0);
+    memset(&sv_off, 0, sizeof(sv_off));
+    struct sl_listener *l81;
+    CHECK(sl_listen(sv.s, PORT + 1, NULL, plain_listen_cb, &sv_off, &l81) == 0);
+    CHECK(cli_start(&c80, b) == 0);
+    memset(&c81, 0, sizeof(c81));
+    c81.s = c80.s;
+    CHECK(sl_connect(c81.s, SRV_IP, PORT + 1, &c81.c) == 0);
+    sl_conn_set_cb(c81.c, cli_cb, &c81);
+    for (unsigned i = 0; i < 60; i++) {
+        run(&sv, &c80, 1);
+        cli_cb(c81.c, 0, &c81);
+    }
+    CHECK(c80.rcvd > 0 && c81.rcvd > 0);
+    uint64_t at80 = c80.rcvd, at81 = c81.rcvd;
+    CHECK(sl_store_fault_disconnect(sl_persist_store(sv.s), true) == 0);
+    for (unsigned i = 0; i < 3000; i++) {
+        run(&sv, &c80, 1);
+        cli_cb(c81.c, 0, &c81);
+    }
+    uint64_t down80 = c80.rcvd - at80, down81 = c81.rcvd - at81;
+    CHECK(ctr(sv.s, "persist_store_errors") > 0);
+    CHECK(ctr(sv.s, "drop_tx_held_discard") > 0);
+    CHECK(down80 < 200000);   /* the sync flow stalls: at most what was in flight */
+    CHECK(c81.rcvd == TOTAL); /* the other one does not wait for the store */
+    CHECK(sl_store_fault_disconnect(sl_persist_store(sv.s), false) == 0);
+    run(&sv, &c80, 60000);
+    printf("  mixed durability, store down: sync listener %llu bytes, non-durable listener "
+           "%llu bytes while down; after: %llu and %llu of %u\n",
+           (unsigned long long)down80, (unsigned long long)down81,
+           (unsigned long long)c80.rcvd, (unsigned long long)c81.rcvd, TOTAL);
+    CHECK(c80.rcvd == TOTAL && c80.bad == 0 && c81.bad == 0);
+    CHECK(ctr(c80.s, "tcp_rst_rx") == 0);
+    sl_stack_destroy(sv.s);
+    sl_stack_destroy(c80.s);
+    memcpy(g_uri, saved, sizeof(saved));
+    sl_store_shm_unlink(g_name);
+}
+
 int main(void)
 {
     snprintf(g_name, sizeof(g_name), "sltest-persist-%d", (int)getpid());
@@ -612,6 +672,7 @@ int main(void)
     printf("crash and restore, async (may lose the last iteration: no byte checks):\n");
     crash_restore(0, SL_DUR_ASYNC, 40, 5);
     store_down();
+    mixed_durability();
     untrusted(0);
     untrusted(1);
     untrusted(2);
