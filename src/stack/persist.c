@@ -148,9 +148,12 @@ int sl_persist_create(struct sl_stack *s, const char *uri, const uint8_t *key,
     struct sl_persist *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
+    char safe[256]; /* the URI as logged: never a password */
+    sl_store_uri_redact(uri, safe, sizeof(safe));
     int rc = sl_store_open(uri, &p->st);
     if (rc < 0) {
-        snprintf(err, errlen, "store %s: %s", uri, strerror(-rc));
+        snprintf(err, errlen, "store %s: %s", safe,
+                 rc == -EPERM ? "not ours or authentication refused" : strerror(-rc));
         free(p);
         return rc;
     }
@@ -177,13 +180,13 @@ int sl_persist_create(struct sl_stack *s, const char *uri, const uint8_t *key,
         snprintf(err, errlen,
                  "store %s cannot hold a record of %zu bytes (send + receive buffers + "
                  "checkpoint): give it room (shm: ?max=%zu) or use smaller --sndbuf/--rcvbuf",
-                 uri, need, need);
+                 safe, need, need);
         sl_store_close(p->st);
         free(p);
         return -EMSGSIZE;
     }
     if (rc < 0)
-        plog("%s does not answer yet (%s): connections wait for it", uri, strerror(-rc));
+        plog("%s does not answer yet (%s): connections wait for it", safe, strerror(-rc));
     p->tokens = LOOKUP_PER_SEC;
     p->tok_ts = s->now;
     p->uri = strdup(uri);
