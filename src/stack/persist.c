@@ -54,6 +54,7 @@
 
 #include "stack/persist.h"
 #include "store/store.h"
+#include "tcp/tcp_validate.h"
 
 #define META_VERSION 1
 #define META_APP_CLOSED 0x01
@@ -1107,6 +1108,14 @@ static struct sl_conn *restore_flow(struct sl_stack *s, struct sl_listener *l,
         ((mflags & META_COMMIT) != 0) != l->commit) {
         SCTR(s, restore_bad_record);
         plog("record %s refused: inconsistent with this listener", key);
+        return NULL;
+    }
+    struct sl_tcp_restore_env env = {s->addr, s->netmask, s->tcfg.mss, s->tcfg.sndbuf,
+                                     s->tcfg.rcvbuf, s->now};
+    enum sl_ctr invalid = sl_tcp_validate_restored(&r.tcb, &env); /* the MAC is not enough */
+    if (invalid) {
+        s->ctr[invalid]++;
+        plog("record %s refused: %s", key, sl_ctr_names[invalid]);
         return NULL;
     }
     if (r.tcb.state >= SL_TCP_ESTABLISHED && !l->ref_read && tmp.n_refs) {
