@@ -77,6 +77,11 @@
     X(persist_reowned)          /* the store had lost the flow: written again */ \
     X(restore_ok) X(restore_startup) X(restore_on_demand)                    \
     X(restore_bad_record)       /* tampered, foreign or undecodable: refused */ \
+    /* authentic record, impossible control block (src/tcp/tcp_validate.c) */   \
+    X(restore_invalid_state) X(restore_invalid_addr) X(restore_invalid_mss)  \
+    X(restore_invalid_bufsz) X(restore_invalid_sndseq)                       \
+    X(restore_invalid_rcvseq) X(restore_invalid_window)                      \
+    X(restore_invalid_timer)                                                 \
     X(restore_lost_race)        /* another instance took the flow first */  \
     X(restore_ref_error)        /* object bytes could not be read back */    \
     X(restore_store_error)                                                   \

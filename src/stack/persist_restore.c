@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "stack/persist_int.h"
+#include "tcp/tcp_validate.h"
 
 static enum sl_restore_why load_why(int rc)
 {
@@ -135,6 +136,16 @@ enum sl_restore_why sl_persist_restore(struct sl_stack *s, struct sl_listener *l
         ((md.flags & SL_META_COMMIT) != 0) != l->commit) {
         SCTR(s, restore_bad_record);
         sl_persist_log("record %s refused: inconsistent with this listener", key);
+        return SL_RESTORE_BAD;
+    }
+    /* a good MAC is not enough: every field is checked before the engine
+     * sees it (a forged or buggy record refuses only its own flow) */
+    struct sl_tcp_restore_env env = {s->addr, s->netmask, s->tcfg.mss, s->tcfg.sndbuf,
+                                     s->tcfg.rcvbuf, s->now};
+    enum sl_ctr invalid = sl_tcp_validate_restored(&r.tcb, &env);
+    if (invalid) {
+        s->ctr[invalid]++;
+        sl_persist_log("record %s refused: %s", key, sl_ctr_names[invalid]);
         return SL_RESTORE_BAD;
     }
     if (r.tcb.state >= SL_TCP_ESTABLISHED && !l->ref_read && md.n_refs) {
