@@ -85,7 +85,7 @@ struct conn {
 
     /* externalized state (durable listeners) */
     char obj[OBJ_MAX];   /* body's object name (path below the root), "" = none */
-    uint32_t resp_seq;   /* stream position where the response starts */
+    uint64_t resp_off;   /* stream offset where the response starts */
     uint64_t rd_total;   /* bytes read from the connection */
     uint64_t committed;  /* bytes committed (sl_conn_commit) */
     /* PUT upload in progress */
@@ -700,19 +700,26 @@ log:
  * slhttpd adds what only it knows, as a checkpoint saved atomically with
  * the stream positions (Migratory TCP's export):
  *
- *   response (kind 1): u8 1 | u8 1 | u8 keep | u8 v10 | u16 status |
- *     u16 hdr_len | u32 resp_seq | u64 body_off | u64 body_end |
+ *   response (kind 1): u8 2 | u8 1 | u8 keep | u8 v10 | u16 status |
+ *     u16 hdr_len | u64 resp_off | u64 body_off | u64 body_end |
  *     u8 obj_len | obj | head bytes
- *   upload (kind 2):   u8 1 | u8 2 | u8 keep | u8 v10 | u64 len | u64 got |
+ *   upload (kind 2):   u8 2 | u8 2 | u8 keep | u8 v10 | u64 len | u64 got |
  *     u8 name_len | name
+ *
+ * (the first byte is the layout version, CKPT_VERSION). Stream offsets
+ * are 64-bit (sl_conn_write_off): a response may start or end past 4 GiB.
  *
  * Bodies are written by reference (sl_write_ref, object = the path below
  * the root), so the store never holds file bytes; on restore the stack
  * reads them back through srv_ref_read and slhttpd goes on from
- * (write position - resp_seq), TRODS's offset rule. Request bytes are
+ * (write offset - resp_off), TRODS's offset rule. Request bytes are
  * committed (level 2) only once the request they belong to is served or,
  * for an upload, written and fdatasync'ed: a restored connection gets
  * exactly the bytes nobody acted on yet. */
+
+#define CKPT_VERSION 2
+#define CKPT_RESP 33 /* fixed part of a response checkpoint */
+#define CKPT_UP 21   /* fixed part of an upload checkpoint */
 
 static int durable(const struct conn *cn)
 {
@@ -741,40 +748,40 @@ static void commit_consumed(struct conn *cn)
  * cn->obj) becomes the connection's checkpoint, with the request bytes. */
 static void persist_response(struct conn *cn)
 {
-    uint8_t b[29 + OBJ_MAX + HDR_BUF];
+    uint8_t b[CKPT_RESP + OBJ_MAX + HDR_BUF];
     size_t ol = strlen(cn->obj);
     if (!durable(cn))
         return;
-    cn->resp_seq = sl_conn_write_seq(cn->c);
-    b[0] = 1;
+    cn->resp_off = sl_conn_write_off(cn->c);
+    b[0] = CKPT_VERSION;
     b[1] = 1;
     b[2] = (uint8_t)cn->keep;
     b[3] = (uint8_t)cn->v10;
     put_u16(b + 4, (uint32_t)cn->status);
     put_u16(b + 6, (uint32_t)cn->hdr_len);
-    put_u32(b + 8, cn->resp_seq);
-    put_u64(b + 12, cn->body_off);
-    put_u64(b + 20, cn->body_end);
-    b[28] = (uint8_t)ol;
-    memcpy(b + 29, cn->obj, ol);
-    memcpy(b + 29 + ol, cn->io->hdr, cn->hdr_len);
-    sl_conn_checkpoint(cn->c, b, 29 + ol + cn->hdr_len);
+    put_u64(b + 8, cn->resp_off);
+    put_u64(b + 16, cn->body_off);
+    put_u64(b + 24, cn->body_end);
+    b[32] = (uint8_t)ol;
+    memcpy(b + CKPT_RESP, cn->obj, ol);
+    memcpy(b + CKPT_RESP + ol, cn->io->hdr, cn->hdr_len);
+    sl_conn_checkpoint(cn->c, b, CKPT_RESP + ol + cn->hdr_len);
     commit_consumed(cn);
 }
 
 static void persist_upload(struct conn *cn)
 {
-    uint8_t b[21 + OBJ_MAX];
+    uint8_t b[CKPT_UP + OBJ_MAX];
     size_t nl = strlen(cn->up_name);
-    b[0] = 1;
+    b[0] = CKPT_VERSION;
     b[1] = 2;
     b[2] = (uint8_t)cn->keep;
     b[3] = (uint8_t)cn->v10;
     put_u64(b + 4, cn->up_len);
     put_u64(b + 12, cn->up_got);
     b[20] = (uint8_t)nl;
-    memcpy(b + 21, cn->up_name, nl);
-    sl_conn_checkpoint(cn->c, b, 21 + nl);
+    memcpy(b + CKPT_UP, cn->up_name, nl);
+    sl_conn_checkpoint(cn->c, b, CKPT_UP + nl);
 }
 
 static void spool_path(const struct server *srv, const char *name, int part, char *out)
@@ -903,22 +910,25 @@ static int restore_conn(struct conn *cn, const uint8_t *b, size_t n)
     cn->state = ST_READING;
     if (b == NULL || n == 0)
         return 0; /* between requests */
-    if (n < 4 || b[0] != 1)
+    if (n < 4 || b[0] != CKPT_VERSION)
         goto bad;
     cn->keep = b[2];
     cn->v10 = b[3];
-    if (b[1] == 1 && n >= 29) {
-        uint32_t hl = get_u16(b + 6), ol = b[28], pos;
-        uint64_t boff = get_u64(b + 12), bend = get_u64(b + 20), total, start;
-        if (hl > HDR_BUF || ol >= OBJ_MAX || n != 29 + ol + hl || bend < boff)
+    if (b[1] == 1 && n >= CKPT_RESP) {
+        uint32_t hl = get_u16(b + 6), ol = b[32];
+        uint64_t boff = get_u64(b + 16), bend = get_u64(b + 24), total, start, pos, wr;
+        if (hl > HDR_BUF || ol >= OBJ_MAX || n != CKPT_RESP + ol + hl || bend < boff)
             goto bad;
         cn->status = (int)get_u16(b + 4);
         cn->hdr_len = hl;
-        cn->resp_seq = get_u32(b + 8);
-        memcpy(cn->obj, b + 29, ol);
+        cn->resp_off = get_u64(b + 8);
+        memcpy(cn->obj, b + CKPT_RESP, ol);
         cn->obj[ol] = '\0';
-        memcpy(cn->io->hdr, b + 29 + ol, hl);
-        pos = sl_conn_write_seq(cn->c) - cn->resp_seq; /* TRODS: stream offset */
+        memcpy(cn->io->hdr, b + CKPT_RESP + ol, hl);
+        wr = sl_conn_write_off(cn->c);
+        if (wr < cn->resp_off)
+            goto bad;
+        pos = wr - cn->resp_off; /* TRODS: stream offset into the response */
         total = hl + (bend - boff);
         if (pos >= total) { /* the whole response was queued before */
             cn->obj[0] = '\0';
@@ -940,12 +950,12 @@ static int restore_conn(struct conn *cn, const uint8_t *b, size_t n)
         }
         return 0;
     }
-    if (b[1] == 2 && n >= 21) {
+    if (b[1] == 2 && n >= CKPT_UP) {
         uint32_t nl = b[20];
         char path[PATH_MAX];
-        if (nl == 0 || nl >= OBJ_MAX || n != 21 + nl || !srv->o.spool)
+        if (nl == 0 || nl >= OBJ_MAX || n != CKPT_UP + nl || !srv->o.spool)
             goto bad;
-        memcpy(cn->up_name, b + 21, nl);
+        memcpy(cn->up_name, b + CKPT_UP, nl);
         cn->up_name[nl] = '\0';
         if (strchr(cn->up_name, '/'))
             goto bad;

@@ -185,9 +185,11 @@ int sl_conn_commit(sl_conn *c, size_t n);
  * object `object` (a name of up to 111 bytes): the store then keeps the
  * reference, not the bytes (TRODS: object offset = ACK - start). */
 ssize_t sl_write_ref(sl_conn *c, const char *object, uint64_t off, const void *buf, size_t len);
-/* Position of the next byte written in the send stream, modulo 2^32
- * (differences give stream offsets for checkpoints). */
-uint32_t sl_conn_write_seq(const sl_conn *c);
+/* Bytes written so far on the connection's send stream (accepted by
+ * sl_write and friends): the 64-bit stream offset of the next byte
+ * written. Part of the connection's state, so it continues after a
+ * restore: differences give positions for checkpoints, past 4 GiB too. */
+uint64_t sl_conn_write_off(const sl_conn *c);
 
 enum sl_opt {
     SL_OPT_NODELAY = 1,   /* disable Nagle (int 0/1) */

@@ -228,6 +228,9 @@ static void crash_restore(int commit, enum sl_durability dur, unsigned every, un
         CHECK(cl.bad == 0);
         CHECK(ctr(cl.s, "tcp_rst_rx") == rst_before);
         CHECK(sl_conn_error(cl.c) == 0);
+        /* the 64-bit stream offset is part of the state: it counts every
+         * byte the echo wrote, across all the instances */
+        CHECK(sv.c != NULL && sl_conn_write_off(sv.c) == TOTAL);
     }
     sl_stack_destroy(sv.s);
     sl_stack_destroy(cl.s);
