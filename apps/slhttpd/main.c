@@ -1,6 +1,7 @@
 /* slhttpd: HTTP/1.1 static file server on sltcp. Command line, signals,
  * stats and the event loop; the HTTP work is in server.c. */
 #include "appcommon.h"
+#include "keyfile.h"
 #include "server.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,7 +76,11 @@ static void usage(FILE *f)
 "                                before its state is in the store\n"
 "  --store-key FILE              32-byte secret sealing every record (HMAC);\n"
 "                                all instances sharing a store need the same\n"
-"                                key (default: a built-in development key)\n"
+"                                key. The file must be owned by this user with\n"
+"                                mode 0600 (no group/other access)\n"
+"  --state-dir DIR               without --store-key: the key is DIR/store.key,\n"
+"                                made (random, 0600) on first start and reused\n"
+"                                after (default " STATE_DIR_DEFAULT ")\n"
 "  --evict-idle MS               move connections idle for MS out of memory\n"
 "                                into the store; their next segment brings\n"
 "                                them back (default 0: never)\n"
@@ -100,6 +106,30 @@ static int bad_usage(const char *fmt, const char *arg)
     return 2;
 }
 
+
+/* The store's key: --store-key FILE, else the state directory's own key
+ * (mem: keeps no state across processes: a random key in memory). */
+static int load_store_key(const char *store, const char *key_file, const char *state_dir,
+                          int quiet, uint8_t key[STORE_KEY_LEN])
+{
+    char err[PATH_MAX + 128];
+    int created = 0, rc;
+    if (key_file != NULL)
+        rc = key_load(key_file, key, err, sizeof(err));
+    else if (strncmp(store, "mem:", 4) == 0) {
+        rc = getrandom(key, STORE_KEY_LEN, 0) == STORE_KEY_LEN ? 0 : -1;
+        if (rc < 0)
+            snprintf(err, sizeof(err), "getrandom: %s", strerror(errno));
+    } else
+        rc = key_state(state_dir, key, &created, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "slhttpd: %s\n", err);
+        return -1;
+    }
+    if (created && !quiet)
+        fprintf(stderr, "slhttpd: made a new store key in %s/%s\n", state_dir, STATE_KEY_NAME);
+    return 0;
+}
 
 static int is_pow2(uint32_t v)
 {
@@ -144,7 +174,8 @@ static int write_ready_file(const char *path, uint16_t port)
 enum {
     O_DEV = 256, O_ADDR, O_GATEWAY, O_PORT, O_ROOT, O_IMPAIR, O_CC, O_MAXCONNS, O_STATS,
     O_READY, O_NOGSO, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP, O_BACKLOG,
-    O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL, O_EVICT
+    O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL, O_EVICT,
+    O_STATEDIR
 };
 
 int main(int argc, char **argv)
@@ -173,6 +204,7 @@ int main(int argc, char **argv)
         {"store", required_argument, NULL, O_STORE},
         {"durability", required_argument, NULL, O_DURABILITY},
         {"store-key", required_argument, NULL, O_STOREKEY},
+        {"state-dir", required_argument, NULL, O_STATEDIR},
         {"spool", required_argument, NULL, O_SPOOL},
         {"evict-idle", required_argument, NULL, O_EVICT},
         {NULL, 0, NULL, 0},
@@ -180,7 +212,7 @@ int main(int argc, char **argv)
     struct sl_config cfg;
     struct server_opts so;
     const char *root_arg = NULL, *stats_file = NULL, *ready_file = NULL;
-    const char *key_file = NULL, *spool_arg = NULL;
+    const char *key_file = NULL, *spool_arg = NULL, *state_dir = STATE_DIR_DEFAULT;
     char root[PATH_MAX], spool[PATH_MAX], err[256];
     uint8_t store_key[32];
     int durability = -1;
@@ -319,6 +351,9 @@ int main(int argc, char **argv)
         case O_STOREKEY:
             key_file = optarg;
             break;
+        case O_STATEDIR:
+            state_dir = optarg;
+            break;
         case O_SPOOL:
             spool_arg = optarg;
             break;
@@ -356,15 +391,10 @@ int main(int argc, char **argv)
     if (durability < 0)
         durability = cfg.store ? SL_DUR_SYNC : SL_DUR_OFF;
     so.durability = durability;
-    if (key_file != NULL) {
-        int kfd = open(key_file, O_RDONLY | O_CLOEXEC);
-        ssize_t kn = kfd >= 0 ? read(kfd, store_key, sizeof(store_key)) : -1;
-        if (kfd >= 0)
-            close(kfd);
-        if (kn != (ssize_t)sizeof(store_key))
-            return bad_usage("--store-key: '%s' must hold at least 32 bytes", key_file);
-        cfg.store_key = store_key;
-    }
+    if (cfg.store != NULL && load_store_key(cfg.store, key_file, state_dir, so.quiet,
+                                            store_key) < 0)
+        return 1;
+    cfg.store_key = store_key;
     if (spool_arg != NULL) {
         if (realpath(spool_arg, spool) == NULL || stat(spool, &st) < 0 || !S_ISDIR(st.st_mode))
             return bad_usage("--spool: '%s' is not a directory", spool_arg);

@@ -51,9 +51,9 @@ struct sl_config {
     uint8_t tos;          /* IPv4 DS field / TOS byte (RFC 9293 MUST-48) */
     /* Externalized connection state (docs/externalized-state.md). */
     const char *store;    /* NULL = none; "mem:", "shm:NAME", "redis://HOST:PORT" */
-    const uint8_t *store_key; /* 32-byte MAC key sealing every record; NULL =
-                                 a built-in development key (logged: records
-                                 are then not protected against tampering) */
+    const uint8_t *store_key; /* 32-byte secret MAC key sealing every record;
+                                 required with a store (sl_stack_create fails
+                                 with -EINVAL without one) */
 };
 
 /* Durability of a listener's connections (needs sl_config.store). */

@@ -55,7 +55,7 @@ if [[ $SL_SELFTEST != 1 ]]; then
 fi
 
 topo_up
-head -c 32 /dev/urandom >"$WORK/store.key"
+(umask 077 && head -c 32 /dev/urandom >"$WORK/store.key")
 ARGS=(--store "shm:$SHM_NAME?slots=256" --durability sync --store-key "$WORK/store.key"
   --spool "$SPOOL" --quiet)
 

@@ -237,6 +237,20 @@ static void crash_restore(int commit, enum sl_durability dur, unsigned every, un
     sl_store_shm_unlink(g_name);
 }
 
+/* No built-in key: a store without a secret key is refused, with a message. */
+static void no_key(void)
+{
+    struct sl_io *a, *b;
+    struct sl_stack *s = NULL;
+    char err[160] = "";
+    CHECK(sl_io_mem_pair(1500, 4096, &a, &b) == 0);
+    struct sl_config cfg = {.addr = SRV_IP, .prefix_len = 24, .store = "mem:"};
+    CHECK(sl_stack_create_io(&cfg, a, vclock, NULL, &s, err, sizeof(err)) == -EINVAL);
+    CHECK(s == NULL);
+    CHECK(strstr(err, "key") != NULL);
+    b->ops->destroy(b); /* `a` went with the failed stack */
+}
+
 /* Store down: held output is discarded, the flow stalls, then resumes. */
 static void store_down(void)
 {
@@ -510,6 +524,7 @@ int main(void)
     crash_restore(1, SL_DUR_SYNC, 7, 4);
     printf("crash and restore, async (may lose the last iteration: no byte checks):\n");
     crash_restore(0, SL_DUR_ASYNC, 40, 5);
+    no_key();
     store_down();
     untrusted(0);
     untrusted(1);
