@@ -3,8 +3,10 @@
  * Each connection is a small state machine driven from its sltcp callback:
  *
  *   READING  feed buffered/read bytes to the parser until a request is done
- *   WRITING  push the response head, then the body (mmap for large files,
- *            pread for small ones) as send space allows; then READING again
+ *   WRITING  push the response head, then the body (pread, never a
+ *            mapping: a file that shrinks while served ends that response
+ *            with a read error instead of a SIGBUS for the whole server) as
+ *            send space allows; then READING again
  *            for keep-alive (pipelined bytes already buffered come first),
  *            or LINGER
  *   LINGER   response sent and FIN queued (SHUT_WR); discard input until the
@@ -32,7 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <dirent.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -42,9 +45,6 @@
 #define IN_BUF 4096          /* per-connection input buffer */
 #define HDR_BUF 1024         /* response head (+ small error body) */
 #define SCRATCH (256 * 1024) /* shared pread buffer */
-#ifndef MMAP_MIN
-#define MMAP_MIN (256 * 1024) /* bodies at least this big are sent from a mapping */
-#endif
 #define LINGER_US (5 * 1000000ull)
 
 enum conn_state { ST_READING, ST_WRITING, ST_LINGER, ST_CLOSED, ST_UPLOAD };
@@ -77,9 +77,6 @@ struct conn {
     /* response in progress */
     size_t hdr_off, hdr_len;
     int fd;             /* -1 when unused */
-    uint8_t *map;       /* mapping of [map_off, map_off + map_len) or NULL */
-    uint64_t map_off;
-    size_t map_len;
     uint64_t body_off, body_end; /* file offsets still to send */
     int status;          /* for the access log */
 
@@ -91,6 +88,8 @@ struct conn {
     /* PUT upload in progress */
     int up_fd;
     uint64_t up_len, up_got, up_synced;
+    uint64_t up_id;      /* the part file is .NAME.ID.part (ID: 16 hex digits) */
+    int up_cont;         /* "100 Continue" still (partly) to write, in io->hdr */
     char up_name[OBJ_MAX];
 
     struct conn_io *io;  /* NULL once closed */
@@ -102,6 +101,8 @@ struct server {
     struct server_opts o;
     size_t root_len;
     int root_fd;         /* O_PATH descriptor of the root, for openat2 */
+    int spool_fd;        /* O_PATH descriptor of the spool, or -1 */
+    uint64_t last_sweep_us; /* last scan for abandoned parts */
     int use_openat2;
     struct conn *open;    /* connections we still serve */
     struct conn *closing; /* sl_close called, waiting for SL_EV_CLOSED */
@@ -111,8 +112,9 @@ struct server {
 
     /* counters */
     uint64_t accepted, refused, requests, resp_2xx, resp_3xx, resp_4xx, resp_5xx;
-    uint64_t parse_errors, body_bytes, idle_closed, conn_errors, mmap_fallbacks;
+    uint64_t parse_errors, body_bytes, idle_closed, conn_errors, read_errors, no_host;
     uint64_t restored, restore_bad, uploads, upload_bytes, evicted, evicted_trimmed;
+    uint64_t upload_too_big, upload_over_quota, parts_removed;
     /* on_restore hands the checkpoint to listen_cb through these */
     const uint8_t *rblob;
     size_t rlen;
@@ -251,10 +253,6 @@ static uint64_t now_us(struct server *srv)
 
 static void release_body(struct conn *cn)
 {
-    if (cn->map != NULL) {
-        munmap(cn->map, cn->map_len);
-        cn->map = NULL;
-    }
     if (cn->fd >= 0) {
         close(cn->fd);
         cn->fd = -1;
@@ -562,29 +560,14 @@ static int open_file(struct server *srv, char *rel, int *fd_out, struct stat *st
     return 0;
 }
 
-/* Sets up the body [first, last] of the open file: a mapping for big
- * bodies (one copy into the send buffer), pread otherwise. */
+/* Sets up the body [first, last] of the open file. It is read with
+ * pread as it is sent: no mapping, so a file that shrinks under us is a
+ * short read (that response ends), never a SIGBUS (the server ends). */
 static void setup_body(struct conn *cn, uint64_t first, uint64_t last)
 {
-    struct server *srv = cn->srv;
-    uint64_t len = last - first + 1;
     cn->body_off = first;
     cn->body_end = last + 1;
-    if (len >= MMAP_MIN && len <= SIZE_MAX / 2) {
-        uint64_t off = first & ~(uint64_t)(srv->page - 1);
-        size_t mlen = (size_t)(last + 1 - off);
-        void *m = mmap(NULL, mlen, PROT_READ, MAP_SHARED, cn->fd, (off_t)off);
-        if (m != MAP_FAILED) {
-            madvise(m, mlen, MADV_SEQUENTIAL);
-            cn->map = m;
-            cn->map_off = off;
-            cn->map_len = mlen;
-            close(cn->fd); /* the mapping keeps the file */
-            cn->fd = -1;
-        } else {
-            srv->mmap_fallbacks++;
-        }
-    }
+    posix_fadvise(cn->fd, (off_t)first, (off_t)(last + 1 - first), POSIX_FADV_SEQUENTIAL);
 }
 
 static void handle_request(struct conn *cn)
@@ -605,6 +588,13 @@ static void handle_request(struct conn *cn)
     cn->v10 = r->version_minor == 0;
 
     cn->obj[0] = '\0';
+    if (r->version_minor >= 1 && r->host_count == 0) {
+        /* RFC 9112 3.2: an HTTP/1.1 request without Host gets 400 */
+        srv->no_host++;
+        cn->keep = 0;
+        respond_simple(cn, 400, 0, NULL);
+        goto log;
+    }
     if (r->method == HTTP_METHOD_PUT && srv->o.spool) {
         handle_put(cn, r);
         goto log;
@@ -704,7 +694,7 @@ log:
  *     u16 hdr_len | u64 resp_off | u64 body_off | u64 body_end |
  *     u8 obj_len | obj | head bytes
  *   upload (kind 2):   u8 2 | u8 2 | u8 keep | u8 v10 | u64 len | u64 got |
- *     u8 name_len | name
+ *     u64 part id | u8 name_len | name
  *
  * (the first byte is the layout version, CKPT_VERSION). Stream offsets
  * are 64-bit (sl_conn_write_off): a response may start or end past 4 GiB.
@@ -719,7 +709,7 @@ log:
 
 #define CKPT_VERSION 2
 #define CKPT_RESP 33 /* fixed part of a response checkpoint */
-#define CKPT_UP 21   /* fixed part of an upload checkpoint */
+#define CKPT_UP 29   /* fixed part of an upload checkpoint */
 
 static int durable(const struct conn *cn)
 {
@@ -779,14 +769,99 @@ static void persist_upload(struct conn *cn)
     b[3] = (uint8_t)cn->v10;
     put_u64(b + 4, cn->up_len);
     put_u64(b + 12, cn->up_got);
-    b[20] = (uint8_t)nl;
+    put_u64(b + 20, cn->up_id);
+    b[28] = (uint8_t)nl;
     memcpy(b + CKPT_UP, cn->up_name, nl);
     sl_conn_checkpoint(cn->c, b, CKPT_UP + nl);
 }
 
-static void spool_path(const struct server *srv, const char *name, int part, char *out)
+/* ---- uploads (PUT into the spool) ----
+ *
+ * The spool is a directory outside the document root, reached only
+ * through its descriptor: every file is opened with openat2 beneath it
+ * with no symlink on the way (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), a new
+ * part with O_CREAT | O_EXCL. Each upload writes its own part,
+ * .NAME.ID.part (ID random, so two PUTs of one name never share a file;
+ * a leading dot, which a PUT name cannot have, so a part never collides
+ * with a finished name), renamed to NAME when complete and durable. Limits:
+ * --max-upload per body (413), --spool-quota for the spool's files plus the
+ * bytes uploads in progress still announce (507); parts nobody has written
+ * for --part-timeout seconds are removed. */
+
+static void part_name(const struct conn *cn, char *out, size_t len)
 {
-    snprintf(out, PATH_MAX, "%s/%s%s", srv->o.spool, name, part ? ".part" : "");
+    snprintf(out, len, ".%s.%016" PRIx64 ".part", cn->up_name, cn->up_id);
+}
+
+static int spool_open(struct server *srv, const char *name, int flags)
+{
+    struct open_how how;
+    long fd;
+    memset(&how, 0, sizeof(how));
+    how.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    how.mode = (flags & O_CREAT) ? 0644 : 0;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    fd = syscall(SYS_openat2, srv->spool_fd, name, &how, sizeof(how));
+    if (fd < 0 && (errno == ENOSYS || errno == EPERM)) /* no openat2: one path element, */
+        fd = openat(srv->spool_fd, name, (int)how.flags, 0644); /* O_NOFOLLOW is enough */
+    return fd < 0 ? -1 : (int)fd;
+}
+
+/* Bytes the spool holds plus those uploads in progress still announce. */
+static uint64_t spool_used(struct server *srv)
+{
+    uint64_t used = 0;
+    int fd = openat(srv->spool_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+    struct stat st;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return UINT64_MAX; /* unknown: over any quota */
+    }
+    while ((e = readdir(d)) != NULL)
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            used += (uint64_t)st.st_size;
+    closedir(d);
+    for (struct conn *cn = srv->open; cn != NULL; cn = cn->next)
+        if (cn->state == ST_UPLOAD && cn->up_fd >= 0)
+            used += cn->up_len - cn->up_got;
+    return used;
+}
+
+/* Removes parts not written for part_timeout_s that no open upload owns
+ * (their client went away, or their state never came back). */
+static void spool_sweep(struct server *srv)
+{
+    char mine[OBJ_MAX + 32];
+    time_t now = time(NULL);
+    int fd = openat(srv->spool_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+    struct stat st;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        int owned = 0;
+        if (e->d_name[0] != '.' || n < 6 || strcmp(e->d_name + n - 5, ".part") != 0 ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            now - st.st_mtime < (time_t)srv->o.part_timeout_s)
+            continue;
+        for (struct conn *cn = srv->open; cn != NULL && !owned; cn = cn->next) {
+            if (cn->up_fd < 0)
+                continue;
+            part_name(cn, mine, sizeof(mine));
+            owned = strcmp(mine, e->d_name) == 0;
+        }
+        if (!owned && unlinkat(dirfd(d), e->d_name, 0) == 0)
+            srv->parts_removed++;
+    }
+    closedir(d);
 }
 
 /* Makes the upload's bytes durable, then commits them (level 2). */
@@ -807,16 +882,16 @@ static int upload_sync(struct conn *cn)
 static void upload_finish(struct conn *cn)
 {
     struct server *srv = cn->srv;
-    char from[PATH_MAX], to[PATH_MAX];
+    char part[OBJ_MAX + 32];
     int status = 201;
     if (cn->up_fd >= 0) {
         if (fsync(cn->up_fd) < 0)
             status = 500;
         close(cn->up_fd);
         cn->up_fd = -1;
-        spool_path(srv, cn->up_name, 1, from);
-        spool_path(srv, cn->up_name, 0, to);
-        if (status == 201 && rename(from, to) < 0)
+        part_name(cn, part, sizeof(part));
+        /* renameat replaces a symlink planted at NAME, never its target */
+        if (status == 201 && renameat(srv->spool_fd, part, srv->spool_fd, cn->up_name) < 0)
             status = 500;
     }
     srv->uploads++;
@@ -825,12 +900,12 @@ static void upload_finish(struct conn *cn)
     persist_response(cn);
 }
 
-/* PUT /NAME: the body goes to SPOOL/NAME.part, renamed to NAME when
+/* PUT /NAME: the body goes to SPOOL/.NAME.ID.part, renamed to NAME when
  * complete and durable. NAME is one path element of [A-Za-z0-9._-]. */
 static void handle_put(struct conn *cn, const struct http_request *r)
 {
     struct server *srv = cn->srv;
-    char path[PATH_MAX];
+    char part[OBJ_MAX + 32];
     const char *name = r->target + 1;
     size_t nl = strlen(name);
     int ok = r->target[0] == '/' && nl > 0 && nl < OBJ_MAX - 8 && name[0] != '.';
@@ -846,9 +921,26 @@ static void handle_put(struct conn *cn, const struct http_request *r)
         respond_simple(cn, 411, 0, NULL);
         return;
     }
+    if (r->content_length > srv->o.max_upload) {
+        srv->upload_too_big++;
+        cn->keep = 0; /* the body is not read */
+        respond_simple(cn, 413, 0, NULL);
+        return;
+    }
+    if (r->content_length > srv->o.spool_quota ||
+        spool_used(srv) > srv->o.spool_quota - r->content_length) {
+        srv->upload_over_quota++;
+        cn->keep = 0;
+        respond_simple(cn, 507, 0, NULL);
+        return;
+    }
     memcpy(cn->up_name, name, nl + 1);
-    spool_path(srv, name, 1, path);
-    cn->up_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (getrandom(&cn->up_id, sizeof(cn->up_id), 0) != (ssize_t)sizeof(cn->up_id)) {
+        respond_simple(cn, 500, 0, NULL);
+        return;
+    }
+    part_name(cn, part, sizeof(part));
+    cn->up_fd = spool_open(srv, part, O_WRONLY | O_CREAT | O_EXCL);
     if (cn->up_fd < 0) {
         respond_simple(cn, 500, 0, NULL);
         return;
@@ -856,10 +948,15 @@ static void handle_put(struct conn *cn, const struct http_request *r)
     cn->up_len = r->content_length;
     cn->up_got = cn->up_synced = 0;
     cn->state = ST_UPLOAD;
-    /* RFC 9110 10.1.1: the client waits for this before sending the body
-     * (an empty send buffer always has room for it) */
-    if (r->expect_continue && cn->up_len > 0)
-        sl_write(cn->c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    /* RFC 9110 10.1.1: the client waits for this before sending the body;
+     * ST_UPLOAD writes it (all of it, across partial writes) first */
+    cn->up_cont = 0;
+    if (r->expect_continue && cn->up_len > 0) {
+        memcpy(cn->io->hdr, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        cn->hdr_off = 0;
+        cn->hdr_len = 25;
+        cn->up_cont = 1;
+    }
     if (durable(cn)) {
         persist_upload(cn);
         commit_consumed(cn); /* the request head */
@@ -951,26 +1048,25 @@ static int restore_conn(struct conn *cn, const uint8_t *b, size_t n)
         return 0;
     }
     if (b[1] == 2 && n >= CKPT_UP) {
-        uint32_t nl = b[20];
-        char path[PATH_MAX];
+        uint32_t nl = b[28];
+        char part[OBJ_MAX + 32];
         if (nl == 0 || nl >= OBJ_MAX || n != CKPT_UP + nl || !srv->o.spool)
             goto bad;
         memcpy(cn->up_name, b + CKPT_UP, nl);
         cn->up_name[nl] = '\0';
-        if (strchr(cn->up_name, '/'))
+        if (strchr(cn->up_name, '/') || cn->up_name[0] == '.')
             goto bad;
         cn->up_len = get_u64(b + 4);
         cn->up_got = cn->up_synced = get_u64(b + 12);
+        cn->up_id = get_u64(b + 20);
         if (cn->up_got > cn->up_len)
             goto bad;
+        part_name(cn, part, sizeof(part));
+        cn->up_fd = spool_open(srv, part, O_WRONLY);
         if (cn->up_got == cn->up_len) { /* complete: maybe renamed already */
-            spool_path(srv, cn->up_name, 1, path);
-            cn->up_fd = open(path, O_WRONLY | O_CLOEXEC);
             upload_finish(cn);
             return 0;
         }
-        spool_path(srv, cn->up_name, 1, path);
-        cn->up_fd = open(path, O_WRONLY | O_CLOEXEC);
         if (cn->up_fd < 0)
             goto bad;
         cn->state = ST_UPLOAD;
@@ -1000,36 +1096,29 @@ static int flush(struct conn *cn)
     while (cn->body_off < cn->body_end) {
         uint64_t left = cn->body_end - cn->body_off;
         ssize_t n;
-        if (cn->map != NULL) {
-            size_t want = left > (1u << 30) ? (1u << 30) : (size_t)left;
-            if (cn->obj[0] && durable(cn))
-                n = sl_write_ref(cn->c, cn->obj, cn->body_off,
-                                 cn->map + (cn->body_off - cn->map_off), want);
-            else
-                n = sl_write(cn->c, cn->map + (cn->body_off - cn->map_off), want);
-        } else {
-            size_t space = sl_write_space(cn->c);
-            size_t want = sizeof(srv->scratch);
-            ssize_t r;
-            if (space == 0)
-                want = 4096; /* expect -EAGAIN; keeps edge-triggered readiness armed */
-            else if (space < want)
-                want = space;
-            if (left < want)
-                want = (size_t)left;
-            r = pread(cn->fd, srv->scratch, want, (off_t)cn->body_off);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0) {
-                fprintf(stderr, "slhttpd: read error or file shrank at offset %" PRIu64 "\n",
-                        cn->body_off);
-                return -1;
-            }
-            if (cn->obj[0] && durable(cn))
-                n = sl_write_ref(cn->c, cn->obj, cn->body_off, srv->scratch, (size_t)r);
-            else
-                n = sl_write(cn->c, srv->scratch, (size_t)r);
+        size_t space = sl_write_space(cn->c);
+        size_t want = sizeof(srv->scratch);
+        ssize_t r;
+        if (space == 0)
+            want = 4096; /* expect -EAGAIN; keeps edge-triggered readiness armed */
+        else if (space < want)
+            want = space;
+        if (left < want)
+            want = (size_t)left;
+        r = pread(cn->fd, srv->scratch, want, (off_t)cn->body_off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) { /* ends this response only */
+            srv->read_errors++;
+            if (!srv->o.quiet)
+                fprintf(stderr, "slhttpd: %s: read error or the file shrank at offset %" PRIu64
+                        "\n", cn->obj[0] ? cn->obj : "(file)", cn->body_off);
+            return -1;
         }
+        if (cn->obj[0] && durable(cn))
+            n = sl_write_ref(cn->c, cn->obj, cn->body_off, srv->scratch, (size_t)r);
+        else
+            n = sl_write(cn->c, srv->scratch, (size_t)r);
         if (n == -EAGAIN || n == 0)
             return 0;
         if (n < 0)
@@ -1138,6 +1227,17 @@ static void conn_run(struct conn *cn)
             }
         case ST_UPLOAD: {
             ssize_t n;
+            while (cn->up_cont && cn->hdr_off < cn->hdr_len) { /* 100 Continue */
+                n = sl_write(cn->c, cn->io->hdr + cn->hdr_off, cn->hdr_len - cn->hdr_off);
+                if (n == -EAGAIN || n == 0)
+                    return; /* WRITABLE brings us back */
+                if (n < 0) {
+                    conn_close(cn);
+                    return;
+                }
+                cn->hdr_off += (size_t)n;
+            }
+            cn->up_cont = 0;
             if (cn->in_off < cn->in_len && cn->up_got < cn->up_len) {
                 size_t k = cn->in_len - cn->in_off;
                 if (k > cn->up_len - cn->up_got)
@@ -1198,6 +1298,17 @@ int server_start(sl_stack *s, uint16_t port, const struct server_opts *o, struct
     srv->root_len = strlen(o->root);
     srv->root_fd = open(o->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     srv->use_openat2 = srv->root_fd >= 0;
+    srv->spool_fd = -1;
+    if (o->spool != NULL) {
+        srv->spool_fd = open(o->spool, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (srv->spool_fd < 0) {
+            fprintf(stderr, "slhttpd: spool %s: %s\n", o->spool, strerror(errno));
+            if (srv->root_fd >= 0)
+                close(srv->root_fd);
+            free(srv);
+            return -errno;
+        }
+    }
     srv->page = sysconf(_SC_PAGESIZE);
     if (srv->page <= 0)
         srv->page = 4096;
@@ -1214,6 +1325,8 @@ int server_start(sl_stack *s, uint16_t port, const struct server_opts *o, struct
         fprintf(stderr, "slhttpd: listen on port %u: %s\n", port, sl_strerror(rc));
         if (srv->root_fd >= 0)
             close(srv->root_fd);
+        if (srv->spool_fd >= 0)
+            close(srv->spool_fd);
         free(srv);
         return rc;
     }
@@ -1232,6 +1345,11 @@ void server_tick(struct server *srv)
     }
     uint64_t idle = (uint64_t)srv->o.idle_timeout_s * 1000000u;
     struct conn *cn = srv->open, *next;
+    if (srv->spool_fd >= 0 && srv->o.part_timeout_s &&
+        now - srv->last_sweep_us >= (uint64_t)srv->o.part_timeout_s * 500000u) {
+        srv->last_sweep_us = now;
+        spool_sweep(srv);
+    }
     for (; cn != NULL; cn = next) {
         next = cn->next;
         if ((cn->state == ST_LINGER && now - cn->last_us > LINGER_US) ||
@@ -1273,14 +1391,16 @@ void server_dump_stats(const struct server *srv, int fd)
             "\nhttp_resp_2xx %" PRIu64 "\nhttp_resp_3xx %" PRIu64 "\nhttp_resp_4xx %" PRIu64
             "\nhttp_resp_5xx %" PRIu64 "\nhttp_parse_errors %" PRIu64
             "\nhttp_body_bytes %" PRIu64 "\nhttp_idle_closed %" PRIu64
-            "\nhttp_conn_errors %" PRIu64 "\nhttp_mmap_fallbacks %" PRIu64
+            "\nhttp_conn_errors %" PRIu64 "\nhttp_read_errors %" PRIu64 "\nhttp_no_host %" PRIu64
             "\nhttp_conns_open %u\nhttp_conns_closing %u\nhttp_restored %" PRIu64
             "\nhttp_restore_bad %" PRIu64 "\nhttp_uploads %" PRIu64 "\nhttp_upload_bytes %" PRIu64
-            "\nhttp_evicted %" PRIu64 "\n",
+            "\nhttp_evicted %" PRIu64 "\nhttp_upload_too_big %" PRIu64
+            "\nhttp_upload_over_quota %" PRIu64 "\nhttp_parts_removed %" PRIu64 "\n",
             srv->accepted, srv->refused, srv->requests, srv->resp_2xx, srv->resp_3xx,
             srv->resp_4xx, srv->resp_5xx, srv->parse_errors, srv->body_bytes, srv->idle_closed,
-            srv->conn_errors, srv->mmap_fallbacks, srv->nopen, srv->nclosing, srv->restored,
-            srv->restore_bad, srv->uploads, srv->upload_bytes, srv->evicted);
+            srv->conn_errors, srv->read_errors, srv->no_host, srv->nopen, srv->nclosing,
+            srv->restored, srv->restore_bad, srv->uploads, srv->upload_bytes, srv->evicted,
+            srv->upload_too_big, srv->upload_over_quota, srv->parts_removed);
 }
 
 void server_free(struct server *srv)
@@ -1291,5 +1411,7 @@ void server_free(struct server *srv)
         conn_free(srv->closing);
     if (srv->root_fd >= 0)
         close(srv->root_fd);
+    if (srv->spool_fd >= 0)
+        close(srv->spool_fd);
     free(srv);
 }
