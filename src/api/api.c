@@ -524,7 +524,10 @@ ssize_t sl_write_ref(sl_conn *c, const char *object, uint64_t off, const void *b
     return n;
 }
 
-uint32_t sl_conn_write_seq(const sl_conn *c) { return c->tcb.snd_end; }
+uint64_t sl_conn_write_off(const sl_conn *c)
+{
+    return (uint64_t)c->tcb.snd_off_hi << 32 | (uint32_t)(c->tcb.snd_end - c->tcb.iss - 1);
+}
 
 int sl_conn_setopt(sl_conn *c, enum sl_opt opt, int value)
 {

@@ -14,6 +14,7 @@
 
 #include "stack/persist.h"
 #include "stack/stack.h"
+#include "state/flow.h"
 #include "store/store.h"
 
 #include "check.h"
@@ -167,7 +168,7 @@ static void put_forged(struct sl_store *st, const struct sl_record *r, const str
     CHECK(n > 0);
     struct sl_flow f = {t.laddr, t.raddr, t.lport, t.rport};
     char key[SL_STORE_KEY_MAX];
-    sl_store_flow_key(key, sizeof(key), &f, "rec");
+    sl_flow_key(key, sizeof(key), &f, "rec");
     CHECK(sl_store_cas_epoch(st, key, 0, 3, NULL) == 0);
     CHECK(sl_store_put(st, key, out, (size_t)n, SL_STORE_ANY, 3, NULL) == 0);
 }
@@ -201,7 +202,7 @@ static void hostile_records(void)
     CHECK(sl_store_open(g_uri, &st) == 0);
     struct sl_flow f = {SRV_IP, CLI_IP, PORT, cl.c->tcb.lport};
     char key[SL_STORE_KEY_MAX];
-    sl_store_flow_key(key, sizeof(key), &f, "rec");
+    sl_flow_key(key, sizeof(key), &f, "rec");
     static uint8_t rec[1 << 19];
     size_t len = 0;
     uint64_t ver;
@@ -213,10 +214,10 @@ static void hostile_records(void)
     /* garbage and a foreign value under the prefix, each with an owner */
     char gk[SL_STORE_KEY_MAX];
     struct sl_flow g = {SRV_IP, 0xc6120007u, PORT, 4242};
-    sl_store_flow_key(gk, sizeof(gk), &g, "rec");
+    sl_flow_key(gk, sizeof(gk), &g, "rec");
     put_garbage(st, gk, "not a record at all", 19);
     g.rport = 4343;
-    sl_store_flow_key(gk, sizeof(gk), &g, "rec");
+    sl_flow_key(gk, sizeof(gk), &g, "rec");
     put_garbage(st, gk, "{\"json\": \"from another application\"}", 36);
     sl_store_close(st);
 
