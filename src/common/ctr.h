@@ -19,6 +19,12 @@
     X(rx_oversize_frames)       /* GRO frames larger than the MTU */         \
     X(drop_tx_ring_full) X(drop_tx_error) X(drop_rx_truncated)            \
     X(drop_rx_ring_full)        /* kernel dropped: our RX ring was full */               \
+    X(tx_offload_changes)       /* the device's transmit offloads changed */ \
+    X(tx_sw_gso_frames)         /* super-frames cut in software (no TSO) */  \
+    X(tx_sw_csum)               /* checksums filled in software (no tx csum) */ \
+    X(tx_retries)               /* refused frame sent again after a backoff */ \
+    X(drop_tx_retry_exhausted)  /* refused frame dropped after the retries */ \
+    X(drop_tx_gso_refused)      /* super-frame the device would not cut */  \
     X(impair_dropped) X(impair_duplicated) X(impair_reordered)               \
     X(impair_delayed)                                                        \
     /* ethernet */                                                           \
