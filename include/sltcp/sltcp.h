@@ -63,6 +63,11 @@ struct sl_config {
     const uint8_t *store_key; /* 32-byte MAC key sealing every record; NULL =
                                  a built-in development key (logged: records
                                  are then not protected against tampering) */
+    /* Time source, microseconds from any fixed origin, never decreasing;
+     * NULL = CLOCK_MONOTONIC. Simulations and tests pass a virtual clock
+     * (sl_run() then never sleeps without a device fd). */
+    uint64_t (*clock_us)(void *clock_arg);
+    void *clock_arg;
 };
 
 /* Durability of a listener's connections (needs sl_config.store). */
@@ -101,6 +106,43 @@ typedef void (*sl_listen_cb)(sl_listener *l, void *user);
 SL_API int sl_stack_create(const struct sl_config *cfg, sl_stack **out, char *err, size_t errlen);
 SL_API void sl_stack_destroy(sl_stack *s);
 
+/* ---- devices from outside the library ---- */
+/* A packet device the application provides (a simulator, a test harness,
+ * a fuzzer, DPDK, a tunnel): it takes and gives whole Ethernet frames, the
+ * shape of smoltcp's Device. The built-in ones are named in sl_config.dev.
+ * Every callback gets the device's ctx and runs inside sl_run(). */
+struct sl_device_ops {
+    /* Copies the next received frame into buf (cap bytes, at least
+     * mtu + 14): returns its length, 0 if none is waiting, or -errno.
+     * A frame longer than cap is dropped by the device. */
+    int (*recv)(void *ctx, void *buf, size_t cap);
+    /* Transmits one frame (the bytes are only valid during the call):
+     * 0, -EAGAIN when the device is full (the frame is lost, as on a full
+     * link, and counted as drop_tx_ring_full), or another -errno
+     * (drop_tx_error). */
+    int (*send)(void *ctx, const void *frame, size_t len);
+    /* Optional: pushes the frames sent so far out; once per loop step. */
+    int (*flush)(void *ctx);
+    /* Optional: a file descriptor that polls readable when frames wait;
+     * without it (NULL or -1) sl_run() does not block on the device. */
+    int (*poll_fd)(void *ctx);
+    /* Optional: releases the device; called once, by sl_stack_destroy()
+     * or by a failed sl_stack_create_dev(). */
+    void (*destroy)(void *ctx);
+};
+
+struct sl_device {
+    const struct sl_device_ops *ops;
+    void *ctx;
+    uint8_t mac[6];
+    uint32_t mtu; /* IPv4 MTU, 68..65535; 0 = 1500 */
+};
+
+/* Creates a stack over `dev` (copied; cfg->dev is ignored). On failure
+ * the device has been destroyed. */
+SL_API int sl_stack_create_dev(const struct sl_config *cfg, const struct sl_device *dev,
+                               sl_stack **out, char *err, size_t errlen);
+
 /* Runs one iteration of the event loop: waits up to timeout_ms for
  * packets (0 = don't wait, -1 = until the next timer), processes them,
  * fires timers, flushes output. Returns 0 or -errno. */
@@ -122,7 +164,8 @@ struct sl_listen_opts {
     ssize_t (*ref_read)(void *user, const char *object, uint64_t off, void *buf, size_t len);
     /* Called by sl_accept for a connection rebuilt from the store, before
      * it is returned, with the blob of its last sl_conn_checkpoint (NULL, 0
-     * if none). Migratory TCP's import. */
+     * if none). Migratory TCP's import. sl_conn_restored_checkpoint gives
+     * the same blob without a callback. */
     void (*on_restore)(sl_conn *c, const void *blob, size_t len, void *user);
     /* Idle eviction: an established connection with nothing in flight and
      * no activity for this long leaves memory (its state stays in the
@@ -184,6 +227,13 @@ SL_API int sl_conn_soft_error(sl_conn *c);
 /* ---- externalized state (listeners with durability != OFF) ---- */
 /* 1 if the connection was rebuilt from the store (a restart or a move). */
 SL_API int sl_conn_restored(const sl_conn *c);
+/* The checkpoint a restored connection came back with: 0 and the blob of
+ * its last sl_conn_checkpoint before the restart (*blob NULL, *len 0 if it
+ * had none), or -ENOENT for a connection that was not restored. The blob
+ * belongs to the connection and stays valid until the first
+ * sl_conn_checkpoint on it, or until it is closed; copy what must outlive
+ * that. The same blob on_restore receives. */
+SL_API int sl_conn_restored_checkpoint(const sl_conn *c, const void **blob, size_t *len);
 /* Saves `blob` with the connection's stream positions, atomically, at the
  * next write of its state (at most 1 MiB). -EINVAL without durability. */
 SL_API int sl_conn_checkpoint(sl_conn *c, const void *blob, size_t len);

@@ -168,10 +168,16 @@ uint64_t sl_clock_default(void *arg);
  * = 0 it has only a control block (half-open). */
 struct sl_conn *sl_conn_new(struct sl_stack *s, int rings);
 void sl_ring_pool_free(struct sl_stack *s);
-/* Creates a stack over an already open backend (tests and simulations);
- * takes ownership of io. clock may be NULL for the monotonic clock. */
+/* Assembly and teardown. The configuration checks sl_stack_create makes
+ * before opening a device: 0 or -errno with a reason in err. */
+int sl_stack_check_cfg(const struct sl_config *cfg, char *err, size_t errlen);
+/* Creates a stack over an already open backend; takes ownership of io.
+ * clock NULL: cfg->clock_us, or the monotonic clock without one. */
 int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_fn clock,
                        void *clock_arg, struct sl_stack **out, char *err, size_t errlen);
+/* Drains the store (last state of every flow), frees everything, closes
+ * the device. */
+void sl_stack_free(struct sl_stack *s);
 /* Puts a connection rebuilt from the store on l's accept queue. */
 void sl_conn_enqueue_accept(struct sl_stack *s, struct sl_listener *l, struct sl_conn *c);
 struct sl_listener *sl_find_listener(struct sl_stack *s, uint16_t port);

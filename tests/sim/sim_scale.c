@@ -10,7 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "stack/stack.h"
+#include <sltcp/sltcp.h>
+
+#include "memdev.h"
 
 #define NCONN 100000u
 #define NPORTS 8u /* 8 listeners x 16384 ephemeral ports > NCONN */
@@ -67,7 +69,7 @@ static void cli_cb(sl_conn *c, unsigned ev, void *u)
     }
 }
 
-static struct sl_stack *S, *C;
+static sl_stack *S, *C;
 static void pump(int rounds)
 {
     for (int i = 0; i < rounds; i++) {
@@ -84,12 +86,12 @@ struct cost {
     double probes_per_lookup, steps_per_update;
 };
 
-static uint64_t ctr2(enum sl_ctr i) { return S->ctr[i] + C->ctr[i]; }
+static uint64_t ctr2(const char *name) { return stat_get(S, name) + stat_get(C, name); }
 
 static struct cost echo_cost(sl_conn **cli, unsigned n, unsigned k)
 {
-    uint64_t l0 = ctr2(SL_CTR_table_lookups), p0 = ctr2(SL_CTR_table_probes);
-    uint64_t u0 = ctr2(SL_CTR_timer_updates), s0 = ctr2(SL_CTR_timer_steps);
+    uint64_t l0 = ctr2("table_lookups"), p0 = ctr2("table_probes");
+    uint64_t u0 = ctr2("timer_updates"), s0 = ctr2("timer_steps");
     unsigned want = got;
     for (unsigned j = 0; j < k; j++) {
         sl_conn *c = cli[(j * 7919u) % n];
@@ -99,8 +101,8 @@ static struct cost echo_cost(sl_conn **cli, unsigned n, unsigned k)
         while (got < want && guard++ < 1000)
             pump(1);
     }
-    uint64_t l = ctr2(SL_CTR_table_lookups) - l0, p = ctr2(SL_CTR_table_probes) - p0;
-    uint64_t u = ctr2(SL_CTR_timer_updates) - u0, st = ctr2(SL_CTR_timer_steps) - s0;
+    uint64_t l = ctr2("table_lookups") - l0, p = ctr2("table_probes") - p0;
+    uint64_t u = ctr2("timer_updates") - u0, st = ctr2("timer_steps") - s0;
     return (struct cost){l ? (double)p / l : 0, u ? (double)st / u : 0};
 }
 
@@ -115,17 +117,18 @@ static unsigned log2u(unsigned n)
 int main(void)
 {
     int failed = 0, passed = 0;
-    struct sl_io *a, *b;
-    if (sl_io_mem_pair(1500, 4096, &a, &b) != 0)
+    struct sl_device a, b;
+    struct memdev_pair *mp = memdev_pair(1500, 4096, &a, &b);
+    if (!mp)
         return 1;
     char err[128];
     /* small rings: this is about the table and the timers, not buffers */
     struct sl_config sc = {.addr = 0xc6120102, .prefix_len = 24, .max_conns = NCONN + 16,
-                           .sndbuf = 4096, .rcvbuf = 4096};
+                           .sndbuf = 4096, .rcvbuf = 4096, .clock_us = vclock};
     struct sl_config cc = sc;
     cc.addr = 0xc6120101;
-    if (sl_stack_create_io(&sc, a, vclock, NULL, &S, err, sizeof(err)) ||
-        sl_stack_create_io(&cc, b, vclock, NULL, &C, err, sizeof(err))) {
+    if (sl_stack_create_dev(&sc, &a, &S, err, sizeof(err)) ||
+        sl_stack_create_dev(&cc, &b, &C, err, sizeof(err))) {
         fprintf(stderr, "create: %s\n", err);
         return 1;
     }
@@ -181,9 +184,9 @@ int main(void)
 
     /* 100,000 keep-alive timers: every connection probes exactly once. */
     /* armed over one virtual second, so the probes spread like real ones */
-    uint64_t probes0 = S->ctr[SL_CTR_tcp_keepalive_tx];
-    uint64_t tu0 = S->ctr[SL_CTR_timer_updates], ts0 = S->ctr[SL_CTR_timer_steps];
-    uint64_t answers0 = C->ctr[SL_CTR_tcp_rx_segs], drops0 = S->ctr[SL_CTR_drop_tx_ring_full];
+    uint64_t probes0 = stat_get(S, "tcp_keepalive_tx");
+    uint64_t tu0 = stat_get(S, "timer_updates"), ts0 = stat_get(S, "timer_steps");
+    uint64_t answers0 = stat_get(C, "tcp_rx_segs"), drops0 = stat_get(S, "drop_tx_ring_full");
     for (unsigned i = 0; i < n_srv; i++) {
         sl_conn_setopt(srv_conns[i], SL_OPT_KEEPIDLE, 60);
         sl_conn_setopt(srv_conns[i], SL_OPT_KEEPALIVE, 1);
@@ -196,20 +199,20 @@ int main(void)
         pump(100); /* 20 us per round, as everywhere in this simulation */
     pump(50);
     double t_keep = wall() - t1;
-    uint64_t probes = S->ctr[SL_CTR_tcp_keepalive_tx] - probes0;
+    uint64_t probes = stat_get(S, "tcp_keepalive_tx") - probes0;
     printf("keep-alive: %llu probes from %u timers in %.2f s wall (61 s virtual, 20 us rounds)\n",
            (unsigned long long)probes, n_srv, t_keep);
     /* Every timer firing re-arms through the heap: O(log n) levels each,
      * never a walk over all connections. */
-    uint64_t tu = S->ctr[SL_CTR_timer_updates] - tu0, ts = S->ctr[SL_CTR_timer_steps] - ts0;
+    uint64_t tu = stat_get(S, "timer_updates") - tu0, ts = stat_get(S, "timer_steps") - ts0;
     printf("keep-alive: %llu timer updates, %.2f heap levels each\n", (unsigned long long)tu,
            tu ? (double)ts / tu : 0.0);
     (tu >= NCONN && ts <= tu * log2u(2 * NCONN)) ? passed++
         : (failed++, fprintf(stderr, "FAIL: timer heap work %llu levels for %llu updates\n",
                              (unsigned long long)ts, (unsigned long long)tu));
     (probes == NCONN) ? passed++ : (failed++, fprintf(stderr, "FAIL: %llu probes\n", (unsigned long long)probes));
-    uint64_t answers = C->ctr[SL_CTR_tcp_rx_segs] - answers0;
-    uint64_t drops = S->ctr[SL_CTR_drop_tx_ring_full] - drops0;
+    uint64_t answers = stat_get(C, "tcp_rx_segs") - answers0;
+    uint64_t drops = stat_get(S, "drop_tx_ring_full") - drops0;
     printf("keep-alive: the client received %llu probes, %llu lost to a full link\n",
            (unsigned long long)answers, (unsigned long long)drops);
     (answers >= NCONN && drops == 0) ? passed++ : (failed++, fprintf(stderr, "FAIL: probes not delivered\n"));
@@ -217,6 +220,7 @@ int main(void)
 
     sl_stack_destroy(S);
     sl_stack_destroy(C);
+    memdev_free(mp);
     free(srv_conns);
     free(cli);
     printf("sim_scale: %d passed, %d failed\n", passed, failed);
