@@ -243,12 +243,11 @@ int main(void)
 {
     snprintf(g_shm, sizeof(g_shm), "sltest-apidev-%d", (int)getpid());
     snprintf(g_store, sizeof(g_store), "shm:%s?slots=64&max=65536", g_shm);
-    create_checks();
-    restart_checks();
-    full_device_checks();
+    RUN(create_checks);
+    RUN(restart_checks);
+    RUN(full_device_checks);
     char path[80];
     snprintf(path, sizeof(path), "/%s", g_shm);
     shm_unlink(path);
-    printf("test_api_device: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_finish("test_api_device");
 }
