@@ -10,13 +10,6 @@
 #include "stack/persist.h"
 #include "stack/stack.h"
 
-uint64_t sl_clock_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 uint64_t sl_clock_default(void *arg)
 {
     (void)arg;

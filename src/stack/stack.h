@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/clock.h"
 #include "common/ctr.h"
 #include "io/io.h"
 #include "sltcp/sltcp.h"
@@ -161,7 +162,6 @@ void sl_conn_release(struct sl_stack *s, struct sl_conn *c);
 /* Queue events for delivery on the next loop step. */
 void sl_conn_wake(struct sl_stack *s, struct sl_conn *c, unsigned ev);
 struct sl_tcp_out *sl_out_reset(struct sl_stack *s);
-uint64_t sl_clock_us(void);
 uint64_t sl_clock_default(void *arg);
 #define SL_NOW(s) ((s)->clock((s)->clock_arg))
 /* A new connection (counted refusal and NULL if over a limit); with rings
