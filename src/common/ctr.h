@@ -27,6 +27,9 @@
     X(drop_tx_gso_refused)      /* super-frame the device would not cut */  \
     X(impair_dropped) X(impair_duplicated) X(impair_reordered)               \
     X(impair_delayed)                                                        \
+    /* stack work, counted so tests check cost by operations, not time */    \
+    X(table_lookups) X(table_probes) /* 4-tuple table: slots visited */      \
+    X(timer_updates) X(timer_steps)  /* timer heap: levels moved */          \
     /* ethernet */                                                           \
     X(drop_eth_short) X(drop_eth_not_for_us) X(drop_eth_type)                \
     /* arp */                                                                \

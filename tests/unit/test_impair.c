@@ -1,6 +1,6 @@
 /* Unit tests for the impairment wrapper (src/io/io_impair.c), driven over
- * the in-memory pair with a virtual clock. Standalone: prints
- * "test_impair: N passed, M failed" and exits nonzero on failure. */
+ * the in-memory pair with a virtual clock. One case per test_* function
+ * (tests/lib/check.h). */
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -12,39 +12,7 @@
 
 #include "io/io.h"
 
-static int n_pass, n_fail;
-
-#define CHECK(c)                                                                 \
-    do {                                                                         \
-        if (c) {                                                                 \
-            n_pass++;                                                            \
-        } else {                                                                 \
-            n_fail++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-        }                                                                        \
-    } while (0)
-#define CHECK_EQ(a, b)                                                           \
-    do {                                                                         \
-        long long a_ = (long long)(a), b_ = (long long)(b);                      \
-        if (a_ == b_) {                                                          \
-            n_pass++;                                                            \
-        } else {                                                                 \
-            n_fail++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld != %lld)\n", \
-                    __FILE__, __LINE__, #a, #b, a_, b_);                         \
-        }                                                                        \
-    } while (0)
-#define CHECK_RANGE(v, lo, hi)                                                     \
-    do {                                                                           \
-        long long v_ = (long long)(v);                                             \
-        if (v_ >= (long long)(lo) && v_ <= (long long)(hi)) {                      \
-            n_pass++;                                                              \
-        } else {                                                                   \
-            n_fail++;                                                              \
-            fprintf(stderr, "%s:%d: CHECK_RANGE failed: %s = %lld not in [%lld, %lld]\n", \
-                    __FILE__, __LINE__, #v, v_, (long long)(lo), (long long)(hi)); \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 /* ---- virtual clock ---- */
 struct vclock {
@@ -581,16 +549,15 @@ static void test_meta_and_wakeup(void)
 
 int main(void)
 {
-    test_spec();
-    test_passthrough();
-    test_determinism();
-    test_loss_rate();
-    test_dup();
-    test_reorder();
-    test_reorder_time_bound();
-    test_delay();
-    test_ready_queue();
-    test_meta_and_wakeup();
-    printf("test_impair: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail ? 1 : 0;
+    RUN(test_spec);
+    RUN(test_passthrough);
+    RUN(test_determinism);
+    RUN(test_loss_rate);
+    RUN(test_dup);
+    RUN(test_reorder);
+    RUN(test_reorder_time_bound);
+    RUN(test_delay);
+    RUN(test_ready_queue);
+    RUN(test_meta_and_wakeup);
+    return check_finish("test_impair");
 }
