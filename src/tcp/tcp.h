@@ -37,6 +37,10 @@ enum sl_tcp_state {
     SL_TCP__NSTATES
 };
 
+/* Congestion controller (tcb.cc, cfg.cc). The public enum sl_cc has the
+ * same values; the API maps one to the other. */
+enum sl_tcp_cc { SL_TCP_CC_NEWRENO = 0, SL_TCP_CC_CUBIC = 1 };
+
 /* tcb.flags */
 #define SL_TF_SACK_OK 0x0001    /* both sides sent SACK-permitted */
 #define SL_TF_TS_OK 0x0002      /* both sides sent timestamps */
@@ -67,7 +71,7 @@ struct sl_tcb {
     uint32_t laddr, raddr; /* host order */
     uint16_t lport, rport;
     uint8_t state;         /* enum sl_tcp_state */
-    uint8_t cc;            /* enum sl_cc */
+    uint8_t cc;            /* enum sl_tcp_cc */
     uint8_t r2;            /* data retransmissions before giving up; 0 = default (MUST-21) */
     uint8_t oow_count;     /* out-of-window ACKs sent in chack_window's second */
     uint32_t flags;        /* SL_TF_* */
@@ -176,7 +180,7 @@ struct sl_tcp_out {
 struct sl_tcp_cfg {
     uint16_t mss;        /* from the interface MTU: mtu - 40 */
     uint32_t sndbuf, rcvbuf; /* powers of two */
-    uint8_t cc;          /* enum sl_cc */
+    uint8_t cc;          /* enum sl_tcp_cc */
     bool gso;            /* device accepts super-segments */
     bool no_sack, no_ts, no_ws; /* for tests: disable an option */
     bool no_tlp;         /* disable RFC 8985 tail loss probes */

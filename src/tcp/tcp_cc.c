@@ -2,7 +2,6 @@
  * (NewReno) and RFC 9438 (CUBIC). Selected per connection by tcb.cc. */
 #include <math.h>
 
-#include "sltcp/sltcp.h"
 #include "tcp/tcp_int.h"
 
 /* RFC 6298 2.2 / 2.3: smoothed RTT and variance, then RTO = SRTT +
@@ -90,7 +89,7 @@ void tcp_cc_on_ack(struct sl_tcb *t, uint32_t acked, uint64_t now)
         t->cwnd = c > (1u << 30) ? (1u << 30) : (uint32_t)c; /* never wraps */
         return;
     }
-    if (t->cc == SL_CC_CUBIC) {
+    if (t->cc == SL_TCP_CC_CUBIC) {
         cubic_on_ack(t, acked, now);
         return;
     }
@@ -105,7 +104,7 @@ void tcp_cc_on_ack(struct sl_tcb *t, uint32_t acked, uint64_t now)
 static uint32_t cc_loss_ssthresh(struct sl_tcb *t)
 {
     uint32_t mss = t->snd_mss;
-    if (t->cc == SL_CC_CUBIC) {
+    if (t->cc == SL_TCP_CC_CUBIC) {
         /* RFC 9438 4.7 (fast convergence) and 4.6 (beta = 0.7). */
         uint32_t w = t->cwnd;
         if (w < t->cub_wmax)
