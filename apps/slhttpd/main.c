@@ -58,6 +58,7 @@ static void usage(FILE *f)
 "                                (or --max-conns) new connections get a RST\n"
 "  --sndbuf BYTES, --rcvbuf BYTES  per-connection buffers (power of two)\n"
 "  --no-gso                      don't use TSO/GSO on transmit\n"
+"  --ttl N                       IPv4 TTL of every segment, 1-255 (default 64)\n"
 "  --idle-timeout S              close idle/stalled connections after S seconds\n"
 "                                (default 60, 0 = never)\n"
 "  --stats-file PATH             write counters here on SIGUSR1 and at exit\n"
@@ -144,7 +145,7 @@ static int write_ready_file(const char *path, uint16_t port)
 enum {
     O_DEV = 256, O_ADDR, O_GATEWAY, O_PORT, O_ROOT, O_IMPAIR, O_CC, O_MAXCONNS, O_STATS,
     O_READY, O_NOGSO, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP, O_BACKLOG,
-    O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL, O_EVICT
+    O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL, O_EVICT, O_TTL
 };
 
 int main(int argc, char **argv)
@@ -175,6 +176,7 @@ int main(int argc, char **argv)
         {"store-key", required_argument, NULL, O_STOREKEY},
         {"spool", required_argument, NULL, O_SPOOL},
         {"evict-idle", required_argument, NULL, O_EVICT},
+        {"ttl", required_argument, NULL, O_TTL},
         {NULL, 0, NULL, 0},
     };
     struct sl_config cfg;
@@ -277,6 +279,11 @@ int main(int argc, char **argv)
             break;
         case O_NOGSO:
             cfg.no_gso = 1;
+            break;
+        case O_TTL:
+            if (app_parse_u32(optarg, 1, 255, &v) < 0)
+                return bad_usage("--ttl: expected 1..255, got '%s'", optarg);
+            cfg.ttl = (uint8_t)v;
             break;
         case O_QUIET:
             so.quiet = 1;

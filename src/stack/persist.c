@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "stack/persist.h"
+#include "state/flow.h"
 #include "store/store.h"
 
 #define META_VERSION 1
@@ -652,7 +653,7 @@ static uint32_t build_batch(struct sl_stack *s, struct sl_store *st, uint32_t *n
         char key[SL_STORE_KEY_MAX];
         struct sl_flow f;
         conn_flow(c, &f);
-        sl_store_flow_key(key, sizeof(key), &f, "rec");
+        sl_flow_key(key, sizeof(key), &f, "rec");
         int done = (pc->flags & SL_PC_DONE) || t->state == SL_TCP_TIME_WAIT ||
                    t->state == SL_TCP_CLOSED;
         if (done) {
@@ -682,7 +683,7 @@ static uint32_t build_batch(struct sl_stack *s, struct sl_store *st, uint32_t *n
     }
     for (uint32_t i = 0; i < p->n_dels; i++) {
         char key[SL_STORE_KEY_MAX];
-        sl_store_flow_key(key, sizeof(key), &p->dels[i].flow, "rec");
+        sl_flow_key(key, sizeof(key), &p->dels[i].flow, "rec");
         sl_store_del(st, key, p->dels[i].epoch);
         p->ops[k++] = (struct pop){NULL, 2, p->dels[i].flow, p->dels[i].epoch};
         sl_store_cas_epoch(st, key, p->dels[i].epoch, 0, NULL);
@@ -758,7 +759,7 @@ static int apply_results(struct sl_stack *s, uint32_t k, int deferred, int *firs
         if (r == -ESTALE && (pc->flags & SL_PC_OWNED)) {
             char key[SL_STORE_KEY_MAX];
             uint64_t cur = 1;
-            sl_store_flow_key(key, sizeof(key), &o->flow, "rec");
+            sl_flow_key(key, sizeof(key), &o->flow, "rec");
             if (sl_store_epoch_get(p->st, key, &cur) == 0 && cur == 0) {
                 /* nobody owns it: the store lost its data (a restart
                  * without persistence). Own it again from scratch. */
@@ -1062,7 +1063,7 @@ static struct sl_conn *restore_flow(struct sl_stack *s, struct sl_listener *l,
 {
     struct sl_persist *p = s->persist;
     char key[SL_STORE_KEY_MAX];
-    sl_store_flow_key(key, sizeof(key), f, "rec");
+    sl_flow_key(key, sizeof(key), f, "rec");
     if (sl_table_find(s, f->raddr, f->rport, f->lport))
         return NULL;
     /* 1. the record, and who wrote it */
@@ -1191,7 +1192,7 @@ static int list_cb(void *arg, const char *key)
     struct list_ctx *x = arg;
     struct sl_flow f;
     const char *part;
-    if (sl_store_flow_parse(key, &f, &part) < 0 || strcmp(part, "rec") != 0)
+    if (sl_flow_parse(key, &f, &part) < 0 || strcmp(part, "rec") != 0)
         return 0;
     if (x->n == x->cap) {
         uint32_t cap = x->cap ? x->cap * 2 : 64;
@@ -1211,7 +1212,7 @@ int sl_persist_restore_all(struct sl_stack *s, struct sl_listener *l)
     if (!p || l->durability == SL_DUR_OFF)
         return 0;
     char prefix[SL_STORE_KEY_MAX];
-    sl_store_listener_prefix(prefix, sizeof(prefix), s->addr, l->port);
+    sl_flow_prefix(prefix, sizeof(prefix), s->addr, l->port);
     struct list_ctx x = {0};
     int rc = sl_store_list(p->st, prefix, list_cb, &x);
     if (rc < 0) {
@@ -1267,7 +1268,7 @@ int sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uint32_t raddr,
     p->tokens--;
     struct sl_flow f = {s->addr, raddr, l->port, rport};
     char key[SL_STORE_KEY_MAX];
-    sl_store_flow_key(key, sizeof(key), &f, "rec");
+    sl_flow_key(key, sizeof(key), &f, "rec");
     uint64_t e = 0;
     int rc = sl_store_epoch_get(p->st, key, &e);
     if (rc == 0 && e == 0) {

@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "stack/stack.h"
+#include "state/flow.h"
+#include "state/record.h"
 
 #define SL_REF_MAX 2     /* send-by-reference extents kept per connection */
 #define SL_REF_NAME 112  /* object name bytes, including the NUL */

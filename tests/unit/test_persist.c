@@ -23,6 +23,7 @@
 
 #include "stack/persist.h"
 #include "stack/stack.h"
+#include "state/flow.h"
 #include "store/store.h"
 
 #include "check.h"
@@ -296,7 +297,7 @@ static void untrusted(int mode)
     CHECK(sl_store_open(g_uri, &st) == 0);
     char key[SL_STORE_KEY_MAX];
     struct sl_flow f = {SRV_IP, CLI_IP, PORT, cl.c->tcb.lport};
-    sl_store_flow_key(key, sizeof(key), &f, "rec");
+    sl_flow_key(key, sizeof(key), &f, "rec");
     static uint8_t rec[1 << 20];
     size_t len = 0;
     uint64_t ver, e = 0;
@@ -321,7 +322,7 @@ static void untrusted(int mode)
         struct sl_flow g = f;
         char gkey[SL_STORE_KEY_MAX];
         g.rport++;
-        sl_store_flow_key(gkey, sizeof(gkey), &g, "rec");
+        sl_flow_key(gkey, sizeof(gkey), &g, "rec");
         CHECK(sl_store_cas_epoch(st, gkey, 0, e, NULL) == 0);
         CHECK(sl_store_put(st, gkey, rec, len, SL_STORE_ANY, e, NULL) == 0);
     }
