@@ -54,6 +54,11 @@ struct sl_config {
     const uint8_t *store_key; /* 32-byte MAC key sealing every record; NULL =
                                  a built-in development key (logged: records
                                  are then not protected against tampering) */
+    /* ECN (RFC 3168): a SYN that asks for it is answered with it, unless
+     * no_ecn; active opens ask only with ecn_connect (as Linux's
+     * net.ipv4.tcp_ecn = 2 and 1). */
+    int no_ecn;
+    int ecn_connect;
 };
 
 /* Durability of a listener's connections (needs sl_config.store). */

@@ -93,6 +93,8 @@ int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_f
     s->tcfg.rcvbuf = cfg->rcvbuf ? cfg->rcvbuf : SL_DEFAULT_RCVBUF;
     s->tcfg.cc = cfg->cc == SL_CC_CUBIC ? SL_TCP_CC_CUBIC : SL_TCP_CC_NEWRENO;
     s->tcfg.gso = io->max_gso > 0 && !cfg->no_gso;
+    s->tcfg.no_ecn = cfg->no_ecn;
+    s->tcfg.ecn_active = cfg->ecn_connect && !cfg->no_ecn;
     if (cfg->isn_key)
         memcpy(s->isn_key, cfg->isn_key, 16);
     else

@@ -123,6 +123,7 @@ void tcp_cc_enter_recovery(struct sl_tcb *t, uint64_t now)
 {
     t->ssthresh = cc_loss_ssthresh(t);
     t->recover = t->snd_max;
+    t->ecn_mark = t->snd_max; /* RFC 3168 6.1.2: one cut per window */
     t->flags |= SL_TF_IN_RECOVERY;
     if (t->flags & SL_TF_SACK_OK)
         t->cwnd = t->ssthresh;                   /* RFC 6675 5 step 4: pipe governs */
@@ -139,5 +140,20 @@ void tcp_cc_on_rto(struct sl_tcb *t, uint64_t now)
     t->cwnd = t->snd_mss;
     t->ca_acked = 0;
     t->recover = t->snd_max;     /* RFC 6582 3.2 step 4 */
+    t->ecn_mark = t->snd_max;
     t->flags &= ~(uint32_t)SL_TF_IN_RECOVERY;
+}
+
+/* RFC 3168 6.1.2: an ECN-Echo is treated as a loss, without a
+ * retransmission: ssthresh as for a loss (halved, CUBIC's beta), cwnd down
+ * to it, at most once per window of data; the next new data segment
+ * carries CWR. */
+void tcp_cc_on_ece(struct sl_tcb *t, uint64_t now)
+{
+    (void)now;
+    t->ssthresh = cc_loss_ssthresh(t);
+    t->cwnd = t->ssthresh;
+    t->ca_acked = 0;
+    t->ecn_mark = t->snd_max;
+    t->flags |= SL_TF_ECN_CWR;
 }

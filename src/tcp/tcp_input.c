@@ -297,6 +297,19 @@ static void ack_duplicate(struct sl_tcb *t, uint64_t now, const struct sl_tcp_se
         enter_fast_recovery(t, now, out);
 }
 
+/* RFC 3168 6.1.2: ECE on an ACK of an ECN connection cuts the window,
+ * once per window of data (the ACK must cover data sent after the last
+ * cut) and not again during loss recovery, which already cut it. */
+static void ack_ecn_echo(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg *s,
+                         struct sl_tcp_out *out)
+{
+    if (!(s->flags & SL_TCP_ECE) || !(t->flags & SL_TF_ECN_OK) ||
+        (t->flags & SL_TF_IN_RECOVERY) || !sl_seq_gt(s->ack, t->ecn_mark))
+        return;
+    CTR(out, tcp_ecn_cwnd_reduced);
+    tcp_cc_on_ece(t, now);
+}
+
 /* RFC 9293 3.10.7.4, fifth: the ACK field, for synchronized states. */
 static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg *s,
                         struct sl_tcp_out *out)
@@ -311,10 +324,11 @@ static void process_ack(struct sl_tcb *t, uint64_t now, const struct sl_tcp_seg 
     int wnd_changed = ack_update_window(t, now, s, wnd);
     if (sl_seq_gt(s->ack, t->snd_una)) {
         ack_new_data(t, now, s->ack, out);
-        return;
+    } else {
+        int new_sack = (t->flags & SL_TF_SACK_OK) && tcp_sacked_bytes(t) > sacked_before;
+        ack_duplicate(t, now, s, wnd, wnd_changed, new_sack, out);
     }
-    int new_sack = (t->flags & SL_TF_SACK_OK) && tcp_sacked_bytes(t) > sacked_before;
-    ack_duplicate(t, now, s, wnd, wnd_changed, new_sack, out);
+    ack_ecn_echo(t, now, s, out);
 }
 
 /* RFC 9293 3.10.7.4, seventh: segment text, for ESTABLISHED and FIN-WAIT-1/2.
@@ -670,6 +684,22 @@ static int receiving_text(const struct sl_tcb *t)
            t->state == SL_TCP_FIN_WAIT_2;
 }
 
+/* RFC 3168 6.1.3, for an acceptable segment of an ECN connection: CWR
+ * ends the echo, a CE mark (re)starts it, and is ACKed at once so the
+ * sender hears of the congestion within a round trip. */
+static void ecn_rx(struct sl_tcb *t, const struct sl_tcp_seg *s, struct sl_tcp_out *out)
+{
+    if (!(t->flags & SL_TF_ECN_OK))
+        return;
+    if (s->flags & SL_TCP_CWR)
+        t->flags &= ~(uint32_t)SL_TF_ECN_ECE;
+    if (s->ecn == SL_IP_ECN_CE) {
+        CTR(out, tcp_ecn_ce_rx);
+        if (!(t->flags & SL_TF_ECN_ECE))
+            t->flags |= SL_TF_ECN_ECE | SL_TF_ACK_NOW;
+    }
+}
+
 /* RFC 9293 3.10.7.4, sixth: the URG bit (MUST-30/31, MUST-62: SEG.UP
  * points to the octet after the urgent data; RFC 6093: the data stays
  * inline). Also with a zero window (MUST-66): the text was trimmed, the
@@ -741,6 +771,7 @@ void sl_tcp_input(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
     trim_to_window(t, &r, out);
     if (!step5_check_ack(t, now, &r, out))
         return;
+    ecn_rx(t, s, out);
     step6_check_urg(t, s, out);
     step7_text(t, b, now, &r, out);
     step8_check_fin(t, now, &r, out);

@@ -69,6 +69,7 @@ void tcp_cc_init(struct sl_tcb *t);
 void tcp_cc_on_ack(struct sl_tcb *t, uint32_t acked, uint64_t now);
 void tcp_cc_enter_recovery(struct sl_tcb *t, uint64_t now);
 void tcp_cc_on_rto(struct sl_tcb *t, uint64_t now);
+void tcp_cc_on_ece(struct sl_tcb *t, uint64_t now);
 void tcp_rtt_sample(struct sl_tcb *t, uint32_t rtt_us);
 
 #endif

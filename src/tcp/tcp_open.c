@@ -44,6 +44,7 @@ static void tcb_init(struct sl_tcb *t, const struct sl_tcp_cfg *cfg, uint32_t la
     t->snd_end = iss + 1; /* data starts after the SYN */
     t->ts_offset = ts_offset;
     t->rto = SL_TCP_RTO_INIT_US; /* RFC 6298 2.1 */
+    t->ecn_mark = iss;
 }
 
 /* Option negotiation on a SYN or SYN-ACK: keep only what both sides sent
@@ -79,6 +80,13 @@ void tcp_negotiate(struct sl_tcb *t, const struct sl_tcp_seg *s, uint64_t now,
     if (t->flags & SL_TF_TS_OK)
         mss -= 12; /* TCP header options on every segment */
     t->snd_mss = (uint16_t)mss;
+    /* RFC 3168 6.1.1: an ECN-setup SYN has ECE and CWR, an ECN-setup
+     * SYN-ACK ECE alone; anything else means no ECN. */
+    uint8_t setup = (s->flags & SL_TCP_ACK) ? SL_TCP_ECE : SL_TCP_ECE | SL_TCP_CWR;
+    if ((s->flags & (SL_TCP_ECE | SL_TCP_CWR)) != setup)
+        t->flags &= ~(uint32_t)SL_TF_ECN_OK;
+    else if (t->flags & SL_TF_ECN_OK)
+        CTR(out, tcp_ecn_negotiated);
 }
 
 /* What a SYN or SYN-ACK tells (3.10.7.2, 3.10.7.3): the peer's ISS
@@ -116,6 +124,8 @@ void sl_tcp_open_active(struct sl_tcb *t, const struct sl_tcp_cfg *cfg, uint64_t
 {
     tcb_init(t, cfg, laddr, lport, raddr, rport, iss, ts_offset);
     t->state = SL_TCP_SYN_SENT;
+    if (cfg->ecn_active && !cfg->no_ecn)
+        t->flags |= SL_TF_ECN_OK; /* offered: the SYN-ACK decides */
     CTR(out, tcp_active_opens);
     send_first_syn(t, now, out);
 }
@@ -170,6 +180,8 @@ void sl_tcp_open_passive(struct sl_tcb *t, const struct sl_tcp_cfg *cfg, uint64_
 {
     tcb_init(t, cfg, laddr, syn->dport, raddr, syn->sport, iss, ts_offset);
     t->flags |= SL_TF_PASSIVE;
+    if (!cfg->no_ecn)
+        t->flags |= SL_TF_ECN_OK; /* taken if the SYN asks (RFC 3168 6.1.1) */
     t->state = SL_TCP_SYN_RCVD;
     tcp_syn_received(t, syn, now, out);
     t->last_ack_sent = t->rcv_nxt;
@@ -324,6 +336,7 @@ void sl_tcp_restored(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now
     tcp_cc_init(t);
     t->ssthresh = tcp_max32(old, 2u * t->snd_mss);
     t->recover = t->snd_una;
+    t->ecn_mark = t->snd_una;
     /* RFC 6298 5.1: the timer runs while data is outstanding; go back N
      * from SND.UNA now (the peer may be in a long RTO backoff). */
     t->backoff = 0;

@@ -71,6 +71,9 @@ struct sl_tcp_emit *tcp_emit_new(struct sl_tcb *t, uint64_t now, struct sl_tcp_o
         e->opts.tsval = tcp_ts_now(t, now);
         e->opts.tsecr = t->ts_recent;
     }
+    /* RFC 3168 6.1.3: after a CE mark, ECE on every ACK until a CWR */
+    if ((t->flags & SL_TF_ECN_ECE) && (flags & SL_TCP_ACK) && !(flags & (SL_TCP_SYN | SL_TCP_RST)))
+        e->flags |= SL_TCP_ECE;
     if (flags & SL_TCP_ACK) {
         t->flags &= ~(uint32_t)SL_TF_ACK_NOW;
         t->t_delack = 0;
@@ -150,6 +153,8 @@ void tcp_send_syn(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
     uint8_t flags = SL_TCP_SYN;
     if (t->state == SL_TCP_SYN_RCVD)
         flags |= SL_TCP_ACK;
+    if (t->flags & SL_TF_ECN_OK) /* RFC 3168 6.1.1: ECN-setup SYN / SYN-ACK */
+        flags |= (flags & SL_TCP_ACK) ? SL_TCP_ECE : SL_TCP_ECE | SL_TCP_CWR;
     struct sl_tcp_emit *e = tcp_emit_new(t, now, out, t->iss, flags);
     if (!e)
         return;
@@ -424,6 +429,18 @@ static void sent_from_loop(struct sl_tcb *t, uint64_t now, uint32_t len, uint8_t
         tcp_arm_rto(t, now); /* RFC 8985 7.2: restart the PTO after new data */
 }
 
+/* RFC 3168 6.1.2/6.1.5: new data of an ECN connection is ECN-capable
+ * (ECT(0)), and the first one after a window cut carries CWR.
+ * Retransmissions, pure ACKs, window probes and SYNs never are. */
+static void ecn_mark_new_data(struct sl_tcb *t, struct sl_tcp_emit *e)
+{
+    e->ecn = SL_IP_ECN_ECT0;
+    if (t->flags & SL_TF_ECN_CWR) {
+        e->flags |= SL_TCP_CWR;
+        t->flags &= ~(uint32_t)SL_TF_ECN_CWR;
+    }
+}
+
 void sl_tcp_output(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
                    struct sl_tcp_out *out)
 {
@@ -471,6 +488,8 @@ void sl_tcp_output(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
         e->len = len;
         if (len > t->snd_mss)
             e->gso = t->snd_mss;
+        if (len && !rexmit && (t->flags & SL_TF_ECN_OK))
+            ecn_mark_new_data(t, e);
         sent_from_loop(t, now, len, flags, rexmit, out);
     }
 

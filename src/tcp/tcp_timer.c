@@ -25,6 +25,10 @@ static void syn_expired(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
     CTR(out, tcp_retransmits);
     t->retrans_total++;
     t->flags &= ~(uint32_t)SL_TF_RTT_VALID; /* Karn */
+    /* RFC 3168 6.1.1.1: a lost ECN-setup SYN may have met a middlebox that
+     * drops them; the retransmission asks for no ECN */
+    if (t->state == SL_TCP_SYN_SENT)
+        t->flags &= ~(uint32_t)SL_TF_ECN_OK;
     tcp_send_syn(t, now, out);
     t->t_rexmt = now + backed_off(SL_TCP_RTO_INIT_US, t->backoff); /* RFC 6298 5.5 */
 }
