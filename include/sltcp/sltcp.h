@@ -38,7 +38,7 @@ struct sl_config {
     uint32_t addr;        /* our IPv4 address, host byte order */
     uint8_t prefix_len;   /* e.g. 24 */
     uint32_t gateway;     /* 0 = none; host byte order */
-    const char *impair;   /* NULL or "loss=P,dup=P,reorder=P,delay=MS,seed=N" */
+    const char *impair;   /* NULL or "loss=P,dup=P,reorder=P,delay=MS,ce=P,seed=N" */
     uint32_t max_conns;   /* 0 = default (131072); beyond it SYNs get a RST */
     uint64_t max_buf_bytes; /* budget for all send + receive rings; 0 = no limit
                                beyond max_conns; beyond it SYNs get a RST */
