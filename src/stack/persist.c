@@ -1145,11 +1145,17 @@ static struct sl_conn *restore_flow(struct sl_stack *s, struct sl_listener *l,
             }
             if (i < pc->n_refs) {
                 if (fill_ref(l, c, &pc->refs[i]) < 0) {
+                    /* The stream cannot go on without a wrong byte (the
+                     * object changed or is gone): reset it (RFC 9293
+                     * 3.10.5 ABORT) and delete its record, fenced. */
                     SCTR(s, restore_ref_error);
-                    plog("record %s: object %s unreadable: flow dropped", key,
+                    plog("record %s: object %s unreadable: flow reset", key,
                          pc->refs[i].obj);
-                    pconn_free(c);
-                    c->sflags |= SL_CF_DEAD | SL_CF_APP_CLOSED;
+                    sl_table_insert(s, c);
+                    c->sflags |= SL_CF_ACCEPTED;
+                    sl_tcp_abort(t, s->now, sl_out_reset(s));
+                    sl_conn_after(s, c);
+                    sl_persist_mark(s, c);
                     sl_conn_release(s, c);
                     return NULL;
                 }
