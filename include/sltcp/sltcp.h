@@ -154,6 +154,12 @@ SL_API int sl_stack_create_dev(const struct sl_config *cfg, const struct sl_devi
 SL_API int sl_run(sl_stack *s, int timeout_ms);
 /* Current monotonic time of the stack, microseconds. */
 SL_API uint64_t sl_now_us(sl_stack *s);
+/* For an application that polls descriptors of its own with the stack's:
+ * returns the descriptor that becomes readable when the device has packets
+ * (-1 if there is none: poll with a short timeout), and sets *timeout_ms to
+ * the longest wait before sl_run must run again (-1: no timer pending).
+ * Loop: poll(that fd + yours, min(*timeout_ms, yours)); sl_run(s, 0). */
+SL_API int sl_poll_fd(sl_stack *s, int *timeout_ms);
 
 /* ---- passive open ---- */
 struct sl_listen_opts {
@@ -255,6 +261,12 @@ SL_API ssize_t sl_write_ref(sl_conn *c, const char *object, uint64_t off, const 
  * written. Part of the connection's state, so it continues after a
  * restore: differences give positions for checkpoints, past 4 GiB too. */
 SL_API uint64_t sl_conn_write_off(const sl_conn *c);
+/* 1 if the connection's state, with its last checkpoint and commit, has
+ * been written (sync: it is in the store; async: handed to the writer),
+ * 0 if a write is still due, -EINVAL without durability. An application
+ * that acts outside the connection (a request relayed to another server)
+ * waits for 1 after checkpointing that it is about to. */
+SL_API int sl_conn_synced(const sl_conn *c);
 
 enum sl_opt {
     SL_OPT_NODELAY = 1,   /* disable Nagle (int 0/1) */

@@ -500,6 +500,16 @@ void sl_stack_refuse(struct sl_stack *s, struct sl_conn *c)
     sl_conn_after(s, c);
 }
 
+void sl_stack_reset_restored(struct sl_stack *s, struct sl_conn *c)
+{
+    sl_table_insert(s, c);
+    c->sflags |= SL_CF_ACCEPTED;
+    sl_tcp_abort(&c->tcb, s->now, sl_out_reset(s));
+    sl_conn_after(s, c);
+    sl_persist_mark(s, c); /* the CLOSED state deletes the record */
+    sl_conn_release(s, c);
+}
+
 /* ---------------- TCP demultiplexing ---------------- */
 
 struct sl_listener *sl_find_listener(struct sl_stack *s, uint16_t port)

@@ -196,6 +196,9 @@ void sl_stack_evict(struct sl_stack *s, struct sl_conn *c);
 void sl_stack_discard(struct sl_stack *s, struct sl_conn *c);
 /* A new connection the store cannot take: reset (the peer hears RST). */
 void sl_stack_refuse(struct sl_stack *s, struct sl_conn *c);
+/* A connection being rebuilt that cannot go on without a wrong byte (its
+ * object is gone): reset, the peer hears RST, and its record is deleted. */
+void sl_stack_reset_restored(struct sl_stack *s, struct sl_conn *c);
 /* Drains the store (last state of every flow), frees everything, closes
  * the device. */
 void sl_stack_free(struct sl_stack *s);
