@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fleet/fleet_key.h"
 #include "stack/persist.h"
 #include "stack/stack.h"
 
@@ -93,10 +94,22 @@ int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_f
     s->tcfg.rcvbuf = cfg->rcvbuf ? cfg->rcvbuf : SL_DEFAULT_RCVBUF;
     s->tcfg.cc = (uint8_t)cfg->cc;
     s->tcfg.gso = io->max_gso > 0 && !cfg->no_gso;
-    if (cfg->isn_key)
+    /* The fleet secret (docs/fleet.md): with a store key, the ISN, SYN-cookie
+     * and record MAC keys all derive from it, the same on every instance. */
+    struct sl_fleet_keys fk;
+    if (cfg->store_key)
+        sl_fleet_keys_derive(cfg->store_key, &fk);
+    if (cfg->isn_key) {
         memcpy(s->isn_key, cfg->isn_key, 16);
-    else
+        memcpy(s->cookie_key, cfg->isn_key, 16);
+    } else if (cfg->store_key) {
+        memcpy(s->isn_key, fk.isn, 16);
+        memcpy(s->cookie_key, fk.cookie, 16);
+        s->fleet_keyed = true;
+    } else {
         randombytes_buf(s->isn_key, sizeof(s->isn_key));
+        randombytes_buf(s->cookie_key, sizeof(s->cookie_key));
+    }
     s->max_conns = cfg->max_conns ? cfg->max_conns : SL_DEFAULT_MAX_CONNS;
     s->max_buf_bytes = cfg->max_buf_bytes;
     s->free_cap = 64; /* bounded: pooled rings keep their touched pages resident */
@@ -113,7 +126,9 @@ int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_f
     }
     s->now = SL_NOW(s);
     if (cfg->store && *cfg->store) {
-        r = sl_persist_create(s, cfg->store, cfg->store_key, &s->persist, err, errlen);
+        r = sl_persist_create(s, cfg->store, cfg->store_key ? fk.record_mac : NULL, &s->persist,
+                              err, errlen);
+        sodium_memzero(&fk, sizeof(fk));
         if (r < 0) {
             sl_stack_destroy(s);
             return r;

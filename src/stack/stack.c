@@ -405,11 +405,13 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
         send_replies(s, saddr, seg);
         return;
     }
-    /* A bare ACK to a listener may complete a SYN-cookie handshake. */
-    if ((seg->flags & (SL_TCP_ACK | SL_TCP_SYN | SL_TCP_RST)) == SL_TCP_ACK && l->cookie_sent_us &&
-        s->now - l->cookie_sent_us < 128000000u) {
+    /* A bare ACK to a listener may complete a SYN-cookie handshake: ours,
+     * or, with the fleet secret, one another instance of the fleet sent. */
+    if ((seg->flags & (SL_TCP_ACK | SL_TCP_SYN | SL_TCP_RST)) == SL_TCP_ACK &&
+        ((l->cookie_sent_us && s->now - l->cookie_sent_us < 128000000u) ||
+         (s->fleet_keyed && l->syncookies))) {
         uint16_t mss;
-        if (sl_tcp_cookie_check(s->isn_key, daddr, seg->dport, saddr, seg->sport, seg->ack - 1,
+        if (sl_tcp_cookie_check(s->cookie_key, daddr, seg->dport, saddr, seg->sport, seg->ack - 1,
                                 s->now, &mss)) {
             c = sl_conn_new(s, 1);
             if (!c) { /* counted; refuse cleanly: the peer thinks it is open */
@@ -450,7 +452,7 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
             return;
         }
         /* RFC 4987 3.6: answer without keeping state. */
-        uint32_t cookie = sl_tcp_cookie_make(s->isn_key, daddr, seg->dport, saddr, seg->sport,
+        uint32_t cookie = sl_tcp_cookie_make(s->cookie_key, daddr, seg->dport, saddr, seg->sport,
                                              seg->opts.has_mss ? seg->opts.mss : 536, s->now);
         sl_tcp_cookie_synack(&s->tcfg, s->now, daddr, saddr, seg, cookie, out);
         l->cookie_sent_us = s->now;
