@@ -53,7 +53,11 @@ struct sl_config {
     const char *store;    /* NULL = none; "mem:", "shm:NAME", "redis://HOST:PORT" */
     const uint8_t *store_key; /* 32-byte MAC key sealing every record; NULL =
                                  a built-in development key (logged: records
-                                 are then not protected against tampering) */
+                                 are then not protected against tampering).
+                                 Also the fleet secret: the record MAC, ISN
+                                 and SYN-cookie keys derive from it (unless
+                                 isn_key is set), the same on every instance
+                                 (docs/fleet.md) */
 };
 
 /* Durability of a listener's connections (needs sl_config.store). */
