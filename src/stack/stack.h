@@ -80,6 +80,8 @@ struct sl_stack {
     uint32_t mtu;
     struct sl_tcp_cfg tcfg;
     uint8_t isn_key[16];
+    uint8_t cookie_key[16]; /* SYN cookies (RFC 4987 3.6) */
+    bool fleet_keyed; /* keys from the fleet secret: peers' cookies are ours */
     uint32_t max_conns, nconns;
     uint64_t max_buf_bytes, buf_bytes; /* ring memory budget and use */
     uint16_t ip_id;
