@@ -361,7 +361,8 @@ static int put_fields(char *out, size_t cap, size_t *n, const struct px_hdr *h, 
     return 0;
 }
 
-int px_build_backend_req(char *out, size_t cap, const struct px_req *r, const char *client_ip)
+int px_build_backend_req(char *out, size_t cap, const struct px_req *r, const char *client_ip,
+                         int keep)
 {
     size_t n = 0;
     char tail[96];
@@ -371,7 +372,8 @@ int px_build_backend_req(char *out, size_t cap, const struct px_req *r, const ch
     snprintf(tail, sizeof(tail), " HTTP/1.%d\r\n", r->minor ? 1 : 0);
     if (put(out, cap, &n, tail, strlen(tail)) < 0 || put_fields(out, cap, &n, r->h, r->nh) < 0)
         return -1;
-    snprintf(tail, sizeof(tail), "X-Forwarded-For: %s\r\nConnection: close\r\n\r\n", client_ip);
+    snprintf(tail, sizeof(tail), "X-Forwarded-For: %s\r\nConnection: %s\r\n\r\n", client_ip,
+             keep ? "keep-alive" : "close");
     if (put(out, cap, &n, tail, strlen(tail)) < 0)
         return -1;
     return (int)n;

@@ -91,9 +91,11 @@ int px_check_range_resp(const struct px_resp *r, uint64_t first, uint64_t total,
                         const char *validator);
 
 /* The request forwarded to a back end: request line and headers minus the
- * hop-by-hop ones (RFC 9110 7.6.1), plus Connection: close and
- * X-Forwarded-For. Returns the length or -1 if it does not fit. */
-int px_build_backend_req(char *out, size_t cap, const struct px_req *r, const char *client_ip);
+ * hop-by-hop ones (RFC 9110 7.6.1), plus X-Forwarded-For and Connection:
+ * keep-alive (keep: the connection goes back to the pool) or close.
+ * Returns the length or -1 if it does not fit. */
+int px_build_backend_req(char *out, size_t cap, const struct px_req *r, const char *client_ip,
+                         int keep);
 
 /* The response head relayed to the client: status line and headers minus
  * hop-by-hop ones, plus Connection: keep-alive|close. Length or -1. */

@@ -104,7 +104,9 @@ static void test_heads(void)
                     "Range: bytes=0-9\r\nX-A: 1\r\n\r\n";
     char out[1024];
     CHECK(px_parse_request(h, strlen(h), &q) > 0 && q.has_range);
-    CHECK(px_build_backend_req(out, sizeof(out), &q, "198.18.0.1") > 0);
+    CHECK(px_build_backend_req(out, sizeof(out), &q, "198.18.0.1", 1) > 0);
+    CHECK(strstr(out, "Connection: keep-alive\r\n\r\n") != NULL);
+    CHECK(px_build_backend_req(out, sizeof(out), &q, "198.18.0.1", 0) > 0);
     CHECK(strstr(out, "Keep-Alive") == NULL && strstr(out, "keep-alive") == NULL &&
           strstr(out, "Range: bytes=0-9\r\n") && strstr(out, "X-A: 1\r\n") &&
           strstr(out, "X-Forwarded-For: 198.18.0.1\r\nConnection: close\r\n\r\n"));
