@@ -95,7 +95,7 @@ static void plog(const struct proxy *px, const char *fmt, const char *a, const c
 
 static uint64_t restored_pos(const struct pconn *p)
 {
-    return p->ck.base_off + (uint32_t)(sl_conn_write_seq(p->c) - p->ck.base_seq);
+    return p->ck.base_off + (uint32_t)((uint32_t)sl_conn_write_off(p->c) - p->ck.base_seq);
 }
 
 static void ckpt_save(struct pconn *p)
@@ -111,7 +111,7 @@ static void ckpt_rebase(struct pconn *p)
 {
     if (p->pos - p->ck.base_off < PX_REBASE)
         return;
-    p->ck.base_seq = sl_conn_write_seq(p->c);
+    p->ck.base_seq = (uint32_t)sl_conn_write_off(p->c);
     p->ck.base_off = p->pos;
     ckpt_save(p);
 }
@@ -620,7 +620,7 @@ static int write_head(struct pconn *p)
     else
         p->ck.phase = p->by_ref ? PX_BODY_REF : PX_BODY_VAL;
     p->ck.keep_alive = (uint8_t)p->resp_keep;
-    p->ck.base_seq = sl_conn_write_seq(p->c);
+    p->ck.base_seq = (uint32_t)sl_conn_write_off(p->c);
     p->ck.base_off = p->pos;
     p->ck.end = end;
     p->ck.total = total;

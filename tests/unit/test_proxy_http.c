@@ -158,10 +158,9 @@ static void test_names_ckpt(void)
 
 int main(void)
 {
-    test_validator();
-    test_range();
-    test_heads();
-    test_names_ckpt();
-    printf("test_proxy_http: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    RUN(test_validator);
+    RUN(test_range);
+    RUN(test_heads);
+    RUN(test_names_ckpt);
+    return check_finish("test_proxy_http");
 }

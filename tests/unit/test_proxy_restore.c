@@ -92,7 +92,7 @@ static void srv_on_restore(sl_conn *c, const void *blob, size_t len, void *user)
         memcpy(&seq0, blob, 4);
         memcpy(&base, (const uint8_t *)blob + 4, 8);
     }
-    sv->off = base + (uint32_t)(sl_conn_write_seq(c) - seq0); /* TRODS: position - start */
+    sv->off = base + (uint32_t)((uint32_t)sl_conn_write_off(c) - seq0); /* TRODS: position - start */
 }
 
 static void srv_listen_cb(sl_listener *l, void *user)
@@ -104,7 +104,7 @@ static void srv_listen_cb(sl_listener *l, void *user)
         sl_conn_set_cb(c, srv_conn_cb, sv);
         if (!sl_conn_restored(c)) {
             uint8_t blob[12];
-            uint32_t seq0 = sl_conn_write_seq(c);
+            uint32_t seq0 = (uint32_t)sl_conn_write_off(c);
             uint64_t base = 0;
             memcpy(blob, &seq0, 4);
             memcpy(blob + 4, &base, 8);
