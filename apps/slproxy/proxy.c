@@ -37,7 +37,6 @@ enum bm { BM_NONE, BM_LEN, BM_EOF };
 #define PX_BUF 65536
 #define PX_TARGET_MAX 4096
 #define PX_HOST_MAX 256
-#define PX_REBASE (1ull << 30) /* re-checkpoint the body position every GiB */
 #define PX_CLOSE_US 5000000u   /* a closing connection drains input this long */
 #define PX_STASH_US 5000000u   /* an unclaimed recovery fetch lives this long */
 
@@ -89,13 +88,13 @@ static void plog(const struct proxy *px, const char *fmt, const char *a, const c
 }
 
 /* ---------------- positions (the one place that maps write positions) ----
- * The checkpoint holds (base_seq, base_off): the stream position, modulo
- * 2^32, of object offset base_off. It is refreshed every PX_REBASE bytes,
- * so the difference never wraps and objects past 4 GiB resume right. */
+ * The checkpoint holds (base_pos, base_off): the 64-bit stream offset of
+ * object offset base_off, so the next body byte after a restore is
+ * base_off + (write offset - base_pos), past 4 GiB too (TRODS). */
 
 static uint64_t restored_pos(const struct pconn *p)
 {
-    return p->ck.base_off + (uint32_t)((uint32_t)sl_conn_write_off(p->c) - p->ck.base_seq);
+    return p->ck.base_off + (sl_conn_write_off(p->c) - p->ck.base_pos);
 }
 
 static void ckpt_save(struct pconn *p)
@@ -105,15 +104,6 @@ static void ckpt_save(struct pconn *p)
         return;
     size_t n = px_ckpt_encode(&p->ck, blob);
     sl_conn_checkpoint(p->c, blob, n);
-}
-
-static void ckpt_rebase(struct pconn *p)
-{
-    if (p->pos - p->ck.base_off < PX_REBASE)
-        return;
-    p->ck.base_seq = (uint32_t)sl_conn_write_off(p->c);
-    p->ck.base_off = p->pos;
-    ckpt_save(p);
 }
 
 /* The first n bytes of in[] are consumed for good. */
@@ -620,7 +610,7 @@ static int write_head(struct pconn *p)
     else
         p->ck.phase = p->by_ref ? PX_BODY_REF : PX_BODY_VAL;
     p->ck.keep_alive = (uint8_t)p->resp_keep;
-    p->ck.base_seq = (uint32_t)sl_conn_write_off(p->c);
+    p->ck.base_pos = sl_conn_write_off(p->c);
     p->ck.base_off = p->pos;
     p->ck.end = end;
     p->ck.total = total;
@@ -656,8 +646,6 @@ static void pump(struct pconn *p)
     }
     if (p->boff == p->blen)
         p->boff = p->blen = 0;
-    if (p->by_ref)
-        ckpt_rebase(p);
     if (p->bm == BM_LEN && p->pos == p->ck.end && !p->blen)
         response_done(p);
 }

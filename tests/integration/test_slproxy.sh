@@ -21,12 +21,18 @@ check "--backend without a port: exit 2" test $? = 2
 out=$("$PX" --dev packet:x --addr 198.18.0.2/24 --port 80 --backend 198.19.0.2:80 --mode tcp 2>&1)
 rc=$?
 check "--mode tcp: exit 2 with a clear message ($out)" test "$rc" = 2 -a -n "$(grep 'not built' <<<"$out")"
+head -c 32 /dev/urandom >"$WORK/loose.key"
+chmod 644 "$WORK/loose.key"
+out=$("$PX" --dev packet:x --addr 198.18.0.2/24 --port 80 --backend 198.19.0.2:80 \
+  --store "shm:slpxk$$" --store-key "$WORK/loose.key" 2>&1)
+rc=$?
+check "a store key others can read is refused ($out)" test "$rc" = 1 -a -n "$out"
 
 topo3_up
 make_file small.bin 16K
 make_file mid.bin 3M
 NGINX_ACCESS_LOG=off start_nginx bk1 "$BK_NS" "$BK_IP:8080" "$ROOT"
-head -c 32 /dev/urandom >"$WORK/store.key"
+(umask 077 && head -c 32 /dev/urandom >"$WORK/store.key")
 SHM_NAME=slpxf$$
 trap 'rm -f "/dev/shm/$SHM_NAME"; cleanup' EXIT
 ARGS=(--store "shm:$SHM_NAME?slots=256" --durability sync --store-key "$WORK/store.key")
