@@ -122,7 +122,7 @@ fi
 ip -n "$SRV_NS" addr del "$SRV_IP/$NET_LEN" dev "$SRV_IF"
 
 # slproxy: vsrv without a kernel address
-head -c 32 /dev/urandom >"$WORK/store.key"
+(umask 077 && head -c 32 /dev/urandom >"$WORK/store.key")
 SHM_NAME=slbenchpx$$
 trap 'rm -f "/dev/shm/$SHM_NAME"; cleanup' EXIT
 if wanted slproxy-off; then

@@ -14,7 +14,7 @@ SL_TEST_BUDGET=${SL_TEST_BUDGET:-180}
 need_cmd curl cmp tcpdump nginx
 
 topo3_up
-make_file big.bin 16M
+make_file big.bin 64M # more than every buffer on the way (socket buffers, the send ring) holds
 cp "$ROOT/big.bin" "$WORK/orig.bin"
 ROOT2=$WORK/www2
 mkdir -p "$ROOT2"
@@ -23,7 +23,7 @@ openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:other </dev/zero 2>/dev/null
 touch -d @$(($(date +%s) - 1000)) "$ROOT2/big.bin"
 NGINX_ACCESS_LOG=off start_nginx bk1 "$BK_NS" "$BK_IP:8080" "$ROOT"
 BK1_PID=$NGINX_PID
-head -c 32 /dev/urandom >"$WORK/store.key"
+(umask 077 && head -c 32 /dev/urandom >"$WORK/store.key")
 SHM_NAME=slpxc$$
 trap 'rm -f "/dev/shm/$SHM_NAME"; cleanup' EXIT
 ARGS=(--backend "$BK_IP:8080" --store "shm:$SHM_NAME?slots=256" --durability sync

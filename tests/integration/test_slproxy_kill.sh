@@ -25,7 +25,7 @@ topo3_up
 make_file big.bin "$PX_SIZE"
 make_file small.bin 16K
 NGINX_ACCESS_LOG=off start_nginx bk1 "$BK_NS" "$BK_IP:8080" "$ROOT"
-head -c 32 /dev/urandom >"$WORK/store.key"
+(umask 077 && head -c 32 /dev/urandom >"$WORK/store.key")
 SHM_NAME=slpx$$
 trap 'rm -f "/dev/shm/$SHM_NAME"; cleanup' EXIT
 ARGS=(--backend "$BK_IP:8080" --store "shm:$SHM_NAME?slots=1024" --durability sync
