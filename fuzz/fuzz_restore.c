@@ -1,4 +1,4 @@
-// FUZZ_SOURCES: src/common/*.c src/wire/*.c src/tcp/*.c src/stack/*.c src/io/*.c src/api/*.c src/state/*.c src/store/*.c
+// FUZZ_SOURCES: src/common/*.c src/wire/*.c src/tcp/*.c src/stack/*.c src/io/*.c src/api/*.c src/state/*.c src/store/*.c src/fleet/fleet_key.c
 // FUZZ_CFLAGS: -Isrc -Iinclude
 // FUZZ_LIBS: -lsodium -lhiredis -lm
 /* libFuzzer harness: the store as untrusted input, through the whole stack
@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "fleet/fleet_key.h"
 #include "stack/persist.h"
 #include "stack/stack.h"
 #include "state/flow.h"
@@ -78,14 +79,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < SL_REC_HDR_LEN + SL_REC_MAC_LEN || size > sizeof(rec))
         return 0;
     memcpy(rec, data, size);
-    crypto_auth(rec + size - SL_REC_MAC_LEN, rec, size - SL_REC_MAC_LEN, KEY);
+    /* records are sealed with the record key derived from the store key */
+    static struct sl_fleet_keys fk;
+    static int have_fk;
+    if (!have_fk) {
+        sl_fleet_keys_derive(KEY, &fk);
+        have_fk = 1;
+    }
+    crypto_auth(rec + size - SL_REC_MAC_LEN, rec, size - SL_REC_MAC_LEN, fk.record_mac);
     struct sl_flow f;
     uint64_t epoch;
     if (sl_record_peek(rec, size, &f, &epoch) < 0 || !f.lport || !f.rport)
         return 0;
     vnow = 5000000;
     struct sl_record r;
-    if (sl_record_decode(rec, size, KEY, &f, vnow, &r) < 0)
+    if (sl_record_decode(rec, size, fk.record_mac, &f, vnow, &r) < 0)
         return 0;
     /* the stack must have the record's buffer sizes (else it is refused;
      * that path is cheap and covered too when they differ) */
