@@ -25,6 +25,19 @@
 #include "store/store.h"
 
 static const uint8_t KEY[SL_REC_KEY_LEN] = "fuzz key for records, 32 bytes!";
+
+/* Records are sealed with the key the stack derives from its store key
+ * (the fleet secret, src/fleet/fleet_key.h). */
+static const uint8_t *rec_key(void)
+{
+    static struct sl_fleet_keys fk;
+    static int done;
+    if (!done) {
+        sl_fleet_keys_derive(KEY, &fk);
+        done = 1;
+    }
+    return fk.record_mac;
+}
 static uint64_t vnow;
 static uint64_t vclock(void *arg)
 {
@@ -79,21 +92,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < SL_REC_HDR_LEN + SL_REC_MAC_LEN || size > sizeof(rec))
         return 0;
     memcpy(rec, data, size);
-    /* records are sealed with the record key derived from the store key */
-    static struct sl_fleet_keys fk;
-    static int have_fk;
-    if (!have_fk) {
-        sl_fleet_keys_derive(KEY, &fk);
-        have_fk = 1;
-    }
-    crypto_auth(rec + size - SL_REC_MAC_LEN, rec, size - SL_REC_MAC_LEN, fk.record_mac);
+    crypto_auth(rec + size - SL_REC_MAC_LEN, rec, size - SL_REC_MAC_LEN, rec_key());
     struct sl_flow f;
     uint64_t epoch;
     if (sl_record_peek(rec, size, &f, &epoch) < 0 || !f.lport || !f.rport)
         return 0;
     vnow = 5000000;
     struct sl_record r;
-    if (sl_record_decode(rec, size, fk.record_mac, &f, vnow, &r) < 0)
+    if (sl_record_decode(rec, size, rec_key(), &f, vnow, &r) < 0)
         return 0;
     /* the stack must have the record's buffer sizes (else it is refused;
      * that path is cheap and covered too when they differ) */
