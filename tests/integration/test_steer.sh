@@ -66,8 +66,11 @@ for ns in "${I_NS[@]}"; do
   ip netns add "$ns" || die "ip netns add $ns"
   _SL_NETNS+=("$ns")
 done
+# Every instance link has the same MTU (1520, see below): instances must
+# announce the same MSS, or a flow moved to one with a smaller MTU is
+# refused at restore (restore_invalid_mss).
 for i in 0 1; do
-  ip link add "vf$((i + 1))" netns "$SRV_NS" type veth peer name vi netns "${I_NS[$i]}" ||
+  ip link add "vf$((i + 1))" netns "$SRV_NS" mtu 1520 type veth peer name vi netns "${I_NS[$i]}" mtu 1520 ||
     die "veth ${I_NS[$i]}"
   ip -n "$SRV_NS" link set "vf$((i + 1))" master br0 up
   _sl_ns_common "${I_NS[$i]}" vi
