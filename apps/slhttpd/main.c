@@ -58,6 +58,7 @@ APP_STACK_HELP_OPTIONS
 "  --no-syncookies               drop SYNs beyond the backlog instead\n"
 "  --max-mem BYTES[K|M|G]        budget for all connection buffers; beyond it\n"
 "                                (or --max-conns) new connections get a RST\n"
+"  --ttl N                       IPv4 TTL of every segment, 1-255 (default 64)\n"
 "  --idle-timeout S              close idle/stalled connections after S seconds\n"
 "                                (default 60, 0 = never)\n"
 "  --stats-file PATH             write counters here on SIGUSR1 and at exit\n"
@@ -217,7 +218,7 @@ enum {
     O__FIRST = 256, O_PORT, O_ROOT, O_MAXCONNS, O_STATS,
     O_READY, O_QUIET, O_VERBOSE, O_IDLE, O_HELP, O_BACKLOG,
     O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL, O_EVICT,
-    O_STATEDIR, O_MAXUPLOAD, O_QUOTA, O_PARTTIMEOUT, O_USER
+    O_STATEDIR, O_MAXUPLOAD, O_QUOTA, O_PARTTIMEOUT, O_USER, O_TTL
 };
 
 int main(int argc, char **argv)
@@ -246,6 +247,7 @@ int main(int argc, char **argv)
         {"user", required_argument, NULL, O_USER},
         {"spool", required_argument, NULL, O_SPOOL},
         {"evict-idle", required_argument, NULL, O_EVICT},
+        {"ttl", required_argument, NULL, O_TTL},
         {NULL, 0, NULL, 0},
     };
     struct sl_config cfg;
@@ -322,6 +324,11 @@ int main(int argc, char **argv)
             break;
         case O_READY:
             ready_file = optarg;
+            break;
+        case O_TTL:
+            if (app_parse_u32(optarg, 1, 255, &v) < 0)
+                return bad_usage("--ttl: expected 1..255, got '%s'", optarg);
+            cfg.ttl = (uint8_t)v;
             break;
         case O_QUIET:
             so.quiet = 1;

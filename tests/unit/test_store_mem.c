@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "state/record.h"
 #include "store/store.h"
 
 /* ---------------- minimal test bookkeeping ---------------- */
@@ -446,21 +447,21 @@ static void suite_keys(void)
 {
     struct sl_flow f = {.laddr = 0xc6120002, .raddr = 0xc6120001, .lport = 80, .rport = 41234};
     char k[SL_STORE_KEY_MAX], ek[SL_STORE_KEY_MAX], p[64];
-    ST_CHECK(sl_store_flow_key(k, sizeof(k), &f, "tcb") > 0);
+    ST_CHECK(sl_flow_key(k, sizeof(k), &f, "tcb") > 0);
     ST_CHECK(!strcmp(k, "sl:{198.18.0.2:80-198.18.0.1:41234}:tcb"));
     struct sl_flow g;
     const char *part;
-    ST_EQ(sl_store_flow_parse(k, &g, &part), 0);
+    ST_EQ(sl_flow_parse(k, &g, &part), 0);
     ST_CHECK(!memcmp(&f, &g, sizeof(f)) && !strcmp(part, "tcb"));
-    ST_EQ(sl_store_flow_parse("sl:{1.2.3.4:5-6.7.8.9:70000}:x", &g, &part), -EINVAL);
-    ST_EQ(sl_store_flow_parse("sl:{1.2.3:5-6.7.8.9:7}:x", &g, &part), -EINVAL);
-    ST_EQ(sl_store_flow_parse("sl:{1.2.3.256:5-6.7.8.9:7}:x", &g, &part), -EINVAL);
+    ST_EQ(sl_flow_parse("sl:{1.2.3.4:5-6.7.8.9:70000}:x", &g, &part), -EINVAL);
+    ST_EQ(sl_flow_parse("sl:{1.2.3:5-6.7.8.9:7}:x", &g, &part), -EINVAL);
+    ST_EQ(sl_flow_parse("sl:{1.2.3.256:5-6.7.8.9:7}:x", &g, &part), -EINVAL);
     ST_CHECK(sl_store_epoch_key(ek, sizeof(ek), k) > 0);
     ST_CHECK(!strcmp(ek, "sl:{198.18.0.2:80-198.18.0.1:41234}:epoch"));
     ST_CHECK(sl_store_is_epoch_key(ek));
     ST_CHECK(!sl_store_is_epoch_key(k));
     ST_CHECK(!sl_store_is_epoch_key("sl:{a}:x:epoch"));
-    ST_CHECK(sl_store_listener_prefix(p, sizeof(p), f.laddr, 80) > 0);
+    ST_CHECK(sl_flow_prefix(p, sizeof(p), f.laddr, 80) > 0);
     ST_CHECK(!strncmp(k, p, strlen(p)) && !strcmp(p, "sl:{198.18.0.2:80-"));
     const char *tag;
     size_t tl;
@@ -468,7 +469,7 @@ static void suite_keys(void)
     ST_CHECK(tl == strlen("{198.18.0.2:80-198.18.0.1:41234}") && tag[0] == '{');
     sl_store_key_tag("plain", &tag, &tl);
     ST_CHECK(tl == 5);
-    ST_EQ(sl_store_flow_key(k, 10, &f, "tcb"), -ENAMETOOLONG);
+    ST_EQ(sl_flow_key(k, 10, &f, "tcb"), -ENAMETOOLONG);
 }
 
 /* Runs the whole suite against s (uri2: see su_uri2). */

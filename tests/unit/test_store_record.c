@@ -18,7 +18,7 @@
 
 #include <sodium.h>
 
-#include "store/record.h"
+#include "state/record.h"
 #include "tcp_harness.h"
 
 static const uint8_t KEY[SL_REC_KEY_LEN] = "0123456789abcdef0123456789abcdef";

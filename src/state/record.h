@@ -42,20 +42,15 @@
  *                     that disagree with the tcb)
  *   -EXDEV            authentic record of another flow than the one expected
  */
-#ifndef SL_STORE_RECORD_H
-#define SL_STORE_RECORD_H
+#ifndef SL_STATE_RECORD_H
+#define SL_STATE_RECORD_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "state/flow.h"
 #include "tcp/tcp.h"
-
-/* A flow: the 4-tuple, host order, seen from our side. */
-struct sl_flow {
-    uint32_t laddr, raddr;
-    uint16_t lport, rport;
-};
 
 #define SL_REC_MAGIC 0x52464c53u /* "SLFR" read as little-endian u32 */
 #define SL_REC_VERSION 1

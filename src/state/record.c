@@ -1,5 +1,5 @@
 /* Flow record codec and compact control block; see record.h. */
-#include "store/record.h"
+#include "state/record.h"
 
 #include <errno.h>
 #include <sodium.h>
