@@ -3,6 +3,7 @@
 
 #include "appcommon.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,11 +69,40 @@ int app_stack_opt(int c, const char *arg, struct sl_config *cfg, char *err, size
     }
 }
 
-const char *app_stack_missing(const struct sl_config *cfg)
+int app_opt_other(int c, const char *arg, struct sl_config *cfg, int argc, char **argv,
+                  char *err, size_t errlen)
 {
-    if (cfg->dev == NULL)
-        return "--dev is required";
-    if (cfg->addr == 0)
-        return "--addr is required";
-    return NULL;
+    int rc = app_stack_opt(c, arg, cfg, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (optind > 0 && optind - 1 < argc)
+        snprintf(err, errlen, "bad option or missing value: '%s'", argv[optind - 1]);
+    else
+        snprintf(err, errlen, "bad option");
+    return -1;
+}
+
+void app_signals(void (*stop)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+int app_opt_finish(const struct sl_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    if (optind < argc)
+        snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+    else if (cfg->dev == NULL)
+        snprintf(err, errlen, "--dev is required");
+    else if (cfg->addr == 0)
+        snprintf(err, errlen, "--addr is required");
+    else
+        return 0;
+    return -1;
 }

@@ -47,7 +47,15 @@ enum {
  * (cfg updated), 0 if not one of them, -1 for a bad value (the reason,
  * naming the option, in err). */
 int app_stack_opt(int c, const char *arg, struct sl_config *cfg, char *err, size_t errlen);
-/* NULL if --dev and --addr were given, else the message for the missing one. */
-const char *app_stack_missing(const struct sl_config *cfg);
+/* For getopt's other results: 1 if `c` was a shared option, else -1 with
+ * the message for a bad value, an unknown option or a missing value. */
+int app_opt_other(int c, const char *arg, struct sl_config *cfg, int argc, char **argv,
+                  char *err, size_t errlen);
+/* SIGINT and SIGTERM call `stop` (no SA_RESTART: a blocking wait returns);
+ * SIGPIPE is ignored. */
+void app_signals(void (*stop)(int));
+/* After getopt: -1 with the message if an argument is left over or --dev
+ * or --addr is missing, else 0. */
+int app_opt_finish(const struct sl_config *cfg, int argc, char **argv, char *err, size_t errlen);
 
 #endif

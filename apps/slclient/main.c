@@ -144,7 +144,6 @@ int main(int argc, char **argv)
     uint32_t v, timeout_s = 60;
     int c, rc, n;
     double t0, secs;
-    struct sigaction sa;
 
     memset(&cfg, 0, sizeof(cfg));
     cfg.cc = SL_CC_NEWRENO;
@@ -206,19 +205,13 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            if ((rc = app_stack_opt(c, optarg, &cfg, err, sizeof(err))) > 0)
+            if (app_opt_other(c, optarg, &cfg, argc, argv, err, sizeof(err)) > 0)
                 break;
-            if (rc < 0)
-                return bad_usage("%s", err);
-            if (optind > 0 && optind - 1 < argc)
-                return bad_usage("bad option or missing value: '%s'", argv[optind - 1]);
-            return bad_usage("%s", "bad option");
+            return bad_usage("%s", err);
         }
     }
-    if (optind < argc)
-        return bad_usage("unexpected argument '%s'", argv[optind]);
-    if (app_stack_missing(&cfg) != NULL)
-        return bad_usage("%s", app_stack_missing(&cfg));
+    if (app_opt_finish(&cfg, argc, argv, err, sizeof(err)) < 0)
+        return bad_usage("%s", err);
     if (url == NULL)
         return bad_usage("%s", "--url is required");
     if (parse_url(url, &cl.daddr, &cl.dport, &path, hostport, sizeof(hostport)) < 0)
@@ -260,13 +253,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    memset(&sa, 0, sizeof(sa));
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_stop;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
+    app_signals(on_stop);
 
     err[0] = '\0';
     rc = sl_stack_create(&cfg, &cl.s, err, sizeof(err));

@@ -376,19 +376,13 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            if ((rc = app_stack_opt(c, optarg, &cfg, err, sizeof(err))) > 0)
+            if (app_opt_other(c, optarg, &cfg, argc, argv, err, sizeof(err)) > 0)
                 break;
-            if (rc < 0)
-                return bad_usage("%s", err);
-            if (optind - 1 < argc && optind > 0)
-                return bad_usage("bad option or missing value: '%s'", argv[optind - 1]);
-            return bad_usage("%s", "bad option");
+            return bad_usage("%s", err);
         }
     }
-    if (optind < argc)
-        return bad_usage("unexpected argument '%s'", argv[optind]);
-    if (app_stack_missing(&cfg) != NULL)
-        return bad_usage("%s", app_stack_missing(&cfg));
+    if (app_opt_finish(&cfg, argc, argv, err, sizeof(err)) < 0)
+        return bad_usage("%s", err);
     if (port == 0)
         return bad_usage("%s", "--port is required");
     if (root_arg == NULL)
@@ -422,14 +416,10 @@ int main(int argc, char **argv)
         return bad_usage("--user: no user '%s'", user);
 
     memset(&sa, 0, sizeof(sa));
+    app_signals(on_stop);
     sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_stop; /* no SA_RESTART: let a blocking wait return */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_usr1;
     sigaction(SIGUSR1, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
 
     if (ready_file != NULL)
         unlink(ready_file);
