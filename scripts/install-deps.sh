@@ -9,7 +9,7 @@ PKGS=(
   libsodium-dev libhiredis-dev libbpf-dev libxdp-dev libcmocka-dev
   curl wget apache2-utils wrk nginx-light python3
   iproute2 ethtool tcpdump socat xxd openssl procps iputils-ping
-  python3-scapy redis-server libclang-rt-14-dev
+  python3-scapy redis-server libclang-rt-14-dev haproxy
 )
 
 missing=()

@@ -33,7 +33,7 @@ int app_stack_opt(int c, const char *arg, struct sl_config *cfg, char *err, size
         return 1;
     case APP_O_IMPAIR:
         if (!app_impair_ok(arg)) {
-            snprintf(err, errlen, "--impair: expected loss=P,dup=P,reorder=P,delay=MS,seed=N "
+            snprintf(err, errlen, "--impair: expected loss=P,dup=P,reorder=P,delay=MS,ce=P,seed=N "
                      "(P: percent 0-100), got '%s'", arg);
             return -1;
         }

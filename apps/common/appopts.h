@@ -37,7 +37,7 @@ enum {
     "  --addr A.B.C.D/LEN            our IPv4 address and prefix length\n"
 #define APP_STACK_HELP_OPTIONS                                                      \
     "  --gateway IP                  default gateway\n"                             \
-    "  --impair loss=P,dup=P,reorder=P,delay=MS,seed=N\n"                           \
+    "  --impair loss=P,dup=P,reorder=P,delay=MS,ce=P,seed=N\n"                           \
     "                                impair our own packets (testing)\n"            \
     "  --cc newreno|cubic            congestion control (default newreno)\n"        \
     "  --sndbuf BYTES, --rcvbuf BYTES  per-connection buffers (power of two)\n"     \

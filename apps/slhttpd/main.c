@@ -58,6 +58,7 @@ APP_STACK_HELP_OPTIONS
 "  --no-syncookies               drop SYNs beyond the backlog instead\n"
 "  --max-mem BYTES[K|M|G]        budget for all connection buffers; beyond it\n"
 "                                (or --max-conns) new connections get a RST\n"
+"  --no-ecn                      answer SYNs that ask for ECN without it (RFC 3168)\n"
 "  --ttl N                       IPv4 TTL of every segment, 1-255 (default 64)\n"
 "  --idle-timeout S              close idle/stalled connections after S seconds\n"
 "                                (default 60, 0 = never)\n"
@@ -216,7 +217,7 @@ static int write_ready_file(const char *path, uint16_t port)
 
 enum {
     O__FIRST = 256, O_PORT, O_ROOT, O_MAXCONNS, O_STATS,
-    O_READY, O_QUIET, O_VERBOSE, O_IDLE, O_HELP, O_BACKLOG,
+    O_READY, O_NOECN, O_QUIET, O_VERBOSE, O_IDLE, O_HELP, O_BACKLOG,
     O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL, O_EVICT,
     O_STATEDIR, O_MAXUPLOAD, O_QUOTA, O_PARTTIMEOUT, O_USER, O_TTL
 };
@@ -233,6 +234,7 @@ int main(int argc, char **argv)
         {"max-mem", required_argument, NULL, O_MAXMEM},
         {"stats-file", required_argument, NULL, O_STATS},
         {"ready-file", required_argument, NULL, O_READY},
+        {"no-ecn", no_argument, NULL, O_NOECN},
         {"quiet", no_argument, NULL, O_QUIET},
         {"verbose", no_argument, NULL, O_VERBOSE},
         {"idle-timeout", required_argument, NULL, O_IDLE},
@@ -324,6 +326,9 @@ int main(int argc, char **argv)
             break;
         case O_READY:
             ready_file = optarg;
+            break;
+        case O_NOECN:
+            cfg.no_ecn = 1;
             break;
         case O_TTL:
             if (app_parse_u32(optarg, 1, 255, &v) < 0)

@@ -185,11 +185,13 @@ enum sl_restore_why sl_persist_restore(struct sl_stack *s, struct sl_listener *l
             }
             if (i < pc->n_refs) {
                 if (fill_ref(l, c, &pc->refs[i]) < 0) {
+                    /* The stream cannot go on without a wrong byte (the
+                     * object changed or is gone): reset it (RFC 9293
+                     * 3.10.5 ABORT); its record is deleted, fenced. */
                     SCTR(s, restore_ref_error);
-                    sl_persist_log("record %s: object %s unreadable: flow dropped", key,
-                         pc->refs[i].obj);
-                    sl_persist_pconn_free(c); /* the record stays */
-                    sl_stack_discard(s, c);
+                    sl_persist_log("record %s: object %s unreadable: flow reset", key,
+                                   pc->refs[i].obj);
+                    sl_stack_reset_restored(s, c);
                     return SL_RESTORE_REF;
                 }
                 seq = pc->refs[i].seq + pc->refs[i].len;

@@ -642,5 +642,5 @@ int main(void)
     RUN(test_record_roundtrip);
     RUN(test_record_tamper);
     RUN(test_record_inconsistent);
-    return th_finish("test_store_record");
+    return check_finish("test_store_record");
 }
