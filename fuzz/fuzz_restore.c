@@ -1,4 +1,4 @@
-// FUZZ_SOURCES: src/common/*.c src/wire/*.c src/tcp/*.c src/stack/*.c src/io/*.c src/api/*.c src/store/*.c
+// FUZZ_SOURCES: src/common/*.c src/wire/*.c src/tcp/*.c src/stack/*.c src/io/*.c src/api/*.c src/state/*.c src/store/*.c
 // FUZZ_CFLAGS: -Isrc -Iinclude
 // FUZZ_LIBS: -lsodium -lhiredis -lm
 /* libFuzzer harness: the store as untrusted input, through the whole stack
@@ -20,6 +20,7 @@
 
 #include "stack/persist.h"
 #include "stack/stack.h"
+#include "state/flow.h"
 #include "store/store.h"
 
 static const uint8_t KEY[SL_REC_KEY_LEN] = "fuzz key for records, 32 bytes!";
@@ -107,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct sl_store *st = sl_persist_store(s);
     char key[SL_STORE_KEY_MAX];
-    sl_store_flow_key(key, sizeof(key), &f, "rec");
+    sl_flow_key(key, sizeof(key), &f, "rec");
     if (epoch)
         sl_store_cas_epoch(st, key, 0, epoch, NULL);
     sl_store_put(st, key, rec, size, SL_STORE_ANY, SL_STORE_ANY, NULL);

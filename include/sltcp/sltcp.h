@@ -60,9 +60,9 @@ struct sl_config {
     uint8_t tos;          /* IPv4 DS field / TOS byte (RFC 9293 MUST-48) */
     /* Externalized connection state (docs/externalized-state.md). */
     const char *store;    /* NULL = none; "mem:", "shm:NAME", "redis://HOST:PORT" */
-    const uint8_t *store_key; /* 32-byte MAC key sealing every record; NULL =
-                                 a built-in development key (logged: records
-                                 are then not protected against tampering) */
+    const uint8_t *store_key; /* 32-byte secret MAC key sealing every record;
+                                 required with a store (sl_stack_create fails
+                                 with -EINVAL without one) */
     /* Time source, microseconds from any fixed origin, never decreasing;
      * NULL = CLOCK_MONOTONIC. Simulations and tests pass a virtual clock
      * (sl_run() then never sleeps without a device fd). */
@@ -245,9 +245,11 @@ SL_API int sl_conn_commit(sl_conn *c, size_t n);
  * reference, not the bytes (TRODS: object offset = ACK - start). */
 SL_API ssize_t sl_write_ref(sl_conn *c, const char *object, uint64_t off, const void *buf,
                            size_t len);
-/* Position of the next byte written in the send stream, modulo 2^32
- * (differences give stream offsets for checkpoints). */
-SL_API uint32_t sl_conn_write_seq(const sl_conn *c);
+/* Bytes written so far on the connection's send stream (accepted by
+ * sl_write and friends): the 64-bit stream offset of the next byte
+ * written. Part of the connection's state, so it continues after a
+ * restore: differences give positions for checkpoints, past 4 GiB too. */
+SL_API uint64_t sl_conn_write_off(const sl_conn *c);
 
 enum sl_opt {
     SL_OPT_NODELAY = 1,   /* disable Nagle (int 0/1) */

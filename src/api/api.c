@@ -76,22 +76,16 @@ int sl_listen(sl_stack *s, uint16_t port, const struct sl_listen_opts *opts, sl_
             free(l);
             return -EINVAL; /* durability needs sl_config.store */
         }
-        if (opts->durability == SL_DUR_SYNC && !sl_io_is_hold(s->io)) {
-            struct sl_io *h;
-            int r = sl_io_hold_wrap(s->io, &h);
-            if (r < 0) {
-                free(l);
-                return r;
-            }
-            s->io = h; /* output commit: frames wait for the store */
-        }
         l->durability = (uint8_t)opts->durability;
         l->commit = opts->commit != 0;
         l->ref_read = opts->ref_read;
         l->on_restore = opts->on_restore;
         l->evict_idle_ms = opts->evict_idle_ms;
-        if (opts->durability == SL_DUR_ASYNC && !sl_io_is_hold(s->io))
-            sl_persist_offload_start(s); /* failing that, writes stay in the loop */
+        int r = sl_persist_listen(s, l); /* output commit, offloader, eviction */
+        if (r < 0) {
+            free(l);
+            return r;
+        }
     }
     s->listeners[slot] = l;
     *out = l;
@@ -424,7 +418,10 @@ ssize_t sl_write_ref(sl_conn *c, const char *object, uint64_t off, const void *b
     return n;
 }
 
-uint32_t sl_conn_write_seq(const sl_conn *c) { return c->tcb.snd_end; }
+uint64_t sl_conn_write_off(const sl_conn *c)
+{
+    return (uint64_t)c->tcb.snd_off_hi << 32 | (uint32_t)(c->tcb.snd_end - c->tcb.iss - 1);
+}
 
 int sl_conn_setopt(sl_conn *c, enum sl_opt opt, int value)
 {

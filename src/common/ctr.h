@@ -19,6 +19,12 @@
     X(rx_oversize_frames)       /* GRO frames larger than the MTU */         \
     X(drop_tx_ring_full) X(drop_tx_error) X(drop_rx_truncated)            \
     X(drop_rx_ring_full)        /* kernel dropped: our RX ring was full */               \
+    X(tx_offload_changes)       /* the device's transmit offloads changed */ \
+    X(tx_sw_gso_frames)         /* super-frames cut in software (no TSO) */  \
+    X(tx_sw_csum)               /* checksums filled in software (no tx csum) */ \
+    X(tx_retries)               /* refused frame sent again after a backoff */ \
+    X(drop_tx_retry_exhausted)  /* refused frame dropped after the retries */ \
+    X(drop_tx_gso_refused)      /* super-frame the device would not cut */  \
     X(impair_dropped) X(impair_duplicated) X(impair_reordered)               \
     X(impair_delayed)                                                        \
     /* stack work, counted so tests check cost by operations, not time */    \
@@ -80,11 +86,16 @@
     X(persist_reowned)          /* the store had lost the flow: written again */ \
     X(restore_ok) X(restore_startup) X(restore_on_demand)                    \
     X(restore_bad_record)       /* tampered, foreign or undecodable: refused */ \
+    /* authentic record, impossible control block (src/tcp/tcp_validate.c) */   \
+    X(restore_invalid_state) X(restore_invalid_addr) X(restore_invalid_mss)  \
+    X(restore_invalid_bufsz) X(restore_invalid_sndseq)                       \
+    X(restore_invalid_rcvseq) X(restore_invalid_window)                      \
+    X(restore_invalid_timer)                                                 \
     X(restore_lost_race)        /* another instance took the flow first */  \
     X(restore_ref_error)        /* object bytes could not be read back */    \
     X(restore_store_error)                                                   \
     X(restore_lookup_miss)      /* unknown flow, not in the store: RST */    \
-    X(restore_lookup_limited)   /* lookup budget spent: answered as unknown */ \
+    X(restore_lookup_limited)   /* lookup budget spent: dropped, never a RST */ \
     X(restore_negcache_hit)     /* recently missed: not asked again */       \
     X(drop_tcp_flow_elsewhere)  /* flow owned by another instance, or store away: no RST */ \
     X(persist_evicted)          /* idle connection moved out of memory */

@@ -352,8 +352,12 @@ static unsigned map_events(unsigned tev)
 void sl_conn_after(struct sl_stack *s, struct sl_conn *c)
 {
     struct sl_tcp_out *out = &s->out;
+    if (out->n && s->persist)
+        sl_persist_tx(s, c); /* held only if c's state must be durable first */
     for (unsigned i = 0; i < out->n; i++)
         sl_netif_tx_tcp(s, &c->tcb, c->snd, &out->seg[i], c->tos, &c->route);
+    if (out->n && s->persist)
+        sl_persist_tx(s, NULL);
     out->n = 0;
     unsigned tev = out->events;
     out->events = 0;
@@ -431,12 +435,6 @@ void sl_conn_after(struct sl_stack *s, struct sl_conn *c)
     }
 }
 
-void sl_conn_enqueue_accept(struct sl_stack *s, struct sl_listener *l, struct sl_conn *c)
-{
-    c->listener = l;
-    l->pending++;
-    accept_queue_add(s, l, c);
-}
 
 void sl_conn_wake(struct sl_stack *s, struct sl_conn *c, unsigned ev)
 {
@@ -448,6 +446,56 @@ void sl_conn_release(struct sl_stack *s, struct sl_conn *c)
 {
     c->sflags |= SL_CF_APP_CLOSED;
     pending_add(s, c);
+}
+
+/* ---------------- calls from persistence ---------------- */
+
+void sl_stack_adopt(struct sl_stack *s, struct sl_listener *l, struct sl_conn *c,
+                    enum sl_adopt how)
+{
+    sl_table_insert(s, c);
+    if (how == SL_ADOPT_ORPHAN) {
+        c->sflags |= SL_CF_APP_CLOSED | SL_CF_ACCEPTED;
+    } else {
+        c->listener = l;
+        l->pending++;
+        if (how == SL_ADOPT_ACCEPT)
+            accept_queue_add(s, l, c);
+    }
+    struct sl_tcp_out *out = sl_out_reset(s);
+    struct sl_tcp_bufs b = {c->snd, c->rcv};
+    sl_tcp_restored(&c->tcb, &b, s->now, out);
+    sl_conn_after(s, c);
+}
+
+void sl_stack_retire(struct sl_stack *s, struct sl_conn *c, int err)
+{
+    struct sl_tcp_out *out = sl_out_reset(s);
+    c->tcb.err = (int16_t)err;
+    c->tcb.state = SL_TCP_CLOSED;
+    out->events |= SL_TEV_ERROR | SL_TEV_CLOSED;
+    sl_conn_after(s, c);
+}
+
+void sl_stack_evict(struct sl_stack *s, struct sl_conn *c)
+{
+    sl_table_remove(s, c);
+    sl_heap_update(s, c, 0);
+    c->sflags |= SL_CF_DEAD | SL_CF_APP_CLOSED;
+    c->ev |= SL_EV_EVICTED;
+    sl_conn_release(s, c); /* SL_EV_CLOSED | SL_EV_EVICTED, then freed */
+}
+
+void sl_stack_discard(struct sl_stack *s, struct sl_conn *c)
+{
+    c->sflags |= SL_CF_DEAD | SL_CF_APP_CLOSED;
+    sl_conn_release(s, c);
+}
+
+void sl_stack_refuse(struct sl_stack *s, struct sl_conn *c)
+{
+    sl_tcp_abort(&c->tcb, s->now, sl_out_reset(s));
+    sl_conn_after(s, c);
 }
 
 /* ---------------- TCP demultiplexing ---------------- */

@@ -176,11 +176,30 @@ int sl_stack_check_cfg(const struct sl_config *cfg, char *err, size_t errlen);
  * clock NULL: cfg->clock_us, or the monotonic clock without one. */
 int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_fn clock,
                        void *clock_arg, struct sl_stack **out, char *err, size_t errlen);
+
+/* ---- calls from persistence (src/stack/persist*.c): the only ways it
+ * changes a connection's stack fields (docs/architecture.md) ---- */
+enum sl_adopt {
+    SL_ADOPT_ACCEPT,    /* established: on l's accept queue */
+    SL_ADOPT_HALF_OPEN, /* SYN-RECEIVED: counted as pending on l */
+    SL_ADOPT_ORPHAN,    /* the application had released it: finishes its close */
+};
+/* A connection rebuilt from the store joins the stack and sends what is
+ * due at once (retransmission from SND.UNA, a window update). */
+void sl_stack_adopt(struct sl_stack *s, struct sl_listener *l, struct sl_conn *c,
+                    enum sl_adopt how);
+/* The connection is no longer ours (a newer owner took it): it closes
+ * with err, silently (no segment), and the application hears of it. */
+void sl_stack_retire(struct sl_stack *s, struct sl_conn *c, int err);
+/* An idle connection leaves memory (its record stays): SL_EV_EVICTED. */
+void sl_stack_evict(struct sl_stack *s, struct sl_conn *c);
+/* A connection being rebuilt that will not be used: freed, no events. */
+void sl_stack_discard(struct sl_stack *s, struct sl_conn *c);
+/* A new connection the store cannot take: reset (the peer hears RST). */
+void sl_stack_refuse(struct sl_stack *s, struct sl_conn *c);
 /* Drains the store (last state of every flow), frees everything, closes
  * the device. */
 void sl_stack_free(struct sl_stack *s);
-/* Puts a connection rebuilt from the store on l's accept queue. */
-void sl_conn_enqueue_accept(struct sl_stack *s, struct sl_listener *l, struct sl_conn *c);
 struct sl_listener *sl_find_listener(struct sl_stack *s, uint16_t port);
 /* Tests: the process "dies" here. Nothing more is written to the store,
  * held frames are lost, memory is freed, and the device is handed back

@@ -138,6 +138,8 @@ struct sl_tcb {
     uint16_t chack_count;
     int16_t err;           /* negative errno that ended the connection */
     uint32_t retrans_total;
+    uint32_t snd_off_hi;   /* high 32 bits of the send stream offset: bytes the
+                              app queued = snd_off_hi << 32 | (snd_end - iss - 1) */
 };
 
 /* Engine events (bitmask in sl_tcp_out.events). */

@@ -190,6 +190,8 @@ uint32_t sl_tcp_write(struct sl_tcb *t, const struct sl_tcp_bufs *b, const void 
     uint32_t n = tcp_min32(len, sl_tcp_send_space(t));
     if (n) {
         ring_put(b->snd, t->snd_bufsz, t->snd_end, data, n);
+        if (t->snd_end - t->iss - 1 > UINT32_MAX - n)
+            t->snd_off_hi++; /* the 32-bit offset wraps */
         t->snd_end += n;
     }
     return n;

@@ -201,6 +201,12 @@ elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'
 # mbps BYTES SECONDS
 mbps() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", n / s / 1e6; else print "inf" }'; }
 
+# sl_build_is_asan: true when SL_BUILD is a sanitizer build (tests that
+# scale their load down under ASan say so in their header).
+sl_build_is_asan() {
+  grep -q '^CMAKE_BUILD_TYPE:STRING=Asan$' "$SL_BUILD/CMakeCache.txt" 2>/dev/null
+}
+
 in_srv() { ip netns exec "$SRV_NS" "$@"; }
 in_cli() { ip netns exec "$CLI_NS" "$@"; }
 

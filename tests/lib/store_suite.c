@@ -5,6 +5,7 @@
  * versions, owner epochs and fencing, reserved keys, listing, group commit
  * with per-op results, error codes and the counters that go with them.
  * Every part is a named case of tests/lib/check.h. */
+#include "state/flow.h"
 #include "store_suite.h"
 
 #include <errno.h>
@@ -388,21 +389,21 @@ static void suite_keys(void)
 {
     struct sl_flow f = {.laddr = 0xc6120002, .raddr = 0xc6120001, .lport = 80, .rport = 41234};
     char k[SL_STORE_KEY_MAX], ek[SL_STORE_KEY_MAX], p[64];
-    CHECK(sl_store_flow_key(k, sizeof(k), &f, "tcb") > 0);
+    CHECK(sl_flow_key(k, sizeof(k), &f, "tcb") > 0);
     CHECK(!strcmp(k, "sl:{198.18.0.2:80-198.18.0.1:41234}:tcb"));
     struct sl_flow g;
     const char *part;
-    CHECK_EQ(sl_store_flow_parse(k, &g, &part), 0);
+    CHECK_EQ(sl_flow_parse(k, &g, &part), 0);
     CHECK(!memcmp(&f, &g, sizeof(f)) && !strcmp(part, "tcb"));
-    CHECK_EQ(sl_store_flow_parse("sl:{1.2.3.4:5-6.7.8.9:70000}:x", &g, &part), -EINVAL);
-    CHECK_EQ(sl_store_flow_parse("sl:{1.2.3:5-6.7.8.9:7}:x", &g, &part), -EINVAL);
-    CHECK_EQ(sl_store_flow_parse("sl:{1.2.3.256:5-6.7.8.9:7}:x", &g, &part), -EINVAL);
+    CHECK_EQ(sl_flow_parse("sl:{1.2.3.4:5-6.7.8.9:70000}:x", &g, &part), -EINVAL);
+    CHECK_EQ(sl_flow_parse("sl:{1.2.3:5-6.7.8.9:7}:x", &g, &part), -EINVAL);
+    CHECK_EQ(sl_flow_parse("sl:{1.2.3.256:5-6.7.8.9:7}:x", &g, &part), -EINVAL);
     CHECK(sl_store_epoch_key(ek, sizeof(ek), k) > 0);
     CHECK(!strcmp(ek, "sl:{198.18.0.2:80-198.18.0.1:41234}:epoch"));
     CHECK(sl_store_is_epoch_key(ek));
     CHECK(!sl_store_is_epoch_key(k));
     CHECK(!sl_store_is_epoch_key("sl:{a}:x:epoch"));
-    CHECK(sl_store_listener_prefix(p, sizeof(p), f.laddr, 80) > 0);
+    CHECK(sl_flow_prefix(p, sizeof(p), f.laddr, 80) > 0);
     CHECK(!strncmp(k, p, strlen(p)) && !strcmp(p, "sl:{198.18.0.2:80-"));
     const char *tag;
     size_t tl;
@@ -410,7 +411,7 @@ static void suite_keys(void)
     CHECK(tl == strlen("{198.18.0.2:80-198.18.0.1:41234}") && tag[0] == '{');
     sl_store_key_tag("plain", &tag, &tl);
     CHECK(tl == 5);
-    CHECK_EQ(sl_store_flow_key(k, 10, &f, "tcb"), -ENAMETOOLONG);
+    CHECK_EQ(sl_flow_key(k, 10, &f, "tcb"), -ENAMETOOLONG);
 }
 
 /* Runs the whole suite against s (uri2: see su_uri2). */

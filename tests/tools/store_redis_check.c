@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "state/flow.h"
 #include "store_suite.h"
 
 #include <sys/stat.h>
@@ -232,7 +233,7 @@ static void bench(void)
     for (int i = 0; i < FLOWS; i++) {
         struct sl_flow f = {0xc6120002, 0xc6120001 + (uint32_t)(i >> 16), 80,
                             (uint16_t)(10000 + i)};
-        sl_store_flow_key(keys[i], sizeof(keys[i]), &f, "rec");
+        sl_flow_key(keys[i], sizeof(keys[i]), &f, "rec");
         sl_store_cas_epoch(s, keys[i], 0, 1, &cur);
     }
     uint64_t n = g_bench_n;

@@ -16,9 +16,12 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "state/record.h"
 #include "store_suite.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
@@ -489,11 +492,11 @@ static void test_shm_half_initialized(void)
     snprintf(name, sizeof(name), "%s-half", g_name);
     snprintf(path, sizeof(path), "/dev/shm/%s", name);
     sl_store_shm_unlink(name);
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (!f)
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    CHECK(fd >= 0);
+    if (fd < 0)
         return;
-    fclose(f); /* empty file: as if the creator died right after shm_open */
+    close(fd); /* empty file: as if the creator died right after shm_open */
     snprintf(uri, sizeof(uri), "shm:%s?slots=64&max=4096", name);
     struct sl_store *s = NULL;
     CHECK_EQ(sl_store_open(uri, &s), 0);
@@ -502,6 +505,80 @@ static void test_shm_half_initialized(void)
         CHECK_EQ(sl_store_put(s, "h:{x}:r", "ok", 2, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
         sl_store_close(s);
     }
+    CHECK_EQ(sl_store_shm_unlink(name), 0);
+}
+
+/* A region someone else created first (a local user squatting the name
+ * before the server starts) is refused, whatever it holds: owned by
+ * another uid, mode wider than 0600, or a symlink. The server's own region
+ * is reused (test_shm_persists). */
+static void test_shm_squatted(void)
+{
+    char name[64], path[96], uri[160];
+    snprintf(name, sizeof(name), "%s-squat", g_name);
+    snprintf(path, sizeof(path), "/dev/shm/%s", name);
+    snprintf(uri, sizeof(uri), "shm:%s?slots=64&max=4096", name);
+    struct sl_store *s = NULL;
+    int fd;
+    if (geteuid() == 0) {
+        /* created by uid 65534 with mode 0666, as an attacker would */
+        sl_store_shm_unlink(name);
+        pid_t p = fork();
+        if (p == 0) {
+            if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+                _exit(3);
+            int cfd = open(path, O_RDWR | O_CREAT | O_EXCL, 0666);
+            _exit(cfd >= 0 && fchmod(cfd, 0666) == 0 ? 0 : 4);
+        }
+        int status;
+        waitpid(p, &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        CHECK_EQ(sl_store_open(uri, &s), -EPERM);
+        /* even with mode 0600 it is not ours */
+        CHECK_EQ(chmod(path, 0600), 0);
+        CHECK_EQ(sl_store_open(uri, &s), -EPERM);
+        CHECK_EQ(sl_store_shm_unlink(name), 0);
+    } else {
+        printf("     (not root: the other-uid case is skipped)\n");
+    }
+    /* ours, but readable by others */
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK_EQ(fchmod(fd, 0644), 0);
+        close(fd);
+    }
+    CHECK_EQ(sl_store_open(uri, &s), -EPERM);
+    CHECK_EQ(sl_store_shm_unlink(name), 0);
+    /* a symlink planted under the name (to a file of ours) */
+    char target[96];
+    snprintf(target, sizeof(target), "/dev/shm/%s-target", name);
+    fd = open(target, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    CHECK_EQ(symlink(target, path), 0);
+    CHECK_EQ(sl_store_open(uri, &s), -EPERM);
+    unlink(path);
+    unlink(target);
+    /* a dangling symlink is not followed to create a file elsewhere */
+    CHECK_EQ(symlink(target, path), 0);
+    CHECK_EQ(sl_store_open(uri, &s), -EPERM);
+    CHECK_EQ(access(target, F_OK), -1);
+    unlink(path);
+    /* created by us under a restrictive umask: still 0600, reused later */
+    mode_t old = umask(0277);
+    CHECK_EQ(sl_store_open(uri, &s), 0);
+    umask(old);
+    if (s)
+        sl_store_close(s);
+    struct stat st;
+    CHECK_EQ(stat(path, &st), 0);
+    CHECK_EQ(st.st_mode & 07777, 0600);
+    s = NULL;
+    CHECK_EQ(sl_store_open(uri, &s), 0);
+    if (s)
+        sl_store_close(s);
     CHECK_EQ(sl_store_shm_unlink(name), 0);
 }
 
@@ -525,6 +602,7 @@ int main(void)
     RUN(test_shm_lock_timeout);
     RUN(test_shm_open_options);
     RUN(test_shm_half_initialized);
+    RUN(test_shm_squatted);
     sl_store_shm_unlink(g_name);
     return check_finish("test_store_shm");
 }
