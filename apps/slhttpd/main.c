@@ -52,7 +52,7 @@ static void usage(FILE *f)
 "  --root DIR                    document root; '/' serves DIR/index.html\n"
 "options:\n"
 "  --gateway IP                  default gateway\n"
-"  --impair loss=P,dup=P,reorder=P,delay=MS,seed=N\n"
+"  --impair loss=P,dup=P,reorder=P,delay=MS,ce=P,seed=N\n"
 "                                impair our own packets (testing)\n"
 "  --cc newreno|cubic            congestion control (default newreno)\n"
 "  --max-conns N                 connection limit (stack and server)\n"
@@ -63,6 +63,7 @@ static void usage(FILE *f)
 "                                (or --max-conns) new connections get a RST\n"
 "  --sndbuf BYTES, --rcvbuf BYTES  per-connection buffers (power of two)\n"
 "  --no-gso                      don't use TSO/GSO on transmit\n"
+"  --no-ecn                      answer SYNs that ask for ECN without it (RFC 3168)\n"
 "  --ttl N                       IPv4 TTL of every segment, 1-255 (default 64)\n"
 "  --idle-timeout S              close idle/stalled connections after S seconds\n"
 "                                (default 60, 0 = never)\n"
@@ -225,7 +226,7 @@ static int write_ready_file(const char *path, uint16_t port)
 
 enum {
     O_DEV = 256, O_ADDR, O_GATEWAY, O_PORT, O_ROOT, O_IMPAIR, O_CC, O_MAXCONNS, O_STATS,
-    O_READY, O_NOGSO, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP, O_BACKLOG,
+    O_READY, O_NOGSO, O_NOECN, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP, O_BACKLOG,
     O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL, O_EVICT,
     O_STATEDIR, O_MAXUPLOAD, O_QUOTA, O_PARTTIMEOUT, O_USER, O_TTL
 };
@@ -247,6 +248,7 @@ int main(int argc, char **argv)
         {"stats-file", required_argument, NULL, O_STATS},
         {"ready-file", required_argument, NULL, O_READY},
         {"no-gso", no_argument, NULL, O_NOGSO},
+        {"no-ecn", no_argument, NULL, O_NOECN},
         {"quiet", no_argument, NULL, O_QUIET},
         {"verbose", no_argument, NULL, O_VERBOSE},
         {"idle-timeout", required_argument, NULL, O_IDLE},
@@ -320,7 +322,7 @@ int main(int argc, char **argv)
             break;
         case O_IMPAIR:
             if (!app_impair_ok(optarg))
-                return bad_usage("--impair: expected loss=P,dup=P,reorder=P,delay=MS,seed=N "
+                return bad_usage("--impair: expected loss=P,dup=P,reorder=P,delay=MS,ce=P,seed=N "
                                  "(P: percent 0-100), got '%s'", optarg);
             cfg.impair = optarg;
             break;
@@ -374,6 +376,9 @@ int main(int argc, char **argv)
             break;
         case O_NOGSO:
             cfg.no_gso = 1;
+            break;
+        case O_NOECN:
+            cfg.no_ecn = 1;
             break;
         case O_TTL:
             if (app_parse_u32(optarg, 1, 255, &v) < 0)

@@ -47,7 +47,7 @@ struct sl_config {
     uint32_t addr;        /* our IPv4 address, host byte order */
     uint8_t prefix_len;   /* e.g. 24 */
     uint32_t gateway;     /* 0 = none; host byte order */
-    const char *impair;   /* NULL or "loss=P,dup=P,reorder=P,delay=MS,seed=N" */
+    const char *impair;   /* NULL or "loss=P,dup=P,reorder=P,delay=MS,ce=P,seed=N" */
     uint32_t max_conns;   /* 0 = default (131072); beyond it SYNs get a RST */
     uint64_t max_buf_bytes; /* budget for all send + receive rings; 0 = no limit
                                beyond max_conns; beyond it SYNs get a RST */
@@ -68,6 +68,11 @@ struct sl_config {
      * (sl_run() then never sleeps without a device fd). */
     uint64_t (*clock_us)(void *clock_arg);
     void *clock_arg;
+    /* ECN (RFC 3168): a SYN that asks for it is answered with it, unless
+     * no_ecn; active opens ask only with ecn_connect (as Linux's
+     * net.ipv4.tcp_ecn = 2 and 1). */
+    int no_ecn;
+    int ecn_connect;
 };
 
 /* Durability of a listener's connections (needs sl_config.store). */

@@ -30,6 +30,7 @@
     /* stack work, counted so tests check cost by operations, not time */    \
     X(table_lookups) X(table_probes) /* 4-tuple table: slots visited */      \
     X(timer_updates) X(timer_steps)  /* timer heap: levels moved */          \
+    X(impair_ce_marked)         /* ECT packets marked CE (ce=P) */           \
     /* ethernet */                                                           \
     X(drop_eth_short) X(drop_eth_not_for_us) X(drop_eth_type)                \
     /* arp */                                                                \
@@ -74,6 +75,9 @@
     X(drop_tcp_backlog_full) X(drop_tcp_max_conns) X(drop_tcp_nomem)         \
     X(drop_tcp_land) X(drop_tcp_closed_conn)                                 \
     X(tcp_mss_clamped)                                                        \
+    X(tcp_ecn_negotiated)       /* RFC 3168 6.1.1 handshakes agreed on ECN */ \
+    X(tcp_ecn_ce_rx)            /* segments that arrived with CE marked */   \
+    X(tcp_ecn_cwnd_reduced)     /* window cut for an ECE (RFC 3168 6.1.2) */  \
     X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(drop_tcp_syncookie_bad)                                                                   \
     /* externalized state (src/stack/persist.c) */                           \
     X(drop_tx_hold_full)        /* sync: staging arena full, frame lost */   \

@@ -91,8 +91,10 @@ int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_f
     s->tcfg.mss = (uint16_t)(s->mtu - 40); /* RFC 9293 3.7.1: MTU - IP - TCP headers */
     s->tcfg.sndbuf = cfg->sndbuf ? cfg->sndbuf : SL_DEFAULT_SNDBUF;
     s->tcfg.rcvbuf = cfg->rcvbuf ? cfg->rcvbuf : SL_DEFAULT_RCVBUF;
-    s->tcfg.cc = (uint8_t)cfg->cc;
+    s->tcfg.cc = cfg->cc == SL_CC_CUBIC ? SL_TCP_CC_CUBIC : SL_TCP_CC_NEWRENO;
     s->tcfg.gso = io->max_gso > 0 && !cfg->no_gso;
+    s->tcfg.no_ecn = cfg->no_ecn;
+    s->tcfg.ecn_active = cfg->ecn_connect && !cfg->no_ecn;
     if (cfg->isn_key)
         memcpy(s->isn_key, cfg->isn_key, 16);
     else

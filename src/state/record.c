@@ -88,7 +88,7 @@ static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd
  */
 #define TCB_PACK_VERSION 2
 #define TCB_CC_MAX 1 /* enum sl_cc: NEWRENO, CUBIC (include/sltcp/sltcp.h) */
-#define TCB_FLAGS_KNOWN 0xfffffu
+#define TCB_FLAGS_KNOWN 0x7fffffu
 #define TCB_FLAGS_DROP SL_TF_RTT_VALID
 
 struct wbuf {
