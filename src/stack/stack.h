@@ -91,6 +91,7 @@ struct sl_stack {
     /* 4-tuple table: open addressing, linear probing, backward-shift delete */
     struct sl_conn **table;
     uint32_t table_mask;
+    uint8_t table_key[16]; /* SipHash key of the table (common/hash.h) */
     /* timer heap: min-heap on conn->deadline */
     struct sl_conn **heap;
     uint32_t heap_len, heap_cap;
