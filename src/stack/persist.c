@@ -721,7 +721,9 @@ static int apply_results(struct sl_stack *s, uint32_t k, int deferred, int *firs
                 SCTR(s, persist_deletes);
             if (c && o->kind == 2 && (r == 0 || r == -ENOENT))
                 c->p->flags &= (uint8_t)~SL_PC_WRITTEN;
-            if (r < 0 && r != -ENOENT && r != -ESTALE) {
+            if (r == -EBADMSG) /* a foreign value there: nothing of ours to delete */
+                SCTR(s, persist_foreign_value);
+            else if (r < 0 && r != -ENOENT && r != -ESTALE) {
                 failed = 1;
                 *first_err = *first_err ? *first_err : r;
                 if (deferred && !o->c && o->kind == 2 && p->dels && p->n_dels < MAX_DELS) {
@@ -734,6 +736,13 @@ static int apply_results(struct sl_stack *s, uint32_t k, int deferred, int *firs
         if (!c)
             continue; /* gone meanwhile (offloaded batch) */
         struct sl_pconn *pc = c->p;
+        if (r == -EBADMSG) { /* its keys hold a foreign value: this flow ends, alone */
+            SCTR(s, persist_foreign_value);
+            pc->flags |= SL_PC_DONE;
+            sl_tcp_abort(&c->tcb, s->now, sl_out_reset(s));
+            sl_conn_after(s, c);
+            continue;
+        }
         if (o->kind == 0) {
             if (r == 0) {
                 pc->flags |= SL_PC_OWNED;
@@ -1025,12 +1034,24 @@ static int load_record(struct sl_stack *s, const char *key, const struct sl_flow
     uint64_t ver;
     int rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, &ver);
     if (rc == -ENOBUFS) {
+        /* never read (nor allocate for) more than any record of ours */
+        size_t max = SL_REC_HDR_LEN + SL_TCB_PACKED_MAX + (size_t)s->tcfg.sndbuf +
+                     s->tcfg.rcvbuf + SL_REC_MAX_CKPT + SL_REC_MAC_LEN;
+        if (len > max) {
+            SCTR(s, restore_oversize);
+            plog("record %s refused: %zu bytes, more than any record (%zu)", key, len, max);
+            return -EMSGSIZE;
+        }
         if (grow(&p->enc, &p->enc_cap, len) < 0)
             return -ENOMEM;
         rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, &ver);
     }
     if (rc == -ENOENT) {
         SCTR(s, restore_lookup_miss);
+        return rc;
+    }
+    if (rc == -EBADMSG) { /* the stored bytes are not a value we wrote */
+        SCTR(s, restore_bad_record);
         return rc;
     }
     if (rc < 0) {
@@ -1282,8 +1303,8 @@ int sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uint32_t raddr,
     sl_store_flow_key(key, sizeof(key), &f, "rec");
     uint64_t e = 0;
     int rc = sl_store_epoch_get(p->st, key, &e);
-    if (rc == 0 && e == 0) {
-        SCTR(s, restore_lookup_miss);
+    if ((rc == 0 && e == 0) || rc == -EBADMSG) { /* none, or a foreign value */
+        s->ctr[rc ? SL_CTR_restore_bad_record : SL_CTR_restore_lookup_miss]++;
         p->neg[slot].h = h;
         p->neg[slot].until = s->now + NEGCACHE_US;
         return 0;
