@@ -659,6 +659,48 @@ static void mixed_durability(void)
     sl_store_shm_unlink(g_name);
 }
 
+/* A restored connection keeps every option the application set:
+ * NODELAY, KEEPALIVE, KEEPIDLE, RETRIES (R2, MUST-21) and TOS (MUST-48). */
+static void options_survive(void)
+{
+    struct sl_io *a, *b, *io;
+    struct srv sv;
+    struct cli cl;
+    sl_store_shm_unlink(g_name);
+    CHECK(sl_io_mem_pair(1500, 4096, &a, &b) == 0);
+    CHECK(srv_start(&sv, a, 0, SL_DUR_SYNC) == 0);
+    CHECK(cli_start(&cl, b) == 0);
+    run(&sv, &cl, 40);
+    CHECK(sv.c != NULL);
+    CHECK(sl_conn_setopt(sv.c, SL_OPT_NODELAY, 1) == 0);
+    CHECK(sl_conn_setopt(sv.c, SL_OPT_KEEPALIVE, 1) == 0);
+    CHECK(sl_conn_setopt(sv.c, SL_OPT_KEEPIDLE, 33) == 0);
+    CHECK(sl_conn_setopt(sv.c, SL_OPT_RETRIES, 7) == 0);
+    CHECK(sl_conn_setopt(sv.c, SL_OPT_TOS, 0xb8) == 0);
+    run(&sv, &cl, 20);
+    sl_stack_crash(sv.s, &io);
+    vnow += 50000;
+    CHECK(srv_start(&sv, io, 0, SL_DUR_SYNC) == 0);
+    CHECK(ctr(sv.s, "restore_ok") == 1);
+    run(&sv, &cl, 1);
+    CHECK(sv.c != NULL && sl_conn_restored(sv.c));
+    if (sv.c) {
+        const struct sl_tcb *t = &sv.c->tcb;
+        printf("  options after a restore: nodelay %d, keep-alive idle %u s (configured %u), "
+               "R2 %u, TOS %#x\n", !!(t->flags & SL_TF_NODELAY), t->keepidle_s,
+               t->keepidle_cfg, t->r2, t->tos);
+        CHECK(t->flags & SL_TF_NODELAY);
+        CHECK(t->keepidle_s == 33 && t->keepidle_cfg == 33 && t->t_keep != 0);
+        CHECK(t->r2 == 7);
+        CHECK(t->tos == 0xb8);
+    }
+    run(&sv, &cl, 60000);
+    CHECK(cl.rcvd == TOTAL && cl.bad == 0);
+    sl_stack_destroy(sv.s);
+    sl_stack_destroy(cl.s);
+    sl_store_shm_unlink(g_name);
+}
+
 int main(void)
 {
     snprintf(g_name, sizeof(g_name), "sltest-persist-%d", (int)getpid());
@@ -673,6 +715,7 @@ int main(void)
     crash_restore(0, SL_DUR_ASYNC, 40, 5);
     store_down();
     mixed_durability();
+    options_survive();
     untrusted(0);
     untrusted(1);
     untrusted(2);
