@@ -49,16 +49,15 @@ static void ring_put(uint8_t *ring, uint32_t size, uint32_t seq, const uint8_t *
 
 /* Reads and verifies the flow's record into p->enc / r. 0 or -errno (counted). */
 static int load_record(struct sl_stack *s, const char *key, const struct sl_flow *f,
-                       struct sl_record *r)
+                       struct sl_record *r, uint64_t *ver)
 {
     struct sl_persist *p = s->persist;
     size_t len = 0;
-    uint64_t ver;
-    int rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, &ver);
+    int rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, ver);
     if (rc == -ENOBUFS) {
         if (sl_persist_grow(&p->enc, &p->enc_cap, len) < 0)
             return -ENOMEM;
-        rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, &ver);
+        rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, ver);
     }
     if (rc == -ENOENT) {
         SCTR(s, restore_lookup_miss);
@@ -76,57 +75,34 @@ static int load_record(struct sl_stack *s, const char *key, const struct sl_flow
     return rc;
 }
 
-/* 1 if the flow's epoch has been `epoch`, ahead of its record, for at
- * least STALE_US (its owner took it and died before writing). */
-static int stale_owner(struct sl_persist *p, const struct sl_flow *f, uint64_t epoch,
-                       uint64_t now)
-{
-    struct stale_ent *x = &p->stale[sl_persist_neg_slot(p, f->raddr, f->rport, f->lport) & (STALE_SLOTS - 1)];
-    if (!memcmp(&x->f, f, sizeof(*f)) && x->epoch == epoch)
-        return now - x->since >= STALE_US;
-    x->f = *f;
-    x->epoch = epoch;
-    x->since = now;
-    return 0;
-}
-
-enum sl_restore_why sl_persist_restore(struct sl_stack *s, struct sl_listener *l,
-                                       const struct sl_flow *f, struct sl_conn **out)
+/* One attempt; SL_RESTORE_RETRY: the live owner wrote meanwhile. */
+#define SL_RESTORE_RETRY ((enum sl_restore_why)100)
+static enum sl_restore_why restore_once(struct sl_stack *s, struct sl_listener *l,
+                                        const struct sl_flow *f, const char *key,
+                                        struct sl_conn **out)
 {
     struct sl_persist *p = s->persist;
-    char key[SL_STORE_KEY_MAX];
-    *out = NULL;
-    sl_flow_key(key, sizeof(key), f, "rec");
-    if (sl_table_find(s, f->raddr, f->rport, f->lport))
-        return SL_RESTORE_HELD;
-    /* 1. the record, and who wrote it */
-    struct sl_record r;
-    uint64_t w = 0, cur = 0;
-    int rc = load_record(s, key, f, &r);
-    if (rc < 0)
-        return load_why(rc); /* counted */
-    w = r.epoch;
-    /* 2. ownership: take it from the WRITER's epoch. If the epoch moved past
-     * the writer, another instance restored the flow first: back off (two
-     * instances restoring at once, exactly one wins). An owner that took
-     * the epoch and died before writing is taken over once that epoch has
-     * stayed unchanged for STALE_US. */
-    rc = sl_store_cas_epoch(p->st, key, w, w + 1, &cur);
-    if (rc == -ESTALE && cur > w && stale_owner(p, f, cur, s->now))
-        rc = sl_store_cas_epoch(p->st, key, cur, (w = cur) + 1, &cur);
-    if (rc == -ESTALE) {
-        SCTR(s, restore_lost_race);
-        return SL_RESTORE_ELSEWHERE;
-    }
+    /* 1. who owns it, then the record (its version is the take's condition) */
+    uint64_t cur = 0, ver = 0;
+    int rc = sl_store_epoch_get(p->st, key, &cur);
     if (rc < 0) {
         SCTR(s, restore_store_error);
         return SL_RESTORE_STORE;
     }
-    uint64_t e = w; /* ours is e + 1 */
-    /* 3. read it again: nobody can write it any more, so this copy is the
-     * latest (the writer may have written between our read and our CAS) */
-    if ((rc = load_record(s, key, f, &r)) < 0)
-        return load_why(rc);
+    struct sl_record r;
+    if ((rc = load_record(s, key, f, &r, &ver)) < 0)
+        return load_why(rc); /* counted */
+    /* 2. ownership is taken below together with the write of the record
+     * carrying it (sl_store_take: one atomic store operation), so no
+     * instant exists where the epoch is ahead of the record: an instance
+     * killed while restoring leaves either the old owner's record and
+     * epoch or ours, never a stranded flow. From the epoch read in the
+     * store (cur): the writer's own (a live or dead owner, or cur 0 once
+     * the store lost its epochs) or, from a version that moved the epoch
+     * first, one ahead of its record, whose holder has nothing durable
+     * beyond the record. If someone moves it meanwhile, the take fails:
+     * exactly one of several instances restoring at once wins. */
+    uint64_t e = cur > r.epoch ? cur : r.epoch; /* ours is e + 1 */
     struct sl_meta md = {0};
     if (sl_meta_parse(r.ckpt, r.ckpt_len, &md) < 0 ||
         sl_meta_check_streams(&r.tcb, &md, r.snd_len, s->tcfg.sndbuf, s->tcfg.rcvbuf) < 0 ||
@@ -152,7 +128,7 @@ enum sl_restore_why sl_persist_restore(struct sl_stack *s, struct sl_listener *l
         return SL_RESTORE_LIMIT;
     }
     struct sl_pconn *pc = c->p;
-    pc->epoch = e + 1;
+    pc->epoch = e + 1; /* ours once the take below succeeds */
     pc->flags |= SL_PC_OWNED | SL_PC_WRITTEN | SL_PC_RESTORED;
     pc->n_refs = md.n_refs;
     memcpy(pc->refs, md.refs, sizeof(md.refs));
@@ -191,8 +167,24 @@ enum sl_restore_why sl_persist_restore(struct sl_stack *s, struct sl_listener *l
             t->rcv_read = t->rcv_nxt - ((t->flags & SL_TF_FIN_RCVD) ? 1u : 0u);
         pc->app_read = t->rcv_read;
     }
+    /* 5. take it: ownership and the record carrying it, at once */
+    ssize_t n = sl_persist_encode(s, c, e + 1, md.flags & SL_META_APP_CLOSED);
+    uint64_t now_epoch = 0;
+    rc = n < 0 ? (int)n : sl_store_take(p->st, key, p->enc, (size_t)n, ver, cur, e + 1, &now_epoch);
+    if (rc < 0) {
+        sl_persist_pconn_free(c); /* nothing of ours is in the store */
+        sl_stack_discard(s, c);
+        if (rc == -ESTALE && now_epoch == cur)
+            return SL_RESTORE_RETRY; /* the owner wrote a newer record: read it */
+        if (rc == -ESTALE) {
+            SCTR(s, restore_lost_race);
+            return SL_RESTORE_ELSEWHERE;
+        }
+        SCTR(s, restore_store_error);
+        return n < 0 ? SL_RESTORE_LIMIT : SL_RESTORE_STORE;
+    }
     SCTR(s, restore_ok);
-    /* 5. go: the stack takes it and sends what is due (from SND.UNA) now;
+    /* 6. go: the stack takes it and sends what is due (from SND.UNA) now;
      * it is marked dirty there, so the record carries our epoch */
     sl_stack_adopt(s, l, c,
                    (md.flags & SL_META_APP_CLOSED) ? SL_ADOPT_ORPHAN /* finishing its close */
@@ -200,6 +192,23 @@ enum sl_restore_why sl_persist_restore(struct sl_stack *s, struct sl_listener *l
                                                  : SL_ADOPT_ACCEPT);
     *out = c;
     return SL_RESTORE_OK;
+}
+
+enum sl_restore_why sl_persist_restore(struct sl_stack *s, struct sl_listener *l,
+                                       const struct sl_flow *f, struct sl_conn **out)
+{
+    char key[SL_STORE_KEY_MAX];
+    *out = NULL;
+    sl_flow_key(key, sizeof(key), f, "rec");
+    if (sl_table_find(s, f->raddr, f->rport, f->lport))
+        return SL_RESTORE_HELD;
+    for (unsigned i = 0; i < 3; i++) { /* bounded: a live owner writes every iteration */
+        enum sl_restore_why why = restore_once(s, l, f, key, out);
+        if (why != SL_RESTORE_RETRY)
+            return why;
+    }
+    SCTR(s, restore_lost_race); /* its owner is alive and busy: it keeps it */
+    return SL_RESTORE_ELSEWHERE;
 }
 
 struct list_ctx {

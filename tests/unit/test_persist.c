@@ -15,6 +15,7 @@
  *     back on demand when the client's segments still reach it.
  * The store is shm (a region per test run) so that two stacks share it. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -701,6 +702,58 @@ static void options_survive(void)
     sl_store_shm_unlink(g_name);
 }
 
+/* The restore window. An instance restores the flow through a store slowed
+ * down on purpose and is SIGKILLed right after its restore, before its
+ * first loop iteration writes anything (a two-step restore had then taken
+ * the epoch without writing the record carrying it, and the flow stayed
+ * stranded until a timer in someone's memory ran out). Taking ownership
+ * and writing the record are one store operation, so the next instance
+ * restores the flow at once and it goes on byte-exact without a RST. */
+static void restore_window(void)
+{
+    struct sl_io *a, *b, *io;
+    struct srv sv;
+    struct cli cl;
+    char saved[224];
+    memcpy(saved, g_uri, sizeof(saved));
+    sl_store_shm_unlink(g_name);
+    CHECK(sl_io_mem_pair(1500, 4096, &a, &b) == 0);
+    CHECK(srv_start(&sv, a, 0, SL_DUR_SYNC) == 0);
+    CHECK(cli_start(&cl, b) == 0);
+    run(&sv, &cl, 60);
+    CHECK(cl.rcvd > 0 && cl.rcvd < TOTAL);
+    sl_stack_crash(sv.s, &io);
+    pid_t kid = fork();
+    if (kid == 0) {
+        struct sl_io *x, *y;
+        struct srv k;
+        snprintf(g_uri, sizeof(g_uri), "fault:delay_ms=50/%.200s", saved);
+        if (sl_io_mem_pair(1500, 64, &x, &y) < 0 || srv_start(&k, x, 0, SL_DUR_SYNC) < 0)
+            _exit(98);
+        if (ctr(k.s, "restore_ok") != 1)
+            _exit(97);
+        raise(SIGKILL); /* between taking the flow and its first write */
+        _exit(96);
+    }
+    int st = 0;
+    waitpid(kid, &st, 0);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    vnow += 50000;
+    CHECK(srv_start(&sv, io, 0, SL_DUR_SYNC) == 0);
+    uint64_t at_start = ctr(sv.s, "restore_ok");
+    run(&sv, &cl, 60000);
+    printf("  restore window: restorer killed after taking the flow; next instance restored "
+           "%llu flow(s) at start, %llu/%u bytes, client RSTs %llu\n",
+           (unsigned long long)at_start, (unsigned long long)cl.rcvd, TOTAL,
+           (unsigned long long)ctr(cl.s, "tcp_rst_rx"));
+    CHECK(at_start == 1);
+    CHECK(cl.rcvd == TOTAL && cl.bad == 0);
+    CHECK(ctr(cl.s, "tcp_rst_rx") == 0);
+    sl_stack_destroy(sv.s);
+    sl_stack_destroy(cl.s);
+    sl_store_shm_unlink(g_name);
+}
+
 int main(void)
 {
     snprintf(g_name, sizeof(g_name), "sltest-persist-%d", (int)getpid());
@@ -721,6 +774,7 @@ int main(void)
     untrusted(2);
     superseded();
     restore_race();
+    restore_window();
     printf("unknown flows:\n");
     unknown_flow_no_rst(0);
     unknown_flow_no_rst(1);

@@ -226,6 +226,38 @@ static void suite_epoch_fencing(void)
     ST_EQ(sl_store_cas_epoch(s, k, big, 0, &cur), 0);
 }
 
+/* Take: ownership and the record carrying it in one operation, only from
+ * the expected epoch and version; never a state where one moved alone. */
+static void suite_take(void)
+{
+    struct sl_store *s = su_s;
+    char k[SL_STORE_KEY_MAX];
+    su_key(k, sizeof(k), "take", "rec");
+    uint64_t nv, cur = 99, e, v;
+    char buf[8];
+    size_t len;
+    ST_EQ(sl_store_cas_epoch(s, k, 0, 3, &cur), 0);
+    ST_EQ(sl_store_put(s, k, "w3", 2, SL_STORE_ANY, 3, &nv), 0);
+    ST_EQ(sl_store_take(s, k, "w4", 2, nv, 2, 4, &cur), -ESTALE); /* not the epoch */
+    ST_EQ(cur, 3);
+    ST_EQ(sl_store_take(s, k, "w4", 2, nv + 1, 3, 4, &cur), -ESTALE); /* not the version */
+    ST_EQ(cur, 3);
+    ST_EQ(sl_store_get(s, k, buf, sizeof(buf), &len, &v), 0);
+    ST_CHECK(len == 2 && !memcmp(buf, "w3", 2) && v == nv); /* nothing moved */
+    ST_EQ(sl_store_epoch_get(s, k, &e), 0);
+    ST_EQ(e, 3);
+    ST_EQ(sl_store_take(s, k, "w4", 2, nv, 3, 4, &cur), 0);
+    ST_EQ(cur, 4);
+    ST_EQ(sl_store_get(s, k, buf, sizeof(buf), &len, &v), 0);
+    ST_CHECK(len == 2 && !memcmp(buf, "w4", 2) && v == nv + 1);
+    ST_EQ(sl_store_epoch_get(s, k, &e), 0);
+    ST_EQ(e, 4);
+    ST_EQ(sl_store_put(s, k, "w3", 2, SL_STORE_ANY, 3, &nv), -ESTALE); /* the old owner is fenced */
+    ST_EQ(sl_store_take(s, k, "x", 1, 0, 3, 0, &cur), -EINVAL);
+    ST_EQ(sl_store_del(s, k, 4), 0);
+    ST_EQ(sl_store_cas_epoch(s, k, 4, 0, &cur), 0);
+}
+
 static void suite_invalid(void)
 {
     struct sl_store *s = su_s;
@@ -482,6 +514,7 @@ static void suite_run(struct sl_store *s, const char *uri2)
     ST_RUN(suite_large);
     ST_RUN(suite_expected_version);
     ST_RUN(suite_epoch_fencing);
+    ST_RUN(suite_take);
     ST_RUN(suite_invalid);
     ST_RUN(suite_list);
     ST_RUN(suite_batch);
