@@ -365,5 +365,10 @@ void sl_persist_drain(struct sl_stack *s)
 int sl_persist_busy(const struct sl_stack *s)
 {
     const struct sl_persist *p = s->persist;
-    return p && (p->down || (p->off && (p->off->busy || p->dirty_head)));
+    if (!p)
+        return 0;
+    for (unsigned i = 0; i < SL_MAX_LISTENERS; i++)
+        if (p->lru[i].retry_due)
+            return 1; /* a restore to try again soon */
+    return p->down || (p->off && (p->off->busy || p->dirty_head));
 }

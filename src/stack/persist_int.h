@@ -52,11 +52,13 @@ struct offload {
     size_t total;
 };
 
-/* Idle eviction: one LRU per listener port (oldest at the head), so a
+/* Per listener port: idle eviction (one LRU per listener (oldest at the head), so a
  * listener without eviction never blocks one with it. */
 struct plru {
     uint16_t port;        /* 0: unused */
     uint32_t idle_ms;     /* the listener's evict_idle_ms, 0 = never */
+    uint64_t retry_due;   /* restoring the listener's flows failed: try again then (0 = no) */
+    uint8_t retry_tries;
     struct sl_conn *head, *tail;
 };
 

@@ -235,32 +235,96 @@ static int list_cb(void *arg, const char *key)
     return 0;
 }
 
-int sl_persist_restore_all(struct sl_stack *s, struct sl_listener *l)
+/* Restores every flow of l found in the store; *failed: the listing or
+ * some restore failed for a reason that may pass (store, limits). */
+static int restore_listed(struct sl_stack *s, struct sl_listener *l, int *failed)
 {
     struct sl_persist *p = s->persist;
-    if (!p || l->durability == SL_DUR_OFF)
-        return 0;
     char prefix[SL_STORE_KEY_MAX];
     sl_flow_prefix(prefix, sizeof(prefix), s->addr, l->port);
     struct list_ctx x = {0};
+    *failed = 0;
     int rc = sl_store_list(p->st, prefix, list_cb, &x);
     if (rc < 0) {
-        sl_persist_log("listing %s* failed: %s (flows restore on their next segment)", prefix,
-             strerror(-rc));
+        sl_persist_log("listing %s* failed: %s (retried from a timer; flows also restore "
+                       "on their next segment)", prefix, strerror(-rc));
         SCTR(s, restore_store_error);
+        *failed = 1;
     }
     int n = 0;
     for (uint32_t i = 0; i < x.n; i++) {
         struct sl_conn *c;
-        if (sl_persist_restore(s, l, &x.v[i], &c) == SL_RESTORE_OK) {
+        enum sl_restore_why why = sl_persist_restore(s, l, &x.v[i], &c);
+        if (why == SL_RESTORE_OK) {
             SCTR(s, restore_startup);
             n++;
+        } else if (why == SL_RESTORE_STORE || why == SL_RESTORE_LIMIT) {
+            *failed = 1;
         }
     }
     free(x.v);
     if (x.n)
         sl_persist_log("restored %d of %u flow(s) on port %u", n, x.n, l->port);
     return n;
+}
+
+#define RETRY_FIRST_US 10000u  /* 10 ms, doubling */
+#define RETRY_MAX_US 1000000u  /* to 1 s */
+#define RETRY_TRIES 12         /* about 7 s in all */
+
+static void retry_schedule(struct sl_stack *s, struct plru *q, int failed)
+{
+    if (!failed) {
+        q->retry_due = 0;
+        q->retry_tries = 0;
+        return;
+    }
+    if (q->retry_tries >= RETRY_TRIES) {
+        sl_persist_log("port %u: flows still not restored after %u tries: they restore on "
+                       "their next segment", q->port, q->retry_tries);
+        q->retry_due = 0;
+        q->retry_tries = 0;
+        return;
+    }
+    uint64_t back = (uint64_t)RETRY_FIRST_US << q->retry_tries;
+    q->retry_due = s->now + (back > RETRY_MAX_US ? RETRY_MAX_US : back);
+    q->retry_tries++;
+}
+
+int sl_persist_restore_all(struct sl_stack *s, struct sl_listener *l)
+{
+    struct sl_persist *p = s->persist;
+    if (!p || l->durability == SL_DUR_OFF)
+        return 0;
+    int failed;
+    int n = restore_listed(s, l, &failed);
+    struct plru *q = sl_persist_lru_of(p, l->port);
+    if (q) {
+        q->retry_tries = 0;
+        retry_schedule(s, q, failed);
+    }
+    return n;
+}
+
+void sl_persist_retry(struct sl_stack *s)
+{
+    struct sl_persist *p = s->persist;
+    if (!p)
+        return;
+    for (unsigned i = 0; i < SL_MAX_LISTENERS; i++) {
+        struct plru *q = &p->lru[i];
+        if (!q->port || !q->retry_due || s->now < q->retry_due)
+            continue;
+        struct sl_listener *l = sl_find_listener(s, q->port);
+        if (!l || l->durability == SL_DUR_OFF) {
+            q->retry_due = 0;
+            continue;
+        }
+        SCTR(s, restore_retries);
+        int failed;
+        restore_listed(s, l, &failed);
+        retry_schedule(s, q, failed);
+    }
 }
 
 uint32_t sl_persist_neg_slot(const struct sl_persist *p, uint32_t raddr, uint16_t rport,

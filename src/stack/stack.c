@@ -669,6 +669,7 @@ static int step(struct sl_stack *s)
     if (s->persist) {
         work |= sl_persist_flush(s); /* group commit, then (sync) the held output */
         sl_persist_evict(s);
+        sl_persist_retry(s); /* restores that failed, with backoff */
     }
     else
         s->io->ops->tx_flush(s->io);

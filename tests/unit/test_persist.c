@@ -593,7 +593,7 @@ static void unknown_flow_no_rst(int mode)
            (unsigned long long)ctr(cl.s, "tcp_rst_rx"));
     CHECK(rst == 0);
     CHECK(ctr(cl.s, "tcp_rst_rx") == 0);
-    CHECK(ctr(sv.s, "restore_on_demand") == 1);
+    CHECK(ctr(sv.s, "restore_ok") == 1); /* on demand, or by the retry timer */
     CHECK(cl.rcvd == TOTAL && cl.bad == 0);
     sl_stack_destroy(sv.s);
     sl_stack_destroy(cl.s);
@@ -754,6 +754,49 @@ static void restore_window(void)
     sl_store_shm_unlink(g_name);
 }
 
+/* Failed restores are retried from a timer: the listener starts while the
+ * store is down, so nothing is restored; once the store is back the flow
+ * is restored by the retry timer, before the client sends anything (the
+ * server alone runs), and it retransmits what is due at once. */
+static void restore_retry(void)
+{
+    struct sl_io *a, *b, *io;
+    struct srv sv;
+    struct cli cl;
+    sl_store_shm_unlink(g_name);
+    CHECK(sl_io_mem_pair(1500, 4096, &a, &b) == 0);
+    CHECK(srv_start(&sv, a, 0, SL_DUR_SYNC) == 0);
+    CHECK(cli_start(&cl, b) == 0);
+    run(&sv, &cl, 60);
+    sl_stack_crash(sv.s, &io);
+    CHECK(srv_start_unrestored(&sv, io) == 0);
+    CHECK(ctr(sv.s, "restore_ok") == 0);
+    sl_store_fault_disconnect(sl_persist_store(sv.s), true); /* still away for a while */
+    for (unsigned i = 0; i < 5; i++) {
+        vnow += 20000;
+        sl_run(sv.s, 0);
+    }
+    CHECK(ctr(sv.s, "restore_ok") == 0);
+    sl_store_fault_disconnect(sl_persist_store(sv.s), false);
+    unsigned rounds = 0;
+    for (; rounds < 400 && ctr(sv.s, "restore_ok") == 0; rounds++) {
+        vnow += 5000;
+        sl_run(sv.s, 0); /* the server alone: no client segment */
+    }
+    printf("  restore retried from a timer: %llu retries, restored after %u ms of store, "
+           "on demand %llu\n", (unsigned long long)ctr(sv.s, "restore_retries"), rounds * 5,
+           (unsigned long long)ctr(sv.s, "restore_on_demand"));
+    CHECK(ctr(sv.s, "restore_ok") == 1);
+    CHECK(ctr(sv.s, "restore_on_demand") == 0);
+    CHECK(ctr(sv.s, "restore_retries") >= 2);
+    run(&sv, &cl, 60000);
+    CHECK(cl.rcvd == TOTAL && cl.bad == 0);
+    CHECK(ctr(cl.s, "tcp_rst_rx") == 0);
+    sl_stack_destroy(sv.s);
+    sl_stack_destroy(cl.s);
+    sl_store_shm_unlink(g_name);
+}
+
 int main(void)
 {
     snprintf(g_name, sizeof(g_name), "sltest-persist-%d", (int)getpid());
@@ -775,6 +818,7 @@ int main(void)
     superseded();
     restore_race();
     restore_window();
+    restore_retry();
     printf("unknown flows:\n");
     unknown_flow_no_rst(0);
     unknown_flow_no_rst(1);
