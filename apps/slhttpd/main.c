@@ -1,6 +1,7 @@
 /* slhttpd: HTTP/1.1 static file server on sltcp. Command line, signals,
  * stats and the event loop; the HTTP work is in server.c. */
 #include "appcommon.h"
+#include "keyfile.h"
 #include "server.h"
 
 #include <errno.h>
@@ -12,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,7 +52,7 @@ static void usage(FILE *f)
 "  --root DIR                    document root; '/' serves DIR/index.html\n"
 "options:\n"
 "  --gateway IP                  default gateway\n"
-"  --impair loss=P,dup=P,reorder=P,delay=MS,seed=N\n"
+"  --impair loss=P,dup=P,reorder=P,delay=MS,ce=P,seed=N\n"
 "                                impair our own packets (testing)\n"
 "  --cc newreno|cubic            congestion control (default newreno)\n"
 "  --max-conns N                 connection limit (stack and server)\n"
@@ -58,6 +63,8 @@ static void usage(FILE *f)
 "                                (or --max-conns) new connections get a RST\n"
 "  --sndbuf BYTES, --rcvbuf BYTES  per-connection buffers (power of two)\n"
 "  --no-gso                      don't use TSO/GSO on transmit\n"
+"  --no-ecn                      answer SYNs that ask for ECN without it (RFC 3168)\n"
+"  --ttl N                       IPv4 TTL of every segment, 1-255 (default 64)\n"
 "  --idle-timeout S              close idle/stalled connections after S seconds\n"
 "                                (default 60, 0 = never)\n"
 "  --stats-file PATH             write counters here on SIGUSR1 and at exit\n"
@@ -74,12 +81,24 @@ static void usage(FILE *f)
 "                                before its state is in the store\n"
 "  --store-key FILE              32-byte secret sealing every record (HMAC);\n"
 "                                all instances sharing a store need the same\n"
-"                                key (default: a built-in development key)\n"
+"                                key. The file must be owned by this user with\n"
+"                                mode 0600 (no group/other access)\n"
+"  --state-dir DIR               without --store-key: the key is DIR/store.key,\n"
+"                                made (random, 0600) on first start and reused\n"
+"                                after (default " STATE_DIR_DEFAULT ")\n"
 "  --evict-idle MS               move connections idle for MS out of memory\n"
 "                                into the store; their next segment brings\n"
 "                                them back (default 0: never)\n"
-"  --spool DIR                   accept PUT /NAME into DIR (NAME.part until\n"
-"                                complete, then renamed; resumes across kills)\n"
+"  --spool DIR                   accept PUT /NAME into DIR (.NAME.ID.part until\n"
+"                                complete, then renamed; resumes across kills);\n"
+"                                DIR must not be the root or inside it\n"
+"  --max-upload BYTES[K|M|G]     largest PUT body (default 1G; larger: 413)\n"
+"  --spool-quota BYTES[K|M|G]    spool files plus uploads in progress (default\n"
+"                                10G; beyond: 507)\n"
+"  --part-timeout S              remove parts nobody wrote for S seconds\n"
+"                                (default 3600, 0 = never)\n"
+"  --user NAME                   after opening the device, the store and the\n"
+"                                directories, run as user NAME (and its group)\n"
 "  On SIGTERM with --store, open connections are left in the store for the\n"
 "  next instance instead of being closed (a restart or deploy).\n"
 "  --quiet                       log errors only\n"
@@ -100,6 +119,70 @@ static int bad_usage(const char *fmt, const char *arg)
     return 2;
 }
 
+
+/* The store's key: --store-key FILE, else the state directory's own key
+ * (mem: keeps no state across processes: a random key in memory). */
+static int load_store_key(const char *store, const char *key_file, const char *state_dir,
+                          int quiet, uint8_t key[STORE_KEY_LEN])
+{
+    char err[PATH_MAX + 128];
+    int created = 0, rc;
+    if (key_file != NULL)
+        rc = key_load(key_file, key, err, sizeof(err));
+    else if (strncmp(store, "mem:", 4) == 0) {
+        rc = getrandom(key, STORE_KEY_LEN, 0) == STORE_KEY_LEN ? 0 : -1;
+        if (rc < 0)
+            snprintf(err, sizeof(err), "getrandom: %s", strerror(errno));
+    } else
+        rc = key_state(state_dir, key, &created, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "slhttpd: %s\n", err);
+        return -1;
+    }
+    if (created && !quiet)
+        fprintf(stderr, "slhttpd: made a new store key in %s/%s\n", state_dir, STATE_KEY_NAME);
+    return 0;
+}
+
+/* BYTES with an optional K, M or G suffix (binary), > 0. */
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long m;
+    unsigned shift = 0;
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    m = strtoull(s, &end, 10);
+    if (errno || end == s || m == 0)
+        return -1;
+    if (*end == 'K' || *end == 'k')
+        shift = 10, end++;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20, end++;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30, end++;
+    if (*end || m > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)m << shift;
+    return 0;
+}
+
+/* After the device, the store, the key and the directories are open:
+ * become `pw` for good (groups, gid, uid; no way back, no new privileges). */
+static int drop_privileges(const struct passwd *pw)
+{
+    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        fprintf(stderr, "slhttpd: --user %s: %s\n", pw->pw_name, strerror(errno));
+        return -1;
+    }
+    if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+        fprintf(stderr, "slhttpd: --user %s: root privileges could be regained\n", pw->pw_name);
+        return -1;
+    }
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    return 0;
+}
 
 static int is_pow2(uint32_t v)
 {
@@ -143,8 +226,9 @@ static int write_ready_file(const char *path, uint16_t port)
 
 enum {
     O_DEV = 256, O_ADDR, O_GATEWAY, O_PORT, O_ROOT, O_IMPAIR, O_CC, O_MAXCONNS, O_STATS,
-    O_READY, O_NOGSO, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP, O_BACKLOG,
-    O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL, O_EVICT
+    O_READY, O_NOGSO, O_NOECN, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP, O_BACKLOG,
+    O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL, O_EVICT,
+    O_STATEDIR, O_MAXUPLOAD, O_QUOTA, O_PARTTIMEOUT, O_USER, O_TTL
 };
 
 int main(int argc, char **argv)
@@ -164,6 +248,7 @@ int main(int argc, char **argv)
         {"stats-file", required_argument, NULL, O_STATS},
         {"ready-file", required_argument, NULL, O_READY},
         {"no-gso", no_argument, NULL, O_NOGSO},
+        {"no-ecn", no_argument, NULL, O_NOECN},
         {"quiet", no_argument, NULL, O_QUIET},
         {"verbose", no_argument, NULL, O_VERBOSE},
         {"idle-timeout", required_argument, NULL, O_IDLE},
@@ -173,14 +258,22 @@ int main(int argc, char **argv)
         {"store", required_argument, NULL, O_STORE},
         {"durability", required_argument, NULL, O_DURABILITY},
         {"store-key", required_argument, NULL, O_STOREKEY},
+        {"state-dir", required_argument, NULL, O_STATEDIR},
+        {"max-upload", required_argument, NULL, O_MAXUPLOAD},
+        {"spool-quota", required_argument, NULL, O_QUOTA},
+        {"part-timeout", required_argument, NULL, O_PARTTIMEOUT},
+        {"user", required_argument, NULL, O_USER},
         {"spool", required_argument, NULL, O_SPOOL},
         {"evict-idle", required_argument, NULL, O_EVICT},
+        {"ttl", required_argument, NULL, O_TTL},
         {NULL, 0, NULL, 0},
     };
     struct sl_config cfg;
     struct server_opts so;
     const char *root_arg = NULL, *stats_file = NULL, *ready_file = NULL;
-    const char *key_file = NULL, *spool_arg = NULL;
+    const char *key_file = NULL, *spool_arg = NULL, *state_dir = STATE_DIR_DEFAULT;
+    const char *user = NULL;
+    struct passwd *pw = NULL;
     char root[PATH_MAX], spool[PATH_MAX], err[256];
     uint8_t store_key[32];
     int durability = -1;
@@ -195,6 +288,9 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof(cfg));
     memset(&so, 0, sizeof(so));
     so.idle_timeout_s = 60;
+    so.max_upload = 1ull << 30;
+    so.spool_quota = 10ull << 30;
+    so.part_timeout_s = 3600;
     cfg.cc = SL_CC_NEWRENO;
 
     opterr = 0;
@@ -226,7 +322,7 @@ int main(int argc, char **argv)
             break;
         case O_IMPAIR:
             if (!app_impair_ok(optarg))
-                return bad_usage("--impair: expected loss=P,dup=P,reorder=P,delay=MS,seed=N "
+                return bad_usage("--impair: expected loss=P,dup=P,reorder=P,delay=MS,ce=P,seed=N "
                                  "(P: percent 0-100), got '%s'", optarg);
             cfg.impair = optarg;
             break;
@@ -252,23 +348,26 @@ int main(int argc, char **argv)
         case O_NOCOOKIES:
             so.no_syncookies = 1;
             break;
-        case O_MAXMEM: {
-            char *end;
-            errno = 0;
-            unsigned long long m = strtoull(optarg, &end, 10);
-            if (errno || end == optarg || m == 0)
+        case O_MAXMEM:
+            if (parse_size(optarg, &cfg.max_buf_bytes) < 0)
                 return bad_usage("--max-mem: expected bytes, optionally with K, M or G, got '%s'", optarg);
-            if (*end == 'K' || *end == 'k')
-                m <<= 10, end++;
-            else if (*end == 'M' || *end == 'm')
-                m <<= 20, end++;
-            else if (*end == 'G' || *end == 'g')
-                m <<= 30, end++;
-            if (*end)
-                return bad_usage("--max-mem: expected bytes, optionally with K, M or G, got '%s'", optarg);
-            cfg.max_buf_bytes = m;
             break;
-        }
+        case O_MAXUPLOAD:
+            if (parse_size(optarg, &so.max_upload) < 0)
+                return bad_usage("--max-upload: expected bytes, optionally with K, M or G, got '%s'", optarg);
+            break;
+        case O_QUOTA:
+            if (parse_size(optarg, &so.spool_quota) < 0)
+                return bad_usage("--spool-quota: expected bytes, optionally with K, M or G, got '%s'", optarg);
+            break;
+        case O_PARTTIMEOUT:
+            if (app_parse_u32(optarg, 0, 86400 * 365, &v) < 0)
+                return bad_usage("--part-timeout: expected seconds, got '%s'", optarg);
+            so.part_timeout_s = v;
+            break;
+        case O_USER:
+            user = optarg;
+            break;
         case O_STATS:
             stats_file = optarg;
             break;
@@ -277,6 +376,14 @@ int main(int argc, char **argv)
             break;
         case O_NOGSO:
             cfg.no_gso = 1;
+            break;
+        case O_NOECN:
+            cfg.no_ecn = 1;
+            break;
+        case O_TTL:
+            if (app_parse_u32(optarg, 1, 255, &v) < 0)
+                return bad_usage("--ttl: expected 1..255, got '%s'", optarg);
+            cfg.ttl = (uint8_t)v;
             break;
         case O_QUIET:
             so.quiet = 1;
@@ -319,6 +426,9 @@ int main(int argc, char **argv)
         case O_STOREKEY:
             key_file = optarg;
             break;
+        case O_STATEDIR:
+            state_dir = optarg;
+            break;
         case O_SPOOL:
             spool_arg = optarg;
             break;
@@ -356,22 +466,23 @@ int main(int argc, char **argv)
     if (durability < 0)
         durability = cfg.store ? SL_DUR_SYNC : SL_DUR_OFF;
     so.durability = durability;
-    if (key_file != NULL) {
-        int kfd = open(key_file, O_RDONLY | O_CLOEXEC);
-        ssize_t kn = kfd >= 0 ? read(kfd, store_key, sizeof(store_key)) : -1;
-        if (kfd >= 0)
-            close(kfd);
-        if (kn != (ssize_t)sizeof(store_key))
-            return bad_usage("--store-key: '%s' must hold at least 32 bytes", key_file);
-        cfg.store_key = store_key;
-    }
+    if (cfg.store != NULL && load_store_key(cfg.store, key_file, state_dir, so.quiet,
+                                            store_key) < 0)
+        return 1;
+    cfg.store_key = store_key;
     if (spool_arg != NULL) {
+        size_t rl = strlen(root);
         if (realpath(spool_arg, spool) == NULL || stat(spool, &st) < 0 || !S_ISDIR(st.st_mode))
             return bad_usage("--spool: '%s' is not a directory", spool_arg);
+        if (strncmp(spool, root, rl) == 0 && (spool[rl] == '\0' || spool[rl] == '/' || rl == 1))
+            return bad_usage("--spool: '%s' is the root or inside it (an upload would be "
+                             "served, and could replace a file being served)", spool_arg);
         so.spool = spool;
     }
     if (so.quiet)
         so.verbose = 0;
+    if (user != NULL && (pw = getpwnam(user)) == NULL)
+        return bad_usage("--user: no user '%s'", user);
 
     memset(&sa, 0, sizeof(sa));
     sigemptyset(&sa.sa_mask);
@@ -400,6 +511,11 @@ int main(int argc, char **argv)
     }
     if (server_start(s, (uint16_t)port, &so, &srv) < 0) {
         sl_stack_destroy(s);
+        return 1;
+    }
+    if (pw != NULL && drop_privileges(pw) < 0) {
+        sl_stack_destroy(s);
+        server_free(srv);
         return 1;
     }
     if (ready_file != NULL && write_ready_file(ready_file, (uint16_t)port) < 0)

@@ -50,8 +50,10 @@ void sl_table_free(struct sl_stack *s)
 struct sl_conn *sl_table_find(struct sl_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport)
 {
     uint32_t i = tuple_hash(raddr, rport, lport) & s->table_mask;
+    s->ctr[SL_CTR_table_lookups]++;
     for (;;) {
         struct sl_conn *c = s->table[i];
+        s->ctr[SL_CTR_table_probes]++;
         if (!c)
             return NULL;
         if (c->tcb.raddr == raddr && c->tcb.rport == rport && c->tcb.lport == lport)
@@ -99,6 +101,7 @@ void sl_table_remove(struct sl_stack *s, struct sl_conn *c)
 
 static void heap_swap(struct sl_stack *s, uint32_t a, uint32_t b)
 {
+    s->ctr[SL_CTR_timer_steps]++;
     struct sl_conn *t = s->heap[a];
     s->heap[a] = s->heap[b];
     s->heap[b] = t;
@@ -136,6 +139,7 @@ void sl_heap_update(struct sl_stack *s, struct sl_conn *c, uint64_t deadline)
 {
     if (c->deadline == deadline)
         return;
+    s->ctr[SL_CTR_timer_updates]++;
     if (c->deadline && !deadline) { /* remove */
         uint32_t i = c->heap_idx;
         c->deadline = 0;

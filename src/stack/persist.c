@@ -57,14 +57,17 @@ void sl_persist_log(const char *fmt, ...)
     va_end(ap);
 }
 
-static const uint8_t dev_key[SL_REC_KEY_LEN] = "sltcp development key, not safe";
-
 int sl_persist_create(struct sl_stack *s, const char *uri, const uint8_t *key,
                       struct sl_persist **out, char *err, size_t errlen)
 {
     *out = NULL;
     if (!uri || !*uri)
         return 0;
+    if (!key) { /* no built-in key: a public key would let anyone forge records */
+        snprintf(err, errlen, "store %s: no store key (sl_config.store_key): records "
+                 "must be sealed with a secret 32-byte key", uri);
+        return -EINVAL;
+    }
     struct sl_persist *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
@@ -74,13 +77,7 @@ int sl_persist_create(struct sl_stack *s, const char *uri, const uint8_t *key,
         free(p);
         return rc;
     }
-    if (key) {
-        memcpy(p->key, key, SL_REC_KEY_LEN);
-    } else {
-        memcpy(p->key, dev_key, SL_REC_KEY_LEN);
-        sl_persist_log("no store key given: records are sealed with the built-in development "
-             "key and are NOT protected against tampering");
-    }
+    memcpy(p->key, key, SL_REC_KEY_LEN);
     /* The largest record a flow can need (every send and receive byte by
      * value, a checkpoint) must fit the store, or a flow would one day be
      * impossible to make durable: find out now, with a clear error. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "stack/persist_int.h"
+#include "tcp/tcp_validate.h"
 
 static enum sl_restore_why load_why(int rc)
 {
@@ -113,6 +114,16 @@ static enum sl_restore_why restore_once(struct sl_stack *s, struct sl_listener *
         sl_persist_log("record %s refused: inconsistent with this listener", key);
         return SL_RESTORE_BAD;
     }
+    /* a good MAC is not enough: every field is checked before the engine
+     * sees it (a forged or buggy record refuses only its own flow) */
+    struct sl_tcp_restore_env env = {s->addr, s->netmask, s->tcfg.mss, s->tcfg.sndbuf,
+                                     s->tcfg.rcvbuf, s->now};
+    enum sl_ctr invalid = sl_tcp_validate_restored(&r.tcb, &env);
+    if (invalid) {
+        s->ctr[invalid]++;
+        sl_persist_log("record %s refused: %s", key, sl_ctr_names[invalid]);
+        return SL_RESTORE_BAD;
+    }
     if (r.tcb.state >= SL_TCP_ESTABLISHED && !l->ref_read && md.n_refs) {
         SCTR(s, restore_ref_error);
         return SL_RESTORE_REF;
@@ -150,11 +161,20 @@ static enum sl_restore_why restore_once(struct sl_stack *s, struct sl_listener *
             }
             if (i < pc->n_refs) {
                 if (fill_ref(l, c, &pc->refs[i]) < 0) {
+                    /* The stream cannot go on without a wrong byte (the
+                     * object changed or is gone): reset it (RFC 9293
+                     * 3.10.5 ABORT); its record is deleted, fenced. */
                     SCTR(s, restore_ref_error);
-                    sl_persist_log("record %s: object %s unreadable: flow dropped", key,
-                         pc->refs[i].obj);
-                    sl_persist_pconn_free(c); /* the record stays */
-                    sl_stack_discard(s, c);
+                    sl_persist_log("record %s: object %s unreadable: flow reset", key,
+                                   pc->refs[i].obj);
+                    /* the record goes now, fenced by the epoch read (nothing
+                     * was taken), so the flow's next segments find it gone */
+                    if (sl_store_del(p->st, key, cur) == 0) {
+                        SCTR(s, persist_deletes);
+                        sl_store_cas_epoch(p->st, key, cur, 0, NULL);
+                    }
+                    pc->flags &= (uint8_t)~SL_PC_WRITTEN;
+                    sl_stack_reset_restored(s, c);
                     return SL_RESTORE_REF;
                 }
                 seq = pc->refs[i].seq + pc->refs[i].len;

@@ -33,13 +33,14 @@ static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd
 /* ------------------------------------------------------------------ */
 /* compact control block                                               */
 
-/* Packing version 1. Field by field (v = unsigned LEB128 varint, z =
+/* Packing version 3. Field by field (v = unsigned LEB128 varint, z =
  * zigzag varint of a signed 32-bit difference, u32 = 4 bytes LE):
  *
- *   u8  packing version (1)
+ *   u8  packing version (3; version 2 ends after err and is read too)
  *   u8  state | cc << 4
  *   v   flags without SL_TF_RTT_VALID
  *   u32 snd_una; v snd_una-iss; v snd_nxt-snd_una; v snd_max-snd_una; v snd_end-snd_una
+ *   v   snd_off_hi (high 32 bits of the send stream offset)
  *   v   snd_wnd; v max_snd_wnd; z snd_wl1-rcv_nxt; z snd_wl2-snd_una
  *   u32 rcv_nxt; v rcv_nxt-irs; z rcv_adv-rcv_nxt; v rcv_nxt-rcv_read
  *   u8  log2(snd_bufsz)+1 (0 = 0); u8 log2(rcv_bufsz)+1
@@ -54,6 +55,9 @@ static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd
  *   z   high_rxt-snd_una; z rxt_mark-snd_una
  *   v64 remaining time + 1 of t_rexmt, t_delack, t_keep (us), 0 = off
  *   v   keepidle_s; v retrans_total; z err
+ *   u8  r2; u8 tos; v keepidle_cfg; z ecn_mark-snd_una
+ *   u8  route: kind (0 none, 1 LSRR, 2 SSRR) | route_app << 2 | hops << 4;
+ *       u32 each hop
  *
  * Rebased, not dropped: every absolute clock value is stored relative to
  * the writer's `now` and rebuilt from the reader's `now`, so a flow moves
@@ -69,9 +73,9 @@ static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd
  * with each field in SL_TCB_FIELDS (src/tcp/tcp.h);
  * tests/unit/test_store_record.c holds this codec to it.
  */
-#define TCB_PACK_VERSION 2 /* 2: the application settings and the route follow; 1 read too */
+#define TCB_PACK_VERSION 3 /* 3: what the application set, the route and ecn_mark follow; 2 read too */
 #define TCB_CC_MAX 1 /* enum sl_cc: NEWRENO, CUBIC (include/sltcp/sltcp.h) */
-#define TCB_FLAGS_KNOWN 0xfffffu
+#define TCB_FLAGS_KNOWN 0x7fffffu
 #define TCB_FLAGS_DROP SL_TF_RTT_VALID
 
 struct wbuf {
@@ -217,6 +221,7 @@ int sl_tcb_pack(const struct sl_tcb *t, uint64_t now_us, uint8_t *out, size_t ca
     wv(&w, t->snd_nxt - t->snd_una);
     wv(&w, t->snd_max - t->snd_una);
     wv(&w, t->snd_end - t->snd_una);
+    wv(&w, t->snd_off_hi);
     wv(&w, t->snd_wnd);
     wv(&w, t->max_snd_wnd);
     wz(&w, t->snd_wl1 - t->rcv_nxt);
@@ -273,11 +278,12 @@ int sl_tcb_pack(const struct sl_tcb *t, uint64_t now_us, uint8_t *out, size_t ca
     wv(&w, t->retrans_total);
     wz(&w, (uint32_t)(int32_t)t->err);
 
-    /* version 2: what the application set (SL_OPT_RETRIES, SL_OPT_TOS,
+    /* version 3: what the application set (SL_OPT_RETRIES, SL_OPT_TOS,
      * SL_OPT_KEEPIDLE) and the source route (RFC 9293 3.9.2.1) */
     w8(&w, t->r2);
     w8(&w, t->tos);
     wv(&w, t->keepidle_cfg);
+    wz(&w, t->ecn_mark - t->snd_una);
     w8(&w, (uint8_t)((t->route.type == SL_IPOPT_SSRR ? 2 : t->route.type ? 1 : 0) |
                      (t->route_app ? 4 : 0) | t->route.n << 4));
     for (unsigned i = 0; i < t->route.n; i++)
@@ -299,7 +305,7 @@ int sl_tcb_unpack(const uint8_t *in, size_t len, const struct sl_flow *flow, uin
     uint8_t ver = r8(&r);
     if (r.err)
         return r.err;
-    if (ver != TCB_PACK_VERSION && ver != 1)
+    if (ver != TCB_PACK_VERSION && ver != 2)
         return -EPROTONOSUPPORT;
     if (flow) {
         x.laddr = flow->laddr;
@@ -317,6 +323,7 @@ int sl_tcb_unpack(const uint8_t *in, size_t len, const struct sl_flow *flow, uin
     x.snd_nxt = x.snd_una + rv(&r);
     x.snd_max = x.snd_una + rv(&r);
     x.snd_end = x.snd_una + rv(&r);
+    x.snd_off_hi = rv(&r);
     x.snd_wnd = rv(&r);
     x.max_snd_wnd = rv(&r);
     uint32_t wl1 = rz(&r), wl2 = rz(&r);
@@ -380,10 +387,11 @@ int sl_tcb_unpack(const uint8_t *in, size_t len, const struct sl_flow *flow, uin
     int32_t err = (int32_t)rz(&r);
 
     uint8_t rb = 0;
-    if (ver >= 2) {
+    if (ver >= 3) {
         x.r2 = r8(&r);
         x.tos = r8(&r);
         x.keepidle_cfg = rv(&r);
+        x.ecn_mark = x.snd_una + rz(&r);
         rb = r8(&r);
         unsigned kind = rb & 3u, n = rb >> 4;
         if (kind == 3 || (rb & 8u) || (kind ? n < 1 || n > SL_SRCROUTE_MAX : n != 0)) {
@@ -397,7 +405,7 @@ int sl_tcb_unpack(const uint8_t *in, size_t len, const struct sl_flow *flow, uin
                 x.route.hop[i] = r32(&r);
         }
     } else {
-        x.keepidle_cfg = SL_TCP_KEEPIDLE_DEFAULT_S; /* version 1 kept none of them */
+        x.keepidle_cfg = SL_TCP_KEEPIDLE_DEFAULT_S; /* version 2 kept none of them */
     }
 
     if (r.err)

@@ -6,8 +6,9 @@
  *   "shm:NAME[?slots=N&max=BYTES]"  /dev/shm/NAME, shared by processes,
  *                                   survives them; crash-safe double-buffered
  *                                   slots (store_shm.c)
- *   "redis://HOST:PORT[?wait=N&wait_ms=W&timeout_ms=T&cluster=1]"
- *                                   hiredis, pipelined; WAIT for N replicas
+ *   "redis://[USER:PASS@|:PASS@]HOST:PORT[?wait=N&wait_ms=W&timeout_ms=T&cluster=1]"
+ *                                   hiredis, pipelined, AUTH on every
+ *                                   connect; WAIT for N replicas
  *                                   after each write batch; cluster=1: no
  *                                   script spans two flows (store_redis.c)
  *   "fault:OPTS/INNER_URI"          fault injection around any other store
@@ -56,6 +57,8 @@
  *   -ENOBUFS       get: buffer too small (*len = the size needed)
  *   -ENOSPC        shm: region full, or value larger than the slot
  *   -EINVAL        bad arguments (key too long, reserved key, ...)
+ *   -EPERM         open: the store is not ours (shm: region owned by another
+ *                  uid, or not mode 0600, or a symlink); redis: AUTH refused
  * Every call is counted in the store's struct sl_store_stats. */
 #ifndef SL_STORE_H
 #define SL_STORE_H
@@ -81,6 +84,7 @@ struct sl_store;
     X(batch_ops)        /* ops executed through batches */                     \
     X(err_noent) X(err_stale) X(err_badmsg) X(err_connrefused)                 \
     X(err_timeout) X(err_io) X(err_nobufs) X(err_nospc) X(err_inval)           \
+    X(err_perm)         /* not ours (shm owner/mode) or AUTH refused (redis) */\
     X(err_other)                                                               \
     X(bytes_put) X(bytes_got)                                                  \
     X(reconnects)       /* redis: successful (re)connections after the first */\
@@ -242,6 +246,13 @@ uint64_t sl_store_fault_ops(const struct sl_store *s);
 uint64_t sl_store_fault_injected(const struct sl_store *s);
 /* "down" mode on/off (sl_store_reconnect also clears it). */
 int sl_store_fault_disconnect(struct sl_store *s, bool down);
+
+/* ---- URIs ---- */
+/* The URI with any password replaced by "***" (for logs), in buf. */
+const char *sl_store_uri_redact(const char *uri, char *buf, size_t cap);
+/* Percent-decodes n bytes of in (RFC 3986 2.1) into out (NUL-terminated);
+ * returns the length, or -EINVAL (bad escape, NUL, does not fit). */
+int sl_store_pct_decode(const char *in, size_t n, char *out, size_t cap);
 
 /* ---- backend constructors (store.c dispatches to them) ---- */
 int sl_store_mem_open(const char *opts, struct sl_store **out);

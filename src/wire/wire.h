@@ -57,6 +57,13 @@ size_t sl_arp_build(uint8_t *p, uint16_t op, const uint8_t sha[6], uint32_t spa,
                     const uint8_t tha[6], uint32_t tpa);
 
 /* ---- IPv4 (RFC 791) ---- */
+/* The ECN field, the low two bits of the TOS byte (RFC 3168 5). */
+#define SL_IP_ECN_MASK 0x03
+#define SL_IP_ECN_NOT_ECT 0x00
+#define SL_IP_ECN_ECT1 0x01
+#define SL_IP_ECN_ECT0 0x02
+#define SL_IP_ECN_CE 0x03
+
 struct sl_ip4 {
     uint8_t ihl_bytes; /* header length incl. options */
     uint8_t tos, ttl, proto;
@@ -159,6 +166,8 @@ struct sl_tcp_seg {
     struct sl_tcp_opts opts;
     const uint8_t *payload;
     uint32_t len; /* payload length */
+    uint8_t ecn;  /* the carrying IP header's ECN field (SL_IP_ECN_*); the
+                     caller of sl_tcp_parse fills it in */
 };
 /* Parses a TCP segment of `len` bytes (header + payload). Verifies the
  * checksum against the pseudo header unless csum_trusted. Rejects data

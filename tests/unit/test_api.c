@@ -90,6 +90,5 @@ int main(void)
 
     sl_stack_destroy(s);
     b->ops->destroy(b);
-    printf("test_api: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_finish("test_api");
 }

@@ -230,10 +230,27 @@ static void crash_restore(int commit, enum sl_durability dur, unsigned every, un
         CHECK(cl.bad == 0);
         CHECK(ctr(cl.s, "tcp_rst_rx") == rst_before);
         CHECK(sl_conn_error(cl.c) == 0);
+        /* the 64-bit stream offset is part of the state: it counts every
+         * byte the echo wrote, across all the instances */
+        CHECK(sv.c != NULL && sl_conn_write_off(sv.c) == TOTAL);
     }
     sl_stack_destroy(sv.s);
     sl_stack_destroy(cl.s);
     sl_store_shm_unlink(g_name);
+}
+
+/* No built-in key: a store without a secret key is refused, with a message. */
+static void no_key(void)
+{
+    struct sl_io *a, *b;
+    struct sl_stack *s = NULL;
+    char err[160] = "";
+    CHECK(sl_io_mem_pair(1500, 4096, &a, &b) == 0);
+    struct sl_config cfg = {.addr = SRV_IP, .prefix_len = 24, .store = "mem:"};
+    CHECK(sl_stack_create_io(&cfg, a, vclock, NULL, &s, err, sizeof(err)) == -EINVAL);
+    CHECK(s == NULL);
+    CHECK(strstr(err, "key") != NULL);
+    b->ops->destroy(b); /* `a` went with the failed stack */
 }
 
 /* Store down: held output is discarded, the flow stalls, then resumes. */
@@ -809,6 +826,7 @@ int main(void)
     crash_restore(1, SL_DUR_SYNC, 7, 4);
     printf("crash and restore, async (may lose the last iteration: no byte checks):\n");
     crash_restore(0, SL_DUR_ASYNC, 40, 5);
+    no_key();
     store_down();
     mixed_durability();
     options_survive();
