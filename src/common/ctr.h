@@ -103,6 +103,7 @@
     X(restore_lookup_miss)      /* unknown flow, not in the store: RST */    \
     X(restore_lookup_limited)   /* lookup budget spent: dropped, never a RST */ \
     X(restore_negcache_hit)     /* recently missed: not asked again */       \
+    X(restore_retries)          /* a listener's flows restored again from a timer */ \
     X(drop_tcp_flow_elsewhere)  /* flow owned by another instance, or store away: no RST */ \
     X(persist_evicted)          /* idle connection moved out of memory */
 
