@@ -70,6 +70,8 @@ void backend_failed(struct backends *be, int i, int quiet)
 {
     if (i < 0 || (unsigned)i >= be->n)
         return;
+    while (be->b[i].nidle) /* its pooled connections are suspect too */
+        close(be->b[i].idle[--be->b[i].nidle]);
     if (be->b[i].healthy) {
         be->marked_down++;
         if (!quiet)
@@ -93,6 +95,33 @@ int backend_connect(struct backends *be, int i)
         return e;
     }
     return fd;
+}
+
+int backend_take_idle(struct backends *be, int i)
+{
+    struct backend *b = &be->b[i];
+    while (b->nidle) {
+        int fd = b->idle[--b->nidle];
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 0) == 0) { /* nothing to read: not closed by the server */
+            be->pool_reused++;
+            return fd;
+        }
+        be->pool_stale++;
+        close(fd);
+    }
+    return -1;
+}
+
+void backend_put_idle(struct backends *be, int i, int fd)
+{
+    struct backend *b = &be->b[i];
+    if (b->nidle == PX_POOL) {
+        be->pool_full++;
+        close(fd);
+        return;
+    }
+    b->idle[b->nidle++] = fd;
 }
 
 static void hc_end(struct backends *be, struct backend *b, int ok, uint64_t now, int quiet)
@@ -189,6 +218,10 @@ void backend_health_run(struct backends *be, const struct pollfd *p, unsigned np
 
 void backend_close_all(struct backends *be)
 {
+    for (unsigned i = 0; i < be->n; i++) {
+        while (be->b[i].nidle)
+            close(be->b[i].idle[--be->b[i].nidle]);
+    }
     for (unsigned i = 0; i < be->n; i++)
         if (be->b[i].hc_fd >= 0) {
             close(be->b[i].hc_fd);

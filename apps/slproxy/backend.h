@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #define PX_MAX_BACKENDS 16
+#define PX_POOL 64 /* idle keep-alive connections kept per back end */
 
 struct backend {
     char name[64];          /* HOST:PORT as given */
@@ -21,6 +22,9 @@ struct backend {
     uint64_t hc_deadline_us, hc_next_us;
     char hc_buf[16];
     size_t hc_len;
+    /* idle keep-alive connections, most recent last */
+    int idle[PX_POOL];
+    unsigned nidle;
 };
 
 struct backends {
@@ -30,6 +34,7 @@ struct backends {
     uint32_t timeout_ms;    /* of a health check, a connect, a recovery fetch */
     /* counters */
     uint64_t hc_ok, hc_fail, hc_timeout, marked_down, marked_up, connect_fail;
+    uint64_t pool_reused, pool_stale, pool_full;
 };
 
 /* Parses HOST:PORT (HOST an IPv4 address) into be->b[be->n++]: 0 or -1. */
@@ -42,6 +47,11 @@ int backend_pick(struct backends *be, int avoid);
 void backend_failed(struct backends *be, int i, int quiet);
 /* Non-blocking connect to back end i: the socket or -errno. */
 int backend_connect(struct backends *be, int i);
+/* An idle keep-alive connection to back end i (one the server closed
+ * meanwhile is dropped: counted stale), or -1. */
+int backend_take_idle(struct backends *be, int i);
+/* Back into the pool after a complete response (closed if full). */
+void backend_put_idle(struct backends *be, int i, int fd);
 
 /* Health checks: adds the descriptors of checks in flight to p[] (returns
  * how many), and the time until the next check is due to *timeout_ms. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t g_stop, g_dump;
@@ -60,9 +61,10 @@ static void usage(FILE *f)
 "externalized state (client connections survive kill -9 and restarts):\n"
 "  --store mem|shm:NAME|redis://HOST:PORT\n"
 "  --durability off|async|sync   (default sync with --store)\n"
-"  --store-key FILE              32-byte secret sealing every record (mode 0600,\n"
-"                                owned by this user); default: " STATE_DIR_DEFAULT "/" STATE_KEY_NAME ",\n"
-"                                made (random) on first start\n"
+"  --store-key FILE              32-byte secret sealing every record (a regular\n"
+"                                file of ours, mode 0600)\n"
+"  --state-dir DIR               without --store-key: the key is DIR/store.key,\n"
+"                                made on first start (default " STATE_DIR_DEFAULT ")\n"
 "  On SIGTERM with --store, open client connections are left in the store for\n"
 "  the next instance.\n"
 "  --quiet                       log errors only\n"
@@ -98,7 +100,7 @@ static void write_stats_file(const char *path, sl_stack *s, const struct proxy *
 enum {
     O_DEV = 256, O_ADDR, O_GATEWAY, O_PORT, O_BACKEND, O_MODE, O_CC, O_MAXCONNS, O_SNDBUF,
     O_RCVBUF, O_NOGSO, O_HINT, O_BTIMEOUT, O_STATS, O_READY, O_STORE, O_DURABILITY,
-    O_STOREKEY, O_QUIET, O_HELP
+    O_STOREKEY, O_STATEDIR, O_QUIET, O_HELP
 };
 
 int main(int argc, char **argv)
@@ -122,6 +124,7 @@ int main(int argc, char **argv)
         {"store", required_argument, NULL, O_STORE},
         {"durability", required_argument, NULL, O_DURABILITY},
         {"store-key", required_argument, NULL, O_STOREKEY},
+        {"state-dir", required_argument, NULL, O_STATEDIR},
         {"quiet", no_argument, NULL, O_QUIET},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
@@ -129,7 +132,8 @@ int main(int argc, char **argv)
     static struct proxy px;
     struct sl_config cfg;
     const char *stats_file = NULL, *ready_file = NULL, *key_file = NULL;
-    uint8_t store_key[32];
+    const char *state_dir = STATE_DIR_DEFAULT;
+    uint8_t store_key[STORE_KEY_LEN];
     char err[256];
     int durability = -1, have_addr = 0, c, exit_code = 0;
     uint32_t port = 0, v;
@@ -149,13 +153,13 @@ int main(int argc, char **argv)
             cfg.dev = optarg;
             break;
         case O_ADDR:
-            if (app_parse_cidr(optarg, &cfg.addr, &cfg.prefix_len) < 0 || cfg.prefix_len == 0 ||
+            if (sl_parse_cidr(optarg, &cfg.addr, &cfg.prefix_len) < 0 || cfg.prefix_len == 0 ||
                 cfg.addr == 0)
                 return bad_usage("--addr: expected A.B.C.D/LEN, got '%s'", optarg);
             have_addr = 1;
             break;
         case O_GATEWAY:
-            if (app_parse_ip(optarg, &cfg.gateway) < 0)
+            if (sl_parse_ip(optarg, &cfg.gateway) < 0)
                 return bad_usage("--gateway: expected A.B.C.D, got '%s'", optarg);
             break;
         case O_PORT:
@@ -230,6 +234,9 @@ int main(int argc, char **argv)
         case O_STOREKEY:
             key_file = optarg;
             break;
+        case O_STATEDIR:
+            state_dir = optarg;
+            break;
         case O_QUIET:
             px.quiet = 1;
             break;
@@ -250,14 +257,22 @@ int main(int argc, char **argv)
         return bad_usage("%s", "--durability async|sync needs --store");
     if (durability < 0)
         durability = cfg.store ? SL_DUR_SYNC : SL_DUR_OFF;
-    if (cfg.store) { /* no built-in key: --store-key, or the state directory's own */
+    if (cfg.store) { /* the key sealing records: a file, the state directory's, or (mem:) random */
         char kerr[PATH_MAX + 128];
-        int created = 0;
-        if ((key_file ? key_load(key_file, store_key, kerr, sizeof(kerr))
-                      : key_state(STATE_DIR_DEFAULT, store_key, &created, kerr, sizeof(kerr))) < 0) {
+        int created = 0, krc;
+        if (key_file)
+            krc = key_load(key_file, store_key, kerr, sizeof(kerr));
+        else if (strncmp(cfg.store, "mem:", 4) == 0) {
+            krc = getrandom(store_key, sizeof(store_key), 0) == sizeof(store_key) ? 0 : -1;
+            snprintf(kerr, sizeof(kerr), "getrandom: %s", strerror(errno));
+        } else
+            krc = key_state(state_dir, store_key, &created, kerr, sizeof(kerr));
+        if (krc < 0) {
             fprintf(stderr, "slproxy: %s\n", kerr);
             return 1;
         }
+        if (created && !px.quiet)
+            fprintf(stderr, "slproxy: made a new store key in %s/%s\n", state_dir, STATE_KEY_NAME);
         cfg.store_key = store_key;
     }
 

@@ -37,7 +37,6 @@ enum bm { BM_NONE, BM_LEN, BM_EOF };
 #define PX_BUF 65536
 #define PX_TARGET_MAX 4096
 #define PX_HOST_MAX 256
-#define PX_REBASE (1ull << 30) /* re-checkpoint the body position every GiB */
 #define PX_CLOSE_US 5000000u   /* a closing connection drains input this long */
 #define PX_STASH_US 5000000u   /* an unclaimed recovery fetch lives this long */
 
@@ -61,6 +60,7 @@ struct pconn {
     size_t breq_len, breq_off;
     /* the back end */
     int bfd, bidx, btries, bst, resuming;
+    int breused, bkeep;   /* a pooled connection; it can go back to the pool */
     uint64_t bdeadline;
     char rhead[PX_MAX_HEAD];
     size_t rhead_len;
@@ -88,13 +88,13 @@ static void plog(const struct proxy *px, const char *fmt, const char *a, const c
 }
 
 /* ---------------- positions (the one place that maps write positions) ----
- * The checkpoint holds (base_seq, base_off): the stream position, modulo
- * 2^32, of object offset base_off. It is refreshed every PX_REBASE bytes,
- * so the difference never wraps and objects past 4 GiB resume right. */
+ * The checkpoint holds (base_pos, base_off): the 64-bit stream offset of
+ * object offset base_off, so the next body byte after a restore is
+ * base_off + (write offset - base_pos), past 4 GiB too (TRODS). */
 
 static uint64_t restored_pos(const struct pconn *p)
 {
-    return p->ck.base_off + (uint32_t)((uint32_t)sl_conn_write_off(p->c) - p->ck.base_seq);
+    return p->ck.base_off + (sl_conn_write_off(p->c) - p->ck.base_pos);
 }
 
 static void ckpt_save(struct pconn *p)
@@ -104,15 +104,6 @@ static void ckpt_save(struct pconn *p)
         return;
     size_t n = px_ckpt_encode(&p->ck, blob);
     sl_conn_checkpoint(p->c, blob, n);
-}
-
-static void ckpt_rebase(struct pconn *p)
-{
-    if (p->pos - p->ck.base_off < PX_REBASE)
-        return;
-    p->ck.base_seq = (uint32_t)sl_conn_write_off(p->c);
-    p->ck.base_off = p->pos;
-    ckpt_save(p);
 }
 
 /* The first n bytes of in[] are consumed for good. */
@@ -201,6 +192,11 @@ static void fail_exchange(struct pconn *p, int status)
 static void response_done(struct pconn *p)
 {
     struct proxy *px = p->px;
+    if (p->bkeep && p->bfd >= 0 && p->bst == B_BODY) { /* at a response boundary */
+        backend_put_idle(&px->be, p->bidx, p->bfd);
+        p->bfd = -1;
+    }
+    p->bkeep = 0;
     backend_close(p);
     px->responses++;
     p->ck = (struct px_ckpt){.phase = PX_IDLE, .keep_alive = (uint8_t)p->resp_keep};
@@ -264,7 +260,8 @@ static void next_request(struct pconn *p)
     p->head_pending = 0;
     if (!p->breq)
         p->breq = malloc(PX_MAX_HEAD + 512);
-    int n = p->breq ? px_build_backend_req(p->breq, PX_MAX_HEAD + 512, &r, p->ip) : -1;
+    int n = p->breq ? px_build_backend_req(p->breq, PX_MAX_HEAD + 512, &r, p->ip, !p->unsafe)
+                    : -1;
     if (n < 0) {
         send_error(p, 431);
         return;
@@ -304,7 +301,13 @@ static void start_backend(struct pconn *p, int avoid)
         if (p->btries++)
             px->backend_retries++;
         int i = backend_pick(&px->be, avoid);
-        int fd = i < 0 ? -1 : backend_connect(&px->be, i);
+        int fd = -1;
+        p->breused = 0;
+        p->bkeep = 0;
+        if (i >= 0 && !p->unsafe && !p->resuming && (fd = backend_take_idle(&px->be, i)) >= 0)
+            p->breused = 1; /* never for unsafe requests: a stale one could be a repeat */
+        if (fd < 0)
+            fd = i < 0 ? -1 : backend_connect(&px->be, i);
         if (fd < 0) {
             backend_failed(&px->be, i, px->quiet);
             avoid = i;
@@ -312,7 +315,7 @@ static void start_backend(struct pconn *p, int avoid)
         }
         p->bfd = fd;
         p->bidx = i;
-        p->bst = B_CONNECTING;
+        p->bst = p->breused ? B_SENDING : B_CONNECTING;
         p->breq_off = 0;
         p->rhead_len = 0;
         p->bdeadline = px_now_us() + (uint64_t)px->be.timeout_ms * 1000u;
@@ -355,6 +358,13 @@ static void backend_error(struct pconn *p)
 {
     struct proxy *px = p->px;
     int failed = p->bidx, had_body = p->bst == B_BODY;
+    if (p->breused && !had_body && !p->resuming && !p->unsafe) {
+        /* a pooled connection the server had closed: not the server's fault */
+        px->be.pool_stale++;
+        backend_close(p);
+        start_backend(p, -1);
+        return;
+    }
     px->backend_errors++;
     backend_failed(&px->be, failed, px->quiet);
     backend_close(p);
@@ -465,6 +475,10 @@ static void on_head(struct pconn *p, const struct px_resp *r, size_t hl)
     }
     int bodyless = px_resp_bodyless(p->method, r->status);
     p->bm = bodyless ? BM_NONE : r->chunked ? BM_EOF : r->has_cl ? BM_LEN : BM_EOF;
+    /* the back-end connection can serve another request if this response
+     * ends where its length says and nothing follows it */
+    p->bkeep = !p->unsafe && r->minor >= 1 && !r->conn_close &&
+               ((p->bm == BM_NONE && extra == 0) || (p->bm == BM_LEN && extra <= r->cl));
     p->resp_keep = p->keep_alive && p->bm != BM_EOF; /* our leg to the back end closes, not theirs */
     uint64_t first = 0, end = r->has_cl ? r->cl : PX_NO_END, total = end;
     if (r->status == 206 && r->has_crange) {
@@ -596,7 +610,7 @@ static int write_head(struct pconn *p)
     else
         p->ck.phase = p->by_ref ? PX_BODY_REF : PX_BODY_VAL;
     p->ck.keep_alive = (uint8_t)p->resp_keep;
-    p->ck.base_seq = (uint32_t)sl_conn_write_off(p->c);
+    p->ck.base_pos = sl_conn_write_off(p->c);
     p->ck.base_off = p->pos;
     p->ck.end = end;
     p->ck.total = total;
@@ -632,8 +646,6 @@ static void pump(struct pconn *p)
     }
     if (p->boff == p->blen)
         p->boff = p->blen = 0;
-    if (p->by_ref)
-        ckpt_rebase(p);
     if (p->bm == BM_LEN && p->pos == p->ck.end && !p->blen)
         response_done(p);
 }
@@ -981,7 +993,8 @@ void proxy_dump_stats(const struct proxy *px, int fd)
             "px_aborts %llu\npx_errors_sent %llu\npx_stash_adopted %llu\n"
             "px_stash_expired %llu\npx_timeouts %llu\npx_health_ok %llu\n"
             "px_health_fail %llu\npx_health_timeout %llu\npx_backend_marked_down %llu\n"
-            "px_backend_marked_up %llu\npx_backend_connect_fail %llu\n",
+            "px_backend_marked_up %llu\npx_backend_connect_fail %llu\npx_pool_reused %llu\n"
+            "px_pool_stale %llu\npx_pool_full %llu\n",
             (unsigned long long)px->accepted, (unsigned long long)px->requests,
             (unsigned long long)px->responses, (unsigned long long)px->bad_requests,
             (unsigned long long)px->resp_by_ref, (unsigned long long)px->resp_by_value,
@@ -998,7 +1011,8 @@ void proxy_dump_stats(const struct proxy *px, int fd)
             (unsigned long long)px->timeouts, (unsigned long long)be->hc_ok,
             (unsigned long long)be->hc_fail, (unsigned long long)be->hc_timeout,
             (unsigned long long)be->marked_down, (unsigned long long)be->marked_up,
-            (unsigned long long)be->connect_fail);
+            (unsigned long long)be->connect_fail, (unsigned long long)be->pool_reused,
+            (unsigned long long)be->pool_stale, (unsigned long long)be->pool_full);
 }
 
 void proxy_shutdown(struct proxy *px, int close_clients)

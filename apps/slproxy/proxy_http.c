@@ -361,7 +361,8 @@ static int put_fields(char *out, size_t cap, size_t *n, const struct px_hdr *h, 
     return 0;
 }
 
-int px_build_backend_req(char *out, size_t cap, const struct px_req *r, const char *client_ip)
+int px_build_backend_req(char *out, size_t cap, const struct px_req *r, const char *client_ip,
+                         int keep)
 {
     size_t n = 0;
     char tail[96];
@@ -371,7 +372,8 @@ int px_build_backend_req(char *out, size_t cap, const struct px_req *r, const ch
     snprintf(tail, sizeof(tail), " HTTP/1.%d\r\n", r->minor ? 1 : 0);
     if (put(out, cap, &n, tail, strlen(tail)) < 0 || put_fields(out, cap, &n, r->h, r->nh) < 0)
         return -1;
-    snprintf(tail, sizeof(tail), "X-Forwarded-For: %s\r\nConnection: close\r\n\r\n", client_ip);
+    snprintf(tail, sizeof(tail), "X-Forwarded-For: %s\r\nConnection: %s\r\n\r\n", client_ip,
+             keep ? "keep-alive" : "close");
     if (put(out, cap, &n, tail, strlen(tail)) < 0)
         return -1;
     return (int)n;
@@ -439,7 +441,7 @@ int px_obj_split(const char *name, char *validator, size_t vcap, char *host, siz
     return 0;
 }
 
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -463,31 +465,31 @@ size_t px_ckpt_encode(const struct px_ckpt *k, uint8_t *out)
     out[0] = CKPT_VERSION;
     out[1] = k->phase;
     out[2] = (uint8_t)((k->keep_alive ? 1 : 0) | (k->head_sent ? 2 : 0));
-    put32(out + 3, k->base_seq);
-    put64(out + 7, k->base_off);
-    put64(out + 15, k->end);
-    put64(out + 23, k->total);
-    out[31] = (uint8_t)ol;
-    memcpy(out + 32, k->obj, ol);
-    return 32 + ol;
+    put64(out + 3, k->base_pos);
+    put64(out + 11, k->base_off);
+    put64(out + 19, k->end);
+    put64(out + 27, k->total);
+    out[35] = (uint8_t)ol;
+    memcpy(out + 36, k->obj, ol);
+    return 36 + ol;
 }
 
 int px_ckpt_decode(const uint8_t *in, size_t len, struct px_ckpt *k)
 {
     memset(k, 0, sizeof(*k));
-    if (len < 32 || in[0] != CKPT_VERSION || in[1] > PX_UNSAFE || in[31] >= PX_OBJ_MAX ||
-        len != 32u + in[31] || (in[2] & ~3u))
+    if (len < 36 || in[0] != CKPT_VERSION || in[1] > PX_UNSAFE || in[35] >= PX_OBJ_MAX ||
+        len != 36u + in[35] || (in[2] & ~3u))
         return -1;
     k->phase = in[1];
     k->keep_alive = in[2] & 1;
     k->head_sent = (in[2] >> 1) & 1;
-    k->base_seq = get32(in + 3);
-    k->base_off = get64(in + 7);
-    k->end = get64(in + 15);
-    k->total = get64(in + 23);
-    memcpy(k->obj, in + 32, in[31]);
-    k->obj[in[31]] = 0;
-    if (memchr(k->obj, 0, in[31]) || k->base_off > k->end)
+    k->base_pos = get64(in + 3);
+    k->base_off = get64(in + 11);
+    k->end = get64(in + 19);
+    k->total = get64(in + 27);
+    memcpy(k->obj, in + 36, in[35]);
+    k->obj[in[35]] = 0;
+    if (memchr(k->obj, 0, in[35]) || k->base_off > k->end)
         return -1;
     return 0;
 }

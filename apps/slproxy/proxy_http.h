@@ -91,9 +91,11 @@ int px_check_range_resp(const struct px_resp *r, uint64_t first, uint64_t total,
                         const char *validator);
 
 /* The request forwarded to a back end: request line and headers minus the
- * hop-by-hop ones (RFC 9110 7.6.1), plus Connection: close and
- * X-Forwarded-For. Returns the length or -1 if it does not fit. */
-int px_build_backend_req(char *out, size_t cap, const struct px_req *r, const char *client_ip);
+ * hop-by-hop ones (RFC 9110 7.6.1), plus X-Forwarded-For and Connection:
+ * keep-alive (keep: the connection goes back to the pool) or close.
+ * Returns the length or -1 if it does not fit. */
+int px_build_backend_req(char *out, size_t cap, const struct px_req *r, const char *client_ip,
+                         int keep);
 
 /* The response head relayed to the client: status line and headers minus
  * hop-by-hop ones, plus Connection: keep-alive|close. Length or -1. */
@@ -109,7 +111,7 @@ int px_obj_split(const char *name, char *validator, size_t vcap, char *host, siz
 
 /* Per-connection checkpoint (saved with sl_conn_checkpoint). Positions
  * are absolute, so the blob stays true whatever is written after it: the
- * next body byte is base_off + (write position - base_seq). */
+ * next body byte is base_off + (write offset - base_pos). */
 enum px_phase {
     PX_IDLE = 0,     /* between requests (uncommitted requests come back) */
     PX_BODY_REF = 1, /* relaying a body recorded by reference: resumable */
@@ -120,13 +122,13 @@ struct px_ckpt {
     uint8_t phase;
     uint8_t keep_alive;
     uint8_t head_sent;   /* PX_UNSAFE: the response head reached the client */
-    uint32_t base_seq;   /* write position (mod 2^32) of object offset base_off */
+    uint64_t base_pos;   /* stream offset (sl_conn_write_off) of object offset base_off */
     uint64_t base_off;
     uint64_t end;        /* object offset one past the last body byte */
     uint64_t total;      /* representation length (PX_NO_END if unknown) */
     char obj[PX_OBJ_MAX];
 };
-#define PX_CKPT_MAX (1 + 1 + 1 + 4 + 8 + 8 + 8 + 1 + PX_OBJ_MAX)
+#define PX_CKPT_MAX (1 + 1 + 1 + 8 + 8 + 8 + 8 + 1 + PX_OBJ_MAX)
 size_t px_ckpt_encode(const struct px_ckpt *k, uint8_t *out);
 int px_ckpt_decode(const uint8_t *in, size_t len, struct px_ckpt *k);
 

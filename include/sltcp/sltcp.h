@@ -62,7 +62,10 @@ struct sl_config {
     const char *store;    /* NULL = none; "mem:", "shm:NAME", "redis://HOST:PORT" */
     const uint8_t *store_key; /* 32-byte secret MAC key sealing every record;
                                  required with a store (sl_stack_create fails
-                                 with -EINVAL without one) */
+                                 with -EINVAL without one). Also the fleet
+                                 secret: the record MAC, ISN and SYN-cookie
+                                 keys derive from it (unless isn_key is set),
+                                 the same on every instance (docs/fleet.md) */
     /* Time source, microseconds from any fixed origin, never decreasing;
      * NULL = CLOCK_MONOTONIC. Simulations and tests pass a virtual clock
      * (sl_run() then never sleeps without a device fd). */

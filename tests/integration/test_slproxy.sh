@@ -2,7 +2,7 @@
 # slproxy in HTTP mode in front of kernel nginx: the command line (usage
 # errors exit 2, --mode tcp refused), GET/HEAD relayed, keep-alive and
 # pipelined requests, a client Range passed through, bad requests answered
-# 400; then in front of a small POST sink: POST relayed, and a POST cut by
+# 400, back-end connections pooled (and a stale one skipped); then in front of a small POST sink: POST relayed, and a POST cut by
 # a slproxy crash ends with an error and reaches the back end once, never
 # twice (its checkpoint is stored before a byte of it leaves).
 SL_TEST_BUDGET=${SL_TEST_BUDGET:-180}
@@ -21,6 +21,12 @@ check "--backend without a port: exit 2" test $? = 2
 out=$("$PX" --dev packet:x --addr 198.18.0.2/24 --port 80 --backend 198.19.0.2:80 --mode tcp 2>&1)
 rc=$?
 check "--mode tcp: exit 2 with a clear message ($out)" test "$rc" = 2 -a -n "$(grep 'not built' <<<"$out")"
+head -c 32 /dev/urandom >"$WORK/loose.key"
+chmod 644 "$WORK/loose.key"
+out=$("$PX" --dev packet:x --addr 198.18.0.2/24 --port 80 --backend 198.19.0.2:80 \
+  --store "shm:slpxk$$" --store-key "$WORK/loose.key" 2>&1)
+rc=$?
+check "a store key others can read is refused ($out)" test "$rc" = 1 -a -n "$out"
 
 topo3_up
 make_file small.bin 16K
@@ -58,6 +64,16 @@ pipe=$(in_cli python3 "$WORK/raw.py" "$SRV_IP" 'GET /small.bin HTTP/1.1\r\nHost:
 check "two pipelined requests: two responses, then close ($pipe)" test "${pipe%% *}" = 2
 bad=$(in_cli python3 "$WORK/raw.py" "$SRV_IP" 'NONSENSE\r\n\r\n')
 check "a malformed request: 400 ($bad)" test "$(cut -d' ' -f2 <<<"$bad")" = 1
+f=$(slhttpd_stats)
+check "back-end connections are reused (px_pool_reused $(stat_get px_pool_reused "$f"))" \
+  test "$(stat_get px_pool_reused "$f")" -ge 1
+# the back end restarts: its idle pooled connections are closed under us
+stop_pid "$NGINX_PID" QUIT 10
+NGINX_ACCESS_LOG=off start_nginx bk1b "$BK_NS" "$BK_IP:8080" "$ROOT"
+fetch_check curl small.bin
+f=$(slhttpd_stats)
+check "a pooled connection the server closed is not used (px_pool_stale $(stat_get px_pool_stale "$f"))" \
+  test "$(stat_get px_pool_stale "$f")" -ge 1
 stop_slhttpd
 
 # POST: a sink that logs every request's arrival (headers) and answers

@@ -14,7 +14,7 @@ SL_TEST_BUDGET=${SL_TEST_BUDGET:-180}
 need_cmd curl cmp tcpdump nginx
 
 topo3_up
-make_file big.bin 16M
+make_file big.bin 64M # more than every buffer on the way (socket buffers, the send ring) holds
 cp "$ROOT/big.bin" "$WORK/orig.bin"
 ROOT2=$WORK/www2
 mkdir -p "$ROOT2"

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fleet/fleet_key.h"
 #include "stack/persist.h"
 #include "stack/stack.h"
 #include "state/flow.h"
@@ -33,6 +34,27 @@ static uint64_t vclock(void *arg)
 
 static char g_uri[224], g_name[64];
 static const uint8_t g_key[32] = "0123456789abcdef0123456789abcde";
+/* Records are sealed with the record key derived from the store key (the
+ * fleet secret, src/fleet/fleet_key.h). */
+static const uint8_t *rec_key(void)
+{
+    static struct sl_fleet_keys k;
+    sl_fleet_keys_derive(g_key, &k);
+    return k.record_mac;
+}
+
+/* The key records are sealed with: the stack derives it from the store key
+ * (the fleet secret), so a forger with the store key does the same. */
+static const uint8_t *rec_key(void)
+{
+    static struct sl_fleet_keys fk;
+    static int done;
+    if (!done) {
+        sl_fleet_keys_derive(g_key, &fk);
+        done = 1;
+    }
+    return fk.record_mac;
+}
 
 static uint8_t pat(uint64_t i) { return (uint8_t)(i * 131u + (i >> 9)); }
 
@@ -164,7 +186,7 @@ static void put_forged(struct sl_store *st, const struct sl_record *r, const str
                               .rcv_seq = r->rcv_seq, .rcv = sl_rec_flat(r->rcv, r->rcv_len),
                               .ckpt = r->ckpt, .ckpt_len = r->ckpt_len};
     static uint8_t out[1 << 19];
-    ssize_t n = sl_record_encode(&in, g_key, out, sizeof(out));
+    ssize_t n = sl_record_encode(&in, rec_key(), out, sizeof(out));
     CHECK(n > 0);
     struct sl_flow f = {t.laddr, t.raddr, t.lport, t.rport};
     char key[SL_STORE_KEY_MAX];
@@ -208,7 +230,7 @@ static void hostile_records(void)
     uint64_t ver;
     CHECK(sl_store_get(st, key, rec, sizeof(rec), &len, &ver) == 0);
     struct sl_record r;
-    CHECK(sl_record_decode(rec, len, g_key, &f, vnow, &r) == 0);
+    CHECK(sl_record_decode(rec, len, rec_key(), &f, vnow, &r) == 0);
     for (unsigned i = 0; i < NFORGED; i++)
         put_forged(st, &r, &FORGED[i], (uint16_t)(50000 + i));
     /* garbage and a foreign value under the prefix, each with an owner */
