@@ -1,6 +1,7 @@
 /* slhttpd: HTTP/1.1 static file server on sltcp. Command line, signals,
  * stats and the event loop; the HTTP work is in server.c. */
 #include "appcommon.h"
+#include "appopts.h"
 #include "keyfile.h"
 #include "server.h"
 
@@ -46,23 +47,17 @@ static void usage(FILE *f)
 "the sltcp user-space TCP/IP stack.\n"
 "\n"
 "required:\n"
-"  --dev packet:IFACE|tap:NAME   network device to own\n"
-"  --addr A.B.C.D/LEN            our IPv4 address and prefix length\n"
+APP_STACK_HELP_REQUIRED
 "  --port N                      TCP port to listen on (1-65535)\n"
 "  --root DIR                    document root; '/' serves DIR/index.html\n"
 "options:\n"
-"  --gateway IP                  default gateway\n"
-"  --impair loss=P,dup=P,reorder=P,delay=MS,ce=P,seed=N\n"
-"                                impair our own packets (testing)\n"
-"  --cc newreno|cubic            congestion control (default newreno)\n"
+APP_STACK_HELP_OPTIONS
 "  --max-conns N                 connection limit (stack and server)\n"
 "  --backlog N                   half-open + unaccepted connections (default 1024);\n"
 "                                beyond it SYNs are answered with SYN cookies\n"
 "  --no-syncookies               drop SYNs beyond the backlog instead\n"
 "  --max-mem BYTES[K|M|G]        budget for all connection buffers; beyond it\n"
 "                                (or --max-conns) new connections get a RST\n"
-"  --sndbuf BYTES, --rcvbuf BYTES  per-connection buffers (power of two)\n"
-"  --no-gso                      don't use TSO/GSO on transmit\n"
 "  --no-ecn                      answer SYNs that ask for ECN without it (RFC 3168)\n"
 "  --ttl N                       IPv4 TTL of every segment, 1-255 (default 64)\n"
 "  --idle-timeout S              close idle/stalled connections after S seconds\n"
@@ -184,10 +179,6 @@ static int drop_privileges(const struct passwd *pw)
     return 0;
 }
 
-static int is_pow2(uint32_t v)
-{
-    return v != 0 && (v & (v - 1)) == 0;
-}
 
 /* Writes the stats to `path` atomically (temp file + rename). */
 static void write_stats_file(const char *path, sl_stack *s, struct server *srv)
@@ -225,8 +216,8 @@ static int write_ready_file(const char *path, uint16_t port)
 }
 
 enum {
-    O_DEV = 256, O_ADDR, O_GATEWAY, O_PORT, O_ROOT, O_IMPAIR, O_CC, O_MAXCONNS, O_STATS,
-    O_READY, O_NOGSO, O_NOECN, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP, O_BACKLOG,
+    O__FIRST = 256, O_PORT, O_ROOT, O_MAXCONNS, O_STATS,
+    O_READY, O_NOECN, O_QUIET, O_VERBOSE, O_IDLE, O_HELP, O_BACKLOG,
     O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL, O_EVICT,
     O_STATEDIR, O_MAXUPLOAD, O_QUOTA, O_PARTTIMEOUT, O_USER, O_TTL
 };
@@ -234,26 +225,19 @@ enum {
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"dev", required_argument, NULL, O_DEV},
-        {"addr", required_argument, NULL, O_ADDR},
-        {"gateway", required_argument, NULL, O_GATEWAY},
+        APP_STACK_OPTIONS,
         {"port", required_argument, NULL, O_PORT},
         {"root", required_argument, NULL, O_ROOT},
-        {"impair", required_argument, NULL, O_IMPAIR},
-        {"cc", required_argument, NULL, O_CC},
         {"max-conns", required_argument, NULL, O_MAXCONNS},
         {"backlog", required_argument, NULL, O_BACKLOG},
         {"no-syncookies", no_argument, NULL, O_NOCOOKIES},
         {"max-mem", required_argument, NULL, O_MAXMEM},
         {"stats-file", required_argument, NULL, O_STATS},
         {"ready-file", required_argument, NULL, O_READY},
-        {"no-gso", no_argument, NULL, O_NOGSO},
         {"no-ecn", no_argument, NULL, O_NOECN},
         {"quiet", no_argument, NULL, O_QUIET},
         {"verbose", no_argument, NULL, O_VERBOSE},
         {"idle-timeout", required_argument, NULL, O_IDLE},
-        {"sndbuf", required_argument, NULL, O_SNDBUF},
-        {"rcvbuf", required_argument, NULL, O_RCVBUF},
         {"help", no_argument, NULL, O_HELP},
         {"store", required_argument, NULL, O_STORE},
         {"durability", required_argument, NULL, O_DURABILITY},
@@ -278,7 +262,7 @@ int main(int argc, char **argv)
     uint8_t store_key[32];
     int durability = -1;
     uint32_t port = 0, v;
-    int have_addr = 0, c, rc, exit_code = 0;
+    int c, rc, exit_code = 0;
     sl_stack *s = NULL;
     struct server *srv = NULL;
     struct sigaction sa;
@@ -296,43 +280,12 @@ int main(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case O_DEV:
-            if (strncmp(optarg, "packet:", 7) != 0 && strncmp(optarg, "tap:", 4) != 0)
-                return bad_usage("--dev: expected packet:IFACE or tap:NAME, got '%s'", optarg);
-            if (strchr(optarg, ':')[1] == '\0')
-                return bad_usage("--dev: missing interface name in '%s'", optarg);
-            cfg.dev = optarg;
-            break;
-        case O_ADDR:
-            if (sl_parse_cidr(optarg, &cfg.addr, &cfg.prefix_len) < 0 || cfg.prefix_len == 0 ||
-                cfg.addr == 0)
-                return bad_usage("--addr: expected A.B.C.D/LEN, got '%s'", optarg);
-            have_addr = 1;
-            break;
-        case O_GATEWAY:
-            if (sl_parse_ip(optarg, &cfg.gateway) < 0)
-                return bad_usage("--gateway: expected A.B.C.D, got '%s'", optarg);
-            break;
         case O_PORT:
             if (app_parse_u32(optarg, 1, 65535, &port) < 0)
                 return bad_usage("--port: expected 1-65535, got '%s'", optarg);
             break;
         case O_ROOT:
             root_arg = optarg;
-            break;
-        case O_IMPAIR:
-            if (!app_impair_ok(optarg))
-                return bad_usage("--impair: expected loss=P,dup=P,reorder=P,delay=MS,ce=P,seed=N "
-                                 "(P: percent 0-100), got '%s'", optarg);
-            cfg.impair = optarg;
-            break;
-        case O_CC:
-            if (strcmp(optarg, "newreno") == 0)
-                cfg.cc = SL_CC_NEWRENO;
-            else if (strcmp(optarg, "cubic") == 0)
-                cfg.cc = SL_CC_CUBIC;
-            else
-                return bad_usage("--cc: expected newreno or cubic, got '%s'", optarg);
             break;
         case O_MAXCONNS:
             if (app_parse_u32(optarg, 1, UINT32_MAX, &v) < 0)
@@ -374,9 +327,6 @@ int main(int argc, char **argv)
         case O_READY:
             ready_file = optarg;
             break;
-        case O_NOGSO:
-            cfg.no_gso = 1;
-            break;
         case O_NOECN:
             cfg.no_ecn = 1;
             break;
@@ -395,16 +345,6 @@ int main(int argc, char **argv)
             if (app_parse_u32(optarg, 0, 86400 * 365, &v) < 0)
                 return bad_usage("--idle-timeout: expected seconds, got '%s'", optarg);
             so.idle_timeout_s = v;
-            break;
-        case O_SNDBUF:
-        case O_RCVBUF:
-            if (app_parse_u32(optarg, 4096, 1u << 30, &v) < 0 || !is_pow2(v))
-                return bad_usage("--sndbuf/--rcvbuf: expected a power of two 4096..2^30, got '%s'",
-                                 optarg);
-            if (c == O_SNDBUF)
-                cfg.sndbuf = v;
-            else
-                cfg.rcvbuf = v;
             break;
         case O_STORE:
             if (strcmp(optarg, "mem") != 0 && strncmp(optarg, "mem:", 4) != 0 &&
@@ -441,17 +381,13 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            if (optind - 1 < argc && optind > 0)
-                return bad_usage("bad option or missing value: '%s'", argv[optind - 1]);
-            return bad_usage("%s", "bad option");
+            if (app_opt_other(c, optarg, &cfg, argc, argv, err, sizeof(err)) > 0)
+                break;
+            return bad_usage("%s", err);
         }
     }
-    if (optind < argc)
-        return bad_usage("unexpected argument '%s'", argv[optind]);
-    if (cfg.dev == NULL)
-        return bad_usage("%s", "--dev is required");
-    if (!have_addr)
-        return bad_usage("%s", "--addr is required");
+    if (app_opt_finish(&cfg, argc, argv, err, sizeof(err)) < 0)
+        return bad_usage("%s", err);
     if (port == 0)
         return bad_usage("%s", "--port is required");
     if (root_arg == NULL)
@@ -485,14 +421,10 @@ int main(int argc, char **argv)
         return bad_usage("--user: no user '%s'", user);
 
     memset(&sa, 0, sizeof(sa));
+    app_signals(on_stop);
     sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_stop; /* no SA_RESTART: let a blocking wait return */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_usr1;
     sigaction(SIGUSR1, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
 
     if (ready_file != NULL)
         unlink(ready_file);

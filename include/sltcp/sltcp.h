@@ -62,7 +62,10 @@ struct sl_config {
     const char *store;    /* NULL = none; "mem:", "shm:NAME", "redis://HOST:PORT" */
     const uint8_t *store_key; /* 32-byte secret MAC key sealing every record;
                                  required with a store (sl_stack_create fails
-                                 with -EINVAL without one) */
+                                 with -EINVAL without one). Also the fleet
+                                 secret: the record MAC, ISN and SYN-cookie
+                                 keys derive from it (unless isn_key is set),
+                                 the same on every instance (docs/fleet.md) */
     /* Time source, microseconds from any fixed origin, never decreasing;
      * NULL = CLOCK_MONOTONIC. Simulations and tests pass a virtual clock
      * (sl_run() then never sleeps without a device fd). */
@@ -300,13 +303,10 @@ SL_API unsigned sl_conn_count(const sl_stack *s);
 SL_API const char *sl_strerror(int err);
 
 /* Validates an impairment spec ("loss=P,dup=P,reorder=P,delay=MS,seed=N")
- * with the stack's own parser: 0, or -EINVAL and a reason in err. */
+ * with the stack's own parser: 0, or -EINVAL and a reason in err. (Public
+ * so that a program can refuse a bad flag before it opens a device; the
+ * parser itself belongs to the stack's impairment wrapper.) */
 SL_API int sl_impair_check(const char *spec, char *err, size_t errlen);
-
-/* Parses "A.B.C.D" (returns 0 and host-order address) or -EINVAL. */
-SL_API int sl_parse_ip(const char *str, uint32_t *out);
-/* Parses "A.B.C.D/LEN". */
-SL_API int sl_parse_cidr(const char *str, uint32_t *addr, uint8_t *len);
 
 #ifdef __cplusplus
 }

@@ -539,29 +539,3 @@ int sl_impair_check(const char *spec, char *err, size_t errlen)
     return sl_io_impair_check(spec, err, errlen);
 }
 
-int sl_parse_ip(const char *str, uint32_t *out)
-{
-    struct in_addr a;
-    if (!str || inet_pton(AF_INET, str, &a) != 1)
-        return -EINVAL;
-    *out = ntohl(a.s_addr);
-    return 0;
-}
-
-int sl_parse_cidr(const char *str, uint32_t *addr, uint8_t *len)
-{
-    char buf[32];
-    const char *slash = str ? strchr(str, '/') : NULL;
-    if (!slash || (size_t)(slash - str) >= sizeof(buf))
-        return -EINVAL;
-    memcpy(buf, str, (size_t)(slash - str));
-    buf[slash - str] = 0;
-    char *end;
-    long l = strtol(slash + 1, &end, 10);
-    if (*end || end == slash + 1 || l < 1 || l > 32)
-        return -EINVAL;
-    if (sl_parse_ip(buf, addr) < 0)
-        return -EINVAL;
-    *len = (uint8_t)l;
-    return 0;
-}

@@ -4,6 +4,7 @@
  * transmitted frame is built in one slot and handed to send(). No
  * offloads: the stack segments and checksums everything itself. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -2,7 +2,7 @@
 #ifndef SL_API_DEVICE_H
 #define SL_API_DEVICE_H
 
-#include <stdio.h>
+#include <stddef.h>
 
 #include "io/io.h"
 #include "sltcp/sltcp.h"

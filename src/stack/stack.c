@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fleet/fleet_key.h"
 #include "stack/persist.h"
 #include "stack/stack.h"
 
@@ -95,10 +96,22 @@ int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_f
     s->tcfg.gso = io->max_gso > 0 && !cfg->no_gso;
     s->tcfg.no_ecn = cfg->no_ecn;
     s->tcfg.ecn_active = cfg->ecn_connect && !cfg->no_ecn;
-    if (cfg->isn_key)
+    /* The fleet secret (docs/fleet.md): with a store key, the ISN, SYN-cookie
+     * and record MAC keys all derive from it, the same on every instance. */
+    struct sl_fleet_keys fk;
+    if (cfg->store_key)
+        sl_fleet_keys_derive(cfg->store_key, &fk);
+    if (cfg->isn_key) {
         memcpy(s->isn_key, cfg->isn_key, 16);
-    else
+        memcpy(s->cookie_key, cfg->isn_key, 16);
+    } else if (cfg->store_key) {
+        memcpy(s->isn_key, fk.isn, 16);
+        memcpy(s->cookie_key, fk.cookie, 16);
+        s->fleet_keyed = true;
+    } else {
         randombytes_buf(s->isn_key, sizeof(s->isn_key));
+        randombytes_buf(s->cookie_key, sizeof(s->cookie_key));
+    }
     s->max_conns = cfg->max_conns ? cfg->max_conns : SL_DEFAULT_MAX_CONNS;
     s->max_buf_bytes = cfg->max_buf_bytes;
     s->free_cap = 64; /* bounded: pooled rings keep their touched pages resident */
@@ -110,12 +123,15 @@ int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_f
     s->tos = cfg->tos;
     if (!s->free_snd || !s->free_rcv || sl_table_init(s, s->max_conns) < 0) {
         snprintf(err, errlen, "out of memory for %u connections", s->max_conns);
+        sodium_memzero(&fk, sizeof(fk));
         sl_stack_free(s);
         return -ENOMEM;
     }
     s->now = SL_NOW(s);
     if (cfg->store && *cfg->store) {
-        r = sl_persist_create(s, cfg->store, cfg->store_key, &s->persist, err, errlen);
+        r = sl_persist_create(s, cfg->store, cfg->store_key ? fk.record_mac : NULL, &s->persist,
+                              err, errlen);
+        sodium_memzero(&fk, sizeof(fk));
         if (r < 0) {
             sl_stack_free(s);
             return r;
@@ -597,11 +613,13 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
         send_replies(s, saddr, seg);
         return;
     }
-    /* A bare ACK to a listener may complete a SYN-cookie handshake. */
-    if ((seg->flags & (SL_TCP_ACK | SL_TCP_SYN | SL_TCP_RST)) == SL_TCP_ACK && l->cookie_sent_us &&
-        s->now - l->cookie_sent_us < 128000000u) {
+    /* A bare ACK to a listener may complete a SYN-cookie handshake: ours,
+     * or, with the fleet secret, one another instance of the fleet sent. */
+    if ((seg->flags & (SL_TCP_ACK | SL_TCP_SYN | SL_TCP_RST)) == SL_TCP_ACK &&
+        ((l->cookie_sent_us && s->now - l->cookie_sent_us < 128000000u) ||
+         (s->fleet_keyed && l->syncookies))) {
         uint16_t mss;
-        if (sl_tcp_cookie_check(s->isn_key, daddr, seg->dport, saddr, seg->sport, seg->ack - 1,
+        if (sl_tcp_cookie_check(s->cookie_key, daddr, seg->dport, saddr, seg->sport, seg->ack - 1,
                                 s->now, &mss)) {
             c = sl_conn_new(s, 1);
             if (!c) { /* counted; refuse cleanly: the peer thinks it is open */
@@ -642,7 +660,7 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
             return;
         }
         /* RFC 4987 3.6: answer without keeping state. */
-        uint32_t cookie = sl_tcp_cookie_make(s->isn_key, daddr, seg->dport, saddr, seg->sport,
+        uint32_t cookie = sl_tcp_cookie_make(s->cookie_key, daddr, seg->dport, saddr, seg->sport,
                                              seg->opts.has_mss ? seg->opts.mss : 536, s->now);
         sl_tcp_cookie_synack(&s->tcfg, s->now, daddr, saddr, seg, cookie, out);
         l->cookie_sent_us = s->now;

@@ -80,6 +80,8 @@ struct sl_stack {
     uint32_t mtu;
     struct sl_tcp_cfg tcfg;
     uint8_t isn_key[16];
+    uint8_t cookie_key[16]; /* SYN cookies (RFC 4987 3.6) */
+    bool fleet_keyed; /* keys from the fleet secret: peers' cookies are ours */
     uint32_t max_conns, nconns;
     uint64_t max_buf_bytes, buf_bytes; /* ring memory budget and use */
     uint16_t ip_id;
@@ -89,6 +91,7 @@ struct sl_stack {
     /* 4-tuple table: open addressing, linear probing, backward-shift delete */
     struct sl_conn **table;
     uint32_t table_mask;
+    uint8_t table_key[16]; /* SipHash key of the table (common/hash.h) */
     /* timer heap: min-heap on conn->deadline */
     struct sl_conn **heap;
     uint32_t heap_len, heap_cap;

@@ -121,7 +121,10 @@ static uint32_t cc_loss_ssthresh(struct sl_tcb *t)
 /* Fast retransmit entry (RFC 5681 3.2 step 2, RFC 6582 3.2 step 2). */
 void tcp_cc_enter_recovery(struct sl_tcb *t, uint64_t now)
 {
-    t->ssthresh = cc_loss_ssthresh(t);
+    /* RFC 3168 6.1.2: one cut per window of data; if an ECE already cut
+     * this one, the loss keeps that ssthresh */
+    if (!((t->flags & SL_TF_ECN_OK) && sl_seq_lt(t->snd_una, t->ecn_mark)))
+        t->ssthresh = cc_loss_ssthresh(t);
     t->recover = t->snd_max;
     t->ecn_mark = t->snd_max; /* RFC 3168 6.1.2: one cut per window */
     t->flags |= SL_TF_IN_RECOVERY;

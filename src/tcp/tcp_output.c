@@ -121,28 +121,38 @@ static void rate_window(struct sl_tcb *t, uint64_t now)
     }
 }
 
+/* One more ACK on a per-second budget: the RFC 5961 challenge ACKs, or
+ * the ACKs for segments beyond the window. Returns 0 if it is used up. */
+static int ack_budget(struct sl_tcb *t, uint64_t now, int challenge)
+{
+    rate_window(t, now);
+    if ((challenge ? t->chack_count : t->oow_count) >= SL_TCP_CHACK_LIMIT)
+        return 0;
+    if (challenge)
+        t->chack_count++;
+    else
+        t->oow_count++;
+    return 1;
+}
+
 /* ACK for a segment beyond the window: rate limited on its own budget (as
  * Linux's tcp_invalid_ratelimit), so forged segments cannot make us a
  * reflector and cannot use up the RFC 5961 challenge ACKs either. */
 void tcp_send_oow_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
 {
-    rate_window(t, now);
-    if (t->oow_count >= SL_TCP_CHACK_LIMIT) {
+    if (!ack_budget(t, now, 0)) {
         CTR(out, drop_tcp_oow_ack_limited);
         return;
     }
-    t->oow_count++;
     tcp_send_ack(t, now, out);
 }
 
 void tcp_send_challenge_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
 {
-    rate_window(t, now);
-    if (t->chack_count >= SL_TCP_CHACK_LIMIT) {
+    if (!ack_budget(t, now, 1)) {
         CTR(out, drop_tcp_challenge_ack_limited);
         return;
     }
-    t->chack_count++;
     CTR(out, tcp_challenge_ack_tx);
     tcp_send_ack(t, now, out);
 }

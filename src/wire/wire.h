@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/bytes.h"
 #include "common/ctr.h"
 
 #define SL_ETH_HLEN 14
@@ -193,17 +194,5 @@ static inline bool sl_seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) >
 static inline bool sl_seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
 static inline uint32_t sl_seq_max(uint32_t a, uint32_t b) { return sl_seq_gt(a, b) ? a : b; }
 static inline uint32_t sl_seq_min(uint32_t a, uint32_t b) { return sl_seq_lt(a, b) ? a : b; }
-
-/* ---- byte order helpers ---- */
-static inline uint16_t sl_get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static inline uint32_t sl_get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static inline void sl_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static inline void sl_put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
-}
 
 #endif

@@ -20,6 +20,8 @@
 #        Host, or HTTP/1.0 without, 200.
 #   shrink: a file truncated while it is being served ends that response
 #        (curl fails), the server goes on serving (no SIGBUS).
+#   continue: the interim "100 Continue" is written whole even when the
+#        send ring has room for only part of it (py/continue_partial.py).
 #   user: --user nobody: slhttpd runs as uid 65534 after start-up and still
 #        serves GET and PUT.
 SL_TEST_BUDGET=${SL_TEST_BUDGET:-120}
@@ -217,6 +219,18 @@ check "the server is still alive" _sl_check_slhttpd_alive
 fetch_check curl small.bin 20
 f=$(slhttpd_stats) && check "counted (http_read_errors $(stat_get http_read_errors "$f"))" \
   test "$(stat_get http_read_errors "$f")" -ge 1
+stop_slhttpd
+
+# ---- a "100 Continue" across partial writes (a 4 KiB send ring left
+# nearly full by a pipelined GET the client has not read yet)
+rm -f "$SPOOL"/*
+start_slhttpd --spool "$SPOOL" --sndbuf 4096
+if in_cli python3 "$SL_LIB_DIR/py/continue_partial.py" "$SRV_IP" "$SL_PORT" "$ROOT" 4096 \
+  >"$WORK/cont.log" 2>&1; then
+  pass "100 Continue whole across partial writes: $(tr '\n' ';' <"$WORK/cont.log")"
+else
+  fail "100 Continue across partial writes: $(tr '\n' ';' <"$WORK/cont.log")"
+fi
 stop_slhttpd
 
 # ---- user

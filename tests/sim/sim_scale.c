@@ -12,6 +12,7 @@
 
 #include <sltcp/sltcp.h>
 
+#include "check.h"
 #include "memdev.h"
 
 #define NCONN 100000u
@@ -116,7 +117,6 @@ static unsigned log2u(unsigned n)
 
 int main(void)
 {
-    int failed = 0, passed = 0;
     struct sl_device a, b;
     struct memdev_pair *mp = memdev_pair(1500, 4096, &a, &b);
     if (!mp)
@@ -162,7 +162,7 @@ int main(void)
     int ok = n_srv == NCONN && sl_conn_count(S) == NCONN && sl_conn_count(C) == NCONN;
     printf("opened %u connections in %.2f s wall (%.1f us each); server holds %u\n", NCONN,
            t_open, t_open / NCONN * 1e6, sl_conn_count(S));
-    ok ? passed++ : failed++;
+    CHECK(ok);
 
     struct cost large = echo_cost(cli, NCONN, 2000);
     printf("echo: table slots per lookup %.2f with 100 connections, %.2f with %u\n",
@@ -172,15 +172,9 @@ int main(void)
     /* O(1) table: the table is sized for max_conns at load <= 1/2, where
      * linear probing visits about 1.5 slots (2.5 for a miss); a scan would
      * visit thousands. */
-    (large.probes_per_lookup > 0 && large.probes_per_lookup < 3)
-        ? passed++
-        : (failed++, fprintf(stderr, "FAIL: table lookups cost %.2f slots\n",
-                             large.probes_per_lookup));
+    CHECK(large.probes_per_lookup > 0 && large.probes_per_lookup < 3);
     /* O(log n) heap: an update moves at most log2(n) levels */
-    (large.steps_per_update <= log2u(2 * NCONN))
-        ? passed++
-        : (failed++, fprintf(stderr, "FAIL: timer updates cost %.2f levels\n",
-                             large.steps_per_update));
+    CHECK(large.steps_per_update <= log2u(2 * NCONN));
 
     /* 100,000 keep-alive timers: every connection probes exactly once. */
     /* armed over one virtual second, so the probes spread like real ones */
@@ -207,22 +201,19 @@ int main(void)
     uint64_t tu = stat_get(S, "timer_updates") - tu0, ts = stat_get(S, "timer_steps") - ts0;
     printf("keep-alive: %llu timer updates, %.2f heap levels each\n", (unsigned long long)tu,
            tu ? (double)ts / tu : 0.0);
-    (tu >= NCONN && ts <= tu * log2u(2 * NCONN)) ? passed++
-        : (failed++, fprintf(stderr, "FAIL: timer heap work %llu levels for %llu updates\n",
-                             (unsigned long long)ts, (unsigned long long)tu));
-    (probes == NCONN) ? passed++ : (failed++, fprintf(stderr, "FAIL: %llu probes\n", (unsigned long long)probes));
+    CHECK(tu >= NCONN && ts <= tu * log2u(2 * NCONN));
+    CHECK_EQ(probes, NCONN);
     uint64_t answers = stat_get(C, "tcp_rx_segs") - answers0;
     uint64_t drops = stat_get(S, "drop_tx_ring_full") - drops0;
     printf("keep-alive: the client received %llu probes, %llu lost to a full link\n",
            (unsigned long long)answers, (unsigned long long)drops);
-    (answers >= NCONN && drops == 0) ? passed++ : (failed++, fprintf(stderr, "FAIL: probes not delivered\n"));
-    (sl_conn_count(S) == NCONN) ? passed++ : (failed++, fprintf(stderr, "FAIL: connections lost\n"));
+    CHECK(answers >= NCONN && drops == 0);
+    CHECK_EQ(sl_conn_count(S), NCONN);
 
     sl_stack_destroy(S);
     sl_stack_destroy(C);
     memdev_free(mp);
     free(srv_conns);
     free(cli);
-    printf("sim_scale: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_finish("sim_scale");
 }

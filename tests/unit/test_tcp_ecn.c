@@ -216,6 +216,33 @@ static void test_ece_cuts_window_once_per_window(void)
     CHECK_EQ(h->t.ssthresh, flight / 2 > 2 * MSS ? flight / 2 : 2 * MSS);
 }
 
+/* 6.1.2, the other way round: a loss in the window an ECE already cut
+ * enters fast recovery (the retransmission goes) without a second cut.
+ * CUBIC, whose cut depends on cwnd, so a second one would show. */
+static void test_loss_after_ece_same_window(void)
+{
+    struct sl_tcp_cfg cfg = th_cfg();
+    cfg.cc = SL_TCP_CC_CUBIC;
+    struct th *h = passive(&cfg, SL_TCP_ECE | SL_TCP_CWR);
+    th_write(h, 40 * MSS);
+    th_output(h);
+    EXPECT_NSEG(h, 10);
+    struct sl_tcp_seg a = th_ack(h, S(1));
+    a.flags |= SL_TCP_ECE;
+    th_input(h, &a);
+    EXPECT_CTR(h, tcp_ecn_cwnd_reduced, 1);
+    uint32_t ssthresh = h->t.ssthresh;
+    for (int i = 0; i < 3; i++) {
+        struct sl_tcp_seg d = th_ack(h, S(1));
+        th_add_sack(&d, S(2 + i), S(3 + i));
+        th_input(h, &d);
+    }
+    CHECK(h->t.flags & SL_TF_IN_RECOVERY);
+    CHECK_EQ(h->t.ssthresh, ssthresh);
+    CHECK(h->out.n >= 1);
+    CHECK_EQ(SEG(h, 0).seq, S(1)); /* the hole goes again */
+}
+
 /* No ECN agreed: CE marks are not echoed and ECE does not cut the window. */
 static void test_without_ecn_ignored(void)
 {
@@ -258,6 +285,7 @@ int main(void)
     RUN(test_ect_on_new_data_only);
     RUN(test_ce_echoed_until_cwr);
     RUN(test_ece_cuts_window_once_per_window);
+    RUN(test_loss_after_ece_same_window);
     RUN(test_without_ecn_ignored);
     RUN(test_syncookie_declines);
     return check_finish("test_tcp_ecn");

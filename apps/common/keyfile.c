@@ -1,8 +1,9 @@
-/* slhttpd: the store key file. See keyfile.h.
+/* The store key file. See keyfile.h.
  *
  * There is no built-in key: a key whose text is public lets anyone who can
- * write the store forge connection state. Without --store-key, slhttpd
- * keeps a random key of its own next to its state (--state-dir). */
+ * write the store forge connection state. Without --store-key, the server
+ * keeps a random key of its own next to its state (--state-dir; slproxy:
+ * the default state directory). */
 #include "keyfile.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
-/* slhttpd: the secret key that seals connection records in the store. */
+/* The secret key that seals connection records in the store (slhttpd,
+ * slproxy). */
 #ifndef SLHTTPD_KEYFILE_H
 #define SLHTTPD_KEYFILE_H
 
