@@ -88,6 +88,7 @@
     X(persist_superseded)       /* fenced out by a newer owner: dropped, no RST */ \
     X(persist_too_big)          /* record over the limit: kept in memory only */ \
     X(persist_reowned)          /* the store had lost the flow: written again */ \
+    X(persist_foreign_value)    /* a flow's key held a foreign value: that flow aborted */ \
     X(restore_ok) X(restore_startup) X(restore_on_demand)                    \
     X(restore_bad_record)       /* tampered, foreign or undecodable: refused */ \
     /* authentic record, impossible control block (src/tcp/tcp_validate.c) */   \
@@ -95,6 +96,7 @@
     X(restore_invalid_bufsz) X(restore_invalid_sndseq)                       \
     X(restore_invalid_rcvseq) X(restore_invalid_window)                      \
     X(restore_invalid_timer)                                                 \
+    X(restore_oversize)         /* a value longer than any record: not read */ \
     X(restore_lost_race)        /* another instance took the flow first */  \
     X(restore_ref_error)        /* object bytes could not be read back */    \
     X(restore_store_error)                                                   \

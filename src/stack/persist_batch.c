@@ -200,7 +200,9 @@ int sl_persist_apply(struct sl_stack *s, uint32_t k, int deferred, int *first_er
                 SCTR(s, persist_deletes);
             if (c && o->kind == 2 && (r == 0 || r == -ENOENT))
                 c->p->flags &= (uint8_t)~SL_PC_WRITTEN;
-            if (r < 0 && r != -ENOENT && r != -ESTALE) {
+            if (r == -EBADMSG) /* a foreign value there: nothing of ours to delete */
+                SCTR(s, persist_foreign_value);
+            else if (r < 0 && r != -ENOENT && r != -ESTALE) {
                 failed = 1;
                 *first_err = *first_err ? *first_err : r;
                 if (deferred && !o->c && o->kind == 2 && p->dels && p->n_dels < MAX_DELS) {
@@ -213,6 +215,12 @@ int sl_persist_apply(struct sl_stack *s, uint32_t k, int deferred, int *first_er
         if (!c)
             continue; /* gone meanwhile (offloaded batch) */
         struct sl_pconn *pc = c->p;
+        if (r == -EBADMSG) { /* its keys hold a foreign value: this flow ends, alone */
+            SCTR(s, persist_foreign_value);
+            pc->flags |= SL_PC_DONE;
+            sl_stack_refuse(s, c);
+            continue;
+        }
         if (o->kind == 0) {
             if (r == 0) {
                 pc->flags |= SL_PC_OWNED;

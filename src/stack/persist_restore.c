@@ -57,12 +57,25 @@ static int load_record(struct sl_stack *s, const char *key, const struct sl_flow
     uint64_t ver;
     int rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, &ver);
     if (rc == -ENOBUFS) {
+        /* never read (nor allocate for) more than any record of ours */
+        size_t max = SL_REC_HDR_LEN + SL_TCB_PACKED_MAX + (size_t)s->tcfg.sndbuf +
+                     s->tcfg.rcvbuf + SL_REC_MAX_CKPT + SL_REC_MAC_LEN;
+        if (len > max) {
+            SCTR(s, restore_oversize);
+            sl_persist_log("record %s refused: %zu bytes, more than any record (%zu)", key, len,
+                           max);
+            return -EMSGSIZE;
+        }
         if (sl_persist_grow(&p->enc, &p->enc_cap, len) < 0)
             return -ENOMEM;
         rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, &ver);
     }
     if (rc == -ENOENT) {
         SCTR(s, restore_lookup_miss);
+        return rc;
+    }
+    if (rc == -EBADMSG) { /* the stored bytes are not a value we wrote */
+        SCTR(s, restore_bad_record);
         return rc;
     }
     if (rc < 0) {
@@ -330,8 +343,8 @@ int sl_persist_lookup(struct sl_stack *s, struct sl_listener *l, uint32_t raddr,
     sl_flow_key(key, sizeof(key), &f, "rec");
     uint64_t e = 0;
     int rc = sl_store_epoch_get(p->st, key, &e);
-    if (rc == 0 && e == 0) {
-        SCTR(s, restore_lookup_miss);
+    if ((rc == 0 && e == 0) || rc == -EBADMSG) { /* none, or a foreign value */
+        s->ctr[rc ? SL_CTR_restore_bad_record : SL_CTR_restore_lookup_miss]++;
         neg_put(p, slot, raddr, rport, l->port, s->now);
         return 0;
     }

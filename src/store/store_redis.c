@@ -48,20 +48,26 @@
  * struct sl_store_op ('' = SL_STORE_ANY). Epochs are compared as decimal
  * strings: no Lua number ever holds one (doubles would round above 2^53).
  * rc: 0 ok, -1 epoch mismatch (value = current epoch), -2 version mismatch,
- * -3 no such key. */
+ * -3 no such key, -4 a key holds a value of another type (-EBADMSG). */
 static const char LUA_BATCH[] =
+    "local function ep(ek) local e = redis.call('GET', ek) or '0' "
+    "if not string.match(e, '^%d+$') then error('foreign epoch') end return e end "
     "local res = {} "
     "for i = 0, #ARGV / 4 - 1 do "
     "local c, k, ek = ARGV[i*4+1], KEYS[i*2+1], KEYS[i*2+2] "
     "local d, a, b = ARGV[i*4+2], ARGV[i*4+3], ARGV[i*4+4] "
     "local rc, val = 0, '' "
+    /* a key of a foreign type (WRONGTYPE) fails its own op with -4, never
+     * the script: one garbage value must not fail other flows' writes.
+     * Every op reads (and so type-checks) its keys before it writes. */
+    "local ok = pcall(function() "
     "if c == 'C' then "
-    "local e = redis.call('GET', ek) or '0' "
+    "local e = ep(ek) "
     "if e ~= a then rc = -1 val = e "
     "else if b == '0' then redis.call('DEL', ek) else redis.call('SET', ek, b) end val = b end "
     "else "
     "local f = (c == 'P') and b or a "
-    "if f ~= '' then local e = redis.call('GET', ek) or '0' "
+    "if f ~= '' then local e = ep(ek) "
     "if e ~= f then rc = -1 val = e end end "
     "if rc == 0 and c == 'P' then "
     "local v = tonumber(redis.call('HGET', k, 'v') or '0') "
@@ -70,15 +76,32 @@ static const char LUA_BATCH[] =
     "elseif rc == 0 then "
     "if redis.call('DEL', k) == 0 then rc = -3 end end "
     "end "
+    "end) "
+    "if not ok then rc = -4 val = '' end "
     "res[#res+1] = rc res[#res+1] = val "
     "end "
     "return res";
+
+/* Reads a value only if it fits: KEYS[1] = key, ARGV[1] = the caller's
+ * capacity. Returns {0, data, version}, {-3} (none), {-4} (not one of our
+ * values: another type) or {-5, length, version} (too long: not sent).
+ * So a huge foreign value never crosses the network or fills memory. */
+static const char LUA_GET[] =
+    "local t = redis.call('TYPE', KEYS[1]).ok "
+    "if t == 'none' then return {-3} end "
+    "if t ~= 'hash' then return {-4} end "
+    "local v = redis.call('HGET', KEYS[1], 'v') or '0' "
+    "local n = redis.call('HSTRLEN', KEYS[1], 'd') "
+    "if n > tonumber(ARGV[1]) then return {-5, n, v} end "
+    "local d = redis.call('HGET', KEYS[1], 'd') "
+    "if not d then return {-3} end "
+    "return {0, d, v}";
 
 /* Ops per EVALSHA: bounds how long one script holds the server (about
  * 1 us per op) and the size of one command. */
 #define CHUNK_OPS 256
 
-enum { SC_BATCH, SC_N };
+enum { SC_BATCH, SC_GET, SC_N };
 
 struct redis_store {
     struct sl_store base;
@@ -94,7 +117,7 @@ struct redis_store {
     char sha[SC_N][41];
 };
 
-static const char *const scripts[SC_N] = {LUA_BATCH};
+static const char *const scripts[SC_N] = {LUA_BATCH, LUA_GET};
 
 static uint64_t now_ms(void)
 {
@@ -414,6 +437,8 @@ static void chunk_results(const redisReply *x, const struct sl_store_op *ops,
             rr->rc = -ESTALE;
         else if (c == -3)
             rr->rc = -ENOENT;
+        else if (c == -4)
+            rr->rc = -EBADMSG;
         if (rr->rc == -ESTALE && ops[idx[j]].code != SL_STORE_OP_CAS_EPOCH)
             rr->value = 0;
         if (rr->rc == -ENOENT)
@@ -570,23 +595,46 @@ static int redis_get(struct sl_store *s, const char *key, void *buf, size_t cap,
                      uint64_t *version)
 {
     struct redis_store *r = (struct redis_store *)s;
-    const char *argv[] = {"HMGET", key, "d", "v"};
-    size_t al[] = {5, strlen(key), 1, 1};
-    redisReply *rep;
-    int rc = command(r, 4, argv, al, &rep);
+    int rc = ensure_conn(r); /* the command carries the script's SHA */
     if (rc)
         return rc;
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-        rc = -EIO; /* WRONGTYPE and friends */
-    } else if (rep->element[0]->type != REDIS_REPLY_STRING) {
+    char capstr[24];
+    snprintf(capstr, sizeof(capstr), "%zu", cap);
+    redisReply *rep = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        const char *argv[] = {"EVALSHA", r->sha[SC_GET], "1", key, capstr};
+        size_t al[] = {7, 40, 1, strlen(key), strlen(capstr)};
+        if ((rc = command(r, 5, argv, al, &rep)))
+            return rc;
+        if (!is_noscript(rep) || attempt)
+            break;
+        freeReplyObject(rep); /* script cache flushed: load it again, once */
+        rep = NULL;
+        if ((rc = load_scripts(r))) {
+            drop_conn(r);
+            return rc;
+        }
+    }
+    long long code = rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 &&
+                             rep->element[0]->type == REDIS_REPLY_INTEGER
+                         ? rep->element[0]->integer
+                         : 1;
+    if (code == -3) {
         rc = -ENOENT;
+    } else if (code == -4) {
+        rc = -EBADMSG; /* not a value we wrote: its own flow fails, nothing else */
+    } else if (code == -5 && rep->elements == 3 && rep->element[1]->type == REDIS_REPLY_INTEGER) {
+        *len = (size_t)rep->element[1]->integer;
+        *version = str_u64(rep->element[2]);
+        rc = -ENOBUFS; /* too long for the caller: never transferred */
+    } else if (code == 0 && rep->elements == 3 && rep->element[1]->type == REDIS_REPLY_STRING &&
+               rep->element[1]->len <= cap) {
+        *len = rep->element[1]->len;
+        *version = str_u64(rep->element[2]);
+        if (*len)
+            memcpy(buf, rep->element[1]->str, *len);
     } else {
-        *len = rep->element[0]->len;
-        *version = str_u64(rep->element[1]);
-        if (*len > cap)
-            rc = -ENOBUFS;
-        else if (*len)
-            memcpy(buf, rep->element[0]->str, *len);
+        rc = -EIO; /* an error reply, or a script that does not keep its word */
     }
     freeReplyObject(rep);
     return rc;
@@ -608,6 +656,8 @@ static int redis_epoch_get(struct sl_store *s, const char *key, uint64_t *epoch)
         *epoch = 0;
     else if (rep->type == REDIS_REPLY_STRING)
         *epoch = str_u64(rep);
+    else if (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "WRONGTYPE", 9))
+        rc = -EBADMSG; /* a foreign value under the flow's epoch key */
     else
         rc = -EIO;
     freeReplyObject(rep);

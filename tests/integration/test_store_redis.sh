@@ -9,6 +9,7 @@
 #
 #   1. the store conformance suite (put/get/versions/CAS/fencing/list/
 #      group commit) through tests/tools/store_redis_check
+#   1b. foreign values under the key prefix (store_redis_check hostile)
 #   2. WAIT: ?wait=1 with no replica -> -ETIMEDOUT, counted; with a replica
 #      (a second redis-server, --replicaof) -> success
 #   3. reconnect: the server is SIGKILLed under a running driver, which must
@@ -104,6 +105,14 @@ if "$DRIVER" suite "$URI" >"$WORK/suite.out" 2>&1; then
   pass "conformance suite: $(tail -n 1 "$WORK/suite.out")"
 else
   fail "conformance suite"; cat "$WORK/suite.out"
+fi
+
+# 1b. foreign values under the prefix: each fails alone, a long one is never sent
+if "$DRIVER" hostile "$URI" >"$WORK/hostile.out" 2>&1; then
+  pass "foreign values: $(tail -n 1 "$WORK/hostile.out")"
+  grep 'bytes sent' "$WORK/hostile.out" | sed 's/^ */    /'
+else
+  fail "foreign values"; cat "$WORK/hostile.out"
 fi
 
 # 2. WAIT without and with a replica

@@ -17,6 +17,13 @@
  *   store_redis_check wait URI ok|timeout
  *       one fenced put through a "?wait=N" URI must succeed (replicas
  *       present) or fail with -ETIMEDOUT (none) and count wait_short.
+ *   store_redis_check hostile URI
+ *       foreign values under the key prefix (written with raw commands: a
+ *       string where a record hash belongs, a huge hash, a non-numeric and
+ *       a wrong-type epoch): each fails only its own key's op (-EBADMSG),
+ *       a value longer than the caller's buffer is never transferred
+ *       (-ENOBUFS and its length; the server's output byte count shows
+ *       it), and the other ops of the same batch succeed.
  *   store_redis_check bench URI [N]
  *       put+get round-trip latency (p50/p99/p999 over N ops, 200-byte
  *       values) and group commit (batches of 1000 fenced puts).
@@ -35,6 +42,8 @@
 #include "store_suite.h"
 
 #include <sys/stat.h>
+
+#include <hiredis/hiredis.h>
 
 static char g_dir[512];
 
@@ -283,10 +292,110 @@ static void bench(void)
     sl_store_close(s);
 }
 
+static long long net_out(redisContext *rc)
+{
+    redisReply *r = redisCommand(rc, "INFO stats");
+    long long v = -1;
+    const char *p = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, "total_net_output_bytes:")
+                                                        : NULL;
+    if (p)
+        v = atoll(p + strlen("total_net_output_bytes:"));
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+static void raw(redisContext *rc, const char *fmt, const char *key, const char *val, size_t vl)
+{
+    redisReply *r = redisCommand(rc, fmt, key, val, vl);
+    CHECK(r && r->type != REDIS_REPLY_ERROR);
+    if (r)
+        freeReplyObject(r);
+}
+
+static void test_hostile(void)
+{
+    char host[64];
+    int port = 0;
+    CHECK(sscanf(g_uri, "redis://%63[^:]:%d", host, &port) == 2);
+    redisContext *rc = redisConnect(host, port);
+    CHECK(rc && !rc->err);
+    struct sl_store *s = NULL;
+    CHECK_EQ(sl_store_open(g_uri, &s), 0);
+    if (!rc || rc->err || !s)
+        return;
+    const char *kstr = "sl:{198.18.0.2:80-198.18.0.9:1}:rec";
+    const char *kbig = "sl:{198.18.0.2:80-198.18.0.9:2}:rec";
+    const char *knum = "sl:{198.18.0.2:80-198.18.0.9:3}:rec";
+    const char *ktyp = "sl:{198.18.0.2:80-198.18.0.9:4}:rec";
+    const char *good1 = "sl:{198.18.0.2:80-198.18.0.9:5}:rec";
+    const char *good2 = "sl:{198.18.0.2:80-198.18.0.9:6}:rec";
+    size_t big = 8u << 20;
+    char *bigv = malloc(big);
+    CHECK(bigv != NULL);
+    if (!bigv)
+        return;
+    memset(bigv, 'x', big);
+    raw(rc, "SET %s %b", kstr, "not a record", 12);
+    raw(rc, "HSET %s d %b v 1", kbig, bigv, big);
+    raw(rc, "SET sl:{198.18.0.2:80-198.18.0.9:3}:epoch%s %b", "", "12abc", 5);
+    raw(rc, "HSET sl:{198.18.0.2:80-198.18.0.9:4}:epoch%s f %b", "", "1", 1);
+    static char buf[65536];
+    size_t len = 0;
+    uint64_t v = 0, e = 0;
+    CHECK_EQ(sl_store_get(s, kstr, buf, sizeof(buf), &len, &v), -EBADMSG);
+    long long o0 = net_out(rc);
+    CHECK_EQ(sl_store_get(s, kbig, buf, sizeof(buf), &len, &v), -ENOBUFS);
+    long long o1 = net_out(rc);
+    CHECK_EQ(len, big);
+    printf("     a %zu-byte value with a %zu-byte buffer: %lld bytes sent by the server\n", big,
+           sizeof(buf), o1 - o0);
+    CHECK(o0 >= 0 && o1 - o0 < 65536);
+    char *all = malloc(big);
+    if (all) {
+        CHECK_EQ(sl_store_get(s, kbig, all, big, &len, &v), 0); /* a cap, not a ban */
+        CHECK_EQ(len, big);
+        free(all);
+    }
+    CHECK_EQ(sl_store_epoch_get(s, ktyp, &e), -EBADMSG);
+    /* one batch: the foreign keys fail alone */
+    struct sl_store_result res[6];
+    CHECK_EQ(sl_store_begin(s), 0);
+    sl_store_put(s, good1, "one", 3, SL_STORE_ANY, SL_STORE_ANY, NULL);
+    sl_store_put(s, kstr, "two", 3, SL_STORE_ANY, SL_STORE_ANY, NULL);
+    sl_store_put(s, knum, "three", 5, SL_STORE_ANY, 12, NULL);
+    sl_store_cas_epoch(s, ktyp, 1, 2, NULL);
+    sl_store_del(s, ktyp, 1);
+    sl_store_put(s, good2, "six", 3, SL_STORE_ANY, SL_STORE_ANY, NULL);
+    CHECK_EQ(sl_store_commit(s, res, 6), -EBADMSG);
+    CHECK_EQ(res[0].rc, 0);
+    CHECK_EQ(res[1].rc, -EBADMSG);
+    CHECK_EQ(res[2].rc, -EBADMSG);
+    CHECK_EQ(res[3].rc, -EBADMSG);
+    CHECK_EQ(res[4].rc, -EBADMSG);
+    CHECK_EQ(res[5].rc, 0);
+    CHECK_EQ(sl_store_get(s, good2, buf, sizeof(buf), &len, &v), 0);
+    CHECK(len == 3 && !memcmp(buf, "six", 3));
+    CHECK(sl_store_stats(s)->err_badmsg >= 6);
+    const char *keys[] = {kstr, kbig, knum, ktyp, good1, good2};
+    for (unsigned i = 0; i < 6; i++) {
+        redisReply *r = redisCommand(rc, "DEL %s", keys[i]);
+        if (r)
+            freeReplyObject(r);
+    }
+    redisReply *r = redisCommand(rc, "DEL sl:{198.18.0.2:80-198.18.0.9:3}:epoch "
+                                     "sl:{198.18.0.2:80-198.18.0.9:4}:epoch");
+    if (r)
+        freeReplyObject(r);
+    free(bigv);
+    redisFree(rc);
+    sl_store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s suite|reconnect|wait|bench URI [DIR|ok|timeout|N]\n", argv[0]);
+        fprintf(stderr, "usage: %s suite|reconnect|wait|hostile|bench URI [DIR|ok|timeout|N]\n", argv[0]);
         return 2;
     }
     const char *mode = argv[1];
@@ -308,6 +417,8 @@ int main(int argc, char **argv)
     } else if (!strcmp(mode, "wait") && argc >= 4) {
         g_wait_expect = argv[3];
         RUN(test_wait);
+    } else if (!strcmp(mode, "hostile")) {
+        RUN(test_hostile);
     } else if (!strcmp(mode, "bench")) {
         if (argc >= 4)
             g_bench_n = strtoull(argv[3], NULL, 10);

@@ -43,19 +43,6 @@ static const uint8_t *rec_key(void)
     return k.record_mac;
 }
 
-/* The key records are sealed with: the stack derives it from the store key
- * (the fleet secret), so a forger with the store key does the same. */
-static const uint8_t *rec_key(void)
-{
-    static struct sl_fleet_keys fk;
-    static int done;
-    if (!done) {
-        sl_fleet_keys_derive(g_key, &fk);
-        done = 1;
-    }
-    return fk.record_mac;
-}
-
 static uint8_t pat(uint64_t i) { return (uint8_t)(i * 131u + (i >> 9)); }
 
 struct peer {
@@ -271,11 +258,48 @@ static void hostile_records(void)
     sl_store_shm_unlink(g_name);
 }
 
+/* A value far larger than any record under a flow key: refused by its
+ * length alone, never read into memory (the store counts the bytes it
+ * handed out), and the listener starts. */
+static void oversized_value(void)
+{
+    struct sl_io *a, *b;
+    char err[128];
+    CHECK(sl_io_mem_pair(1500, 64, &a, &b) == 0);
+    struct sl_config cfg = {.addr = SRV_IP, .prefix_len = 24, .store = "mem:",
+                            .store_key = g_key, .sndbuf = 65536, .rcvbuf = 65536};
+    struct sl_stack *s;
+    CHECK(sl_stack_create_io(&cfg, a, vclock, NULL, &s, err, sizeof(err)) == 0);
+    struct sl_store *st = sl_persist_store(s);
+    size_t n = 64u << 20;
+    uint8_t *v = calloc(1, n);
+    CHECK(v != NULL);
+    struct sl_flow f = {SRV_IP, CLI_IP, PORT, 999};
+    char key[SL_STORE_KEY_MAX];
+    sl_flow_key(key, sizeof(key), &f, "rec");
+    CHECK(sl_store_cas_epoch(st, key, 0, 1, NULL) == 0);
+    CHECK(sl_store_put(st, key, v, n, SL_STORE_ANY, 1, NULL) == 0);
+    free(v);
+    uint64_t got0 = sl_store_stats(st)->bytes_got;
+    struct sl_listen_opts lo = {.durability = SL_DUR_SYNC};
+    sl_listener *l;
+    CHECK(sl_listen(s, PORT, &lo, srv_listen_cb, NULL, &l) == 0);
+    uint64_t got = sl_store_stats(st)->bytes_got - got0;
+    printf("  a %zu-byte value under a flow key: restore_oversize %llu, %llu bytes read\n", n,
+           (unsigned long long)ctr(s, "restore_oversize"), (unsigned long long)got);
+    CHECK(ctr(s, "restore_oversize") == 1);
+    CHECK(ctr(s, "restore_ok") == 0);
+    CHECK(got < (2u << 20));
+    sl_stack_destroy(s);
+    b->ops->destroy(b);
+}
+
 int main(void)
 {
     snprintf(g_name, sizeof(g_name), "sltest-hostile-%d", (int)getpid());
     snprintf(g_uri, sizeof(g_uri), "shm:%s?slots=256&max=262144", g_name);
     hostile_records();
+    oversized_value();
     printf("test_restore_hostile: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
