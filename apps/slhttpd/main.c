@@ -58,6 +58,8 @@ static void usage(FILE *f)
 "                                (or --max-conns) new connections get a RST\n"
 "  --sndbuf BYTES, --rcvbuf BYTES  per-connection buffers (power of two)\n"
 "  --no-gso                      don't use TSO/GSO on transmit\n"
+"  --rx-ring FRAMES              receive ring slots (packet:), about three per\n"
+"                                connection opening at once (default 32768)\n"
 "  --idle-timeout S              close idle/stalled connections after S seconds\n"
 "                                (default 60, 0 = never)\n"
 "  --stats-file PATH             write counters here on SIGUSR1 and at exit\n"
@@ -143,7 +145,7 @@ static int write_ready_file(const char *path, uint16_t port)
 
 enum {
     O_DEV = 256, O_ADDR, O_GATEWAY, O_PORT, O_ROOT, O_IMPAIR, O_CC, O_MAXCONNS, O_STATS,
-    O_READY, O_NOGSO, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP, O_BACKLOG,
+    O_READY, O_NOGSO, O_RXRING, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP, O_BACKLOG,
     O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL, O_EVICT
 };
 
@@ -164,6 +166,7 @@ int main(int argc, char **argv)
         {"stats-file", required_argument, NULL, O_STATS},
         {"ready-file", required_argument, NULL, O_READY},
         {"no-gso", no_argument, NULL, O_NOGSO},
+        {"rx-ring", required_argument, NULL, O_RXRING},
         {"quiet", no_argument, NULL, O_QUIET},
         {"verbose", no_argument, NULL, O_VERBOSE},
         {"idle-timeout", required_argument, NULL, O_IDLE},
@@ -277,6 +280,11 @@ int main(int argc, char **argv)
             break;
         case O_NOGSO:
             cfg.no_gso = 1;
+            break;
+        case O_RXRING:
+            if (app_parse_u32(optarg, 64, 1u << 20, &v) < 0)
+                return bad_usage("--rx-ring: expected 64..1048576 frames, got '%s'", optarg);
+            cfg.rx_ring = v;
             break;
         case O_QUIET:
             so.quiet = 1;
