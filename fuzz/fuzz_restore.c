@@ -1,4 +1,4 @@
-// FUZZ_SOURCES: src/common/*.c src/wire/*.c src/tcp/*.c src/stack/*.c src/io/*.c src/api/*.c src/store/*.c
+// FUZZ_SOURCES: src/common/*.c src/wire/*.c src/tcp/*.c src/stack/*.c src/io/*.c src/api/*.c src/state/*.c src/store/*.c src/fleet/fleet_key.c
 // FUZZ_CFLAGS: -Isrc -Iinclude
 // FUZZ_LIBS: -lsodium -lhiredis -lm
 /* libFuzzer harness: the store as untrusted input, through the whole stack
@@ -18,11 +18,26 @@
 
 #include <sodium.h>
 
+#include "fleet/fleet_key.h"
 #include "stack/persist.h"
 #include "stack/stack.h"
+#include "state/flow.h"
 #include "store/store.h"
 
 static const uint8_t KEY[SL_REC_KEY_LEN] = "fuzz key for records, 32 bytes!";
+
+/* Records are sealed with the key the stack derives from its store key
+ * (the fleet secret, src/fleet/fleet_key.h). */
+static const uint8_t *rec_key(void)
+{
+    static struct sl_fleet_keys fk;
+    static int done;
+    if (!done) {
+        sl_fleet_keys_derive(KEY, &fk);
+        done = 1;
+    }
+    return fk.record_mac;
+}
 static uint64_t vnow;
 static uint64_t vclock(void *arg)
 {
@@ -77,14 +92,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < SL_REC_HDR_LEN + SL_REC_MAC_LEN || size > sizeof(rec))
         return 0;
     memcpy(rec, data, size);
-    crypto_auth(rec + size - SL_REC_MAC_LEN, rec, size - SL_REC_MAC_LEN, KEY);
+    crypto_auth(rec + size - SL_REC_MAC_LEN, rec, size - SL_REC_MAC_LEN, rec_key());
     struct sl_flow f;
     uint64_t epoch;
     if (sl_record_peek(rec, size, &f, &epoch) < 0 || !f.lport || !f.rport)
         return 0;
     vnow = 5000000;
     struct sl_record r;
-    if (sl_record_decode(rec, size, KEY, &f, vnow, &r) < 0)
+    if (sl_record_decode(rec, size, rec_key(), &f, vnow, &r) < 0)
         return 0;
     /* the stack must have the record's buffer sizes (else it is refused;
      * that path is cheap and covered too when they differ) */
@@ -107,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct sl_store *st = sl_persist_store(s);
     char key[SL_STORE_KEY_MAX];
-    sl_store_flow_key(key, sizeof(key), &f, "rec");
+    sl_flow_key(key, sizeof(key), &f, "rec");
     if (epoch)
         sl_store_cas_epoch(st, key, 0, epoch, NULL);
     sl_store_put(st, key, rec, size, SL_STORE_ANY, SL_STORE_ANY, NULL);

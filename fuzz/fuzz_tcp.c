@@ -65,6 +65,7 @@
 
 #include "sltcp/sltcp.h"
 #include "tcp/tcp.h"
+#include "tcp/tcp_validate.h"
 #include "wire/wire.h"
 
 #define MAX_OPS 4000
@@ -423,6 +424,16 @@ static void check_tcb(void)
     if (st == SL_TCP_CLOSED) {
         INV("closed_timers", !t->t_rexmt && !t->t_delack && !t->t_keep, "CLOSED with a timer");
         return;
+    }
+    /* Whatever the engine makes of a passive connection, a restoring
+     * instance would accept it (src/tcp/tcp_validate.c never refuses a
+     * control block the engine can produce). */
+    if ((t->flags & SL_TF_PASSIVE) && st >= SL_TCP_SYN_RCVD && st != SL_TCP_TIME_WAIT) {
+        struct sl_tcp_restore_env env = {LADDR, 0xffffff00u, W.cfg.mss, W.cfg.sndbuf,
+                                         W.cfg.rcvbuf, W.now};
+        enum sl_ctr v = sl_tcp_validate_restored(t, &env);
+        INV("restore_validates", v == SL_CTR_ok, "a live tcb is refused for restore: %s",
+            sl_ctr_names[v]);
     }
 
     /* send sequence space */

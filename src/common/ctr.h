@@ -28,6 +28,10 @@
     X(drop_tx_gso_refused)      /* super-frame the device would not cut */  \
     X(impair_dropped) X(impair_duplicated) X(impair_reordered)               \
     X(impair_delayed)                                                        \
+    /* stack work, counted so tests check cost by operations, not time */    \
+    X(table_lookups) X(table_probes) /* 4-tuple table: slots visited */      \
+    X(timer_updates) X(timer_steps)  /* timer heap: levels moved */          \
+    X(impair_ce_marked)         /* ECT packets marked CE (ce=P) */           \
     /* ethernet */                                                           \
     X(drop_eth_short) X(drop_eth_not_for_us) X(drop_eth_type)                \
     /* arp */                                                                \
@@ -72,6 +76,9 @@
     X(drop_tcp_backlog_full) X(drop_tcp_max_conns) X(drop_tcp_nomem)         \
     X(drop_tcp_land) X(drop_tcp_closed_conn)                                 \
     X(tcp_mss_clamped)                                                        \
+    X(tcp_ecn_negotiated)       /* RFC 3168 6.1.1 handshakes agreed on ECN */ \
+    X(tcp_ecn_ce_rx)            /* segments that arrived with CE marked */   \
+    X(tcp_ecn_cwnd_reduced)     /* window cut for an ECE (RFC 3168 6.1.2) */  \
     X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(drop_tcp_syncookie_bad)                                                                   \
     /* externalized state (src/stack/persist.c) */                           \
     X(drop_tx_hold_full)        /* sync: staging arena full, frame lost */   \
@@ -84,11 +91,16 @@
     X(persist_reowned)          /* the store had lost the flow: written again */ \
     X(restore_ok) X(restore_startup) X(restore_on_demand)                    \
     X(restore_bad_record)       /* tampered, foreign or undecodable: refused */ \
+    /* authentic record, impossible control block (src/tcp/tcp_validate.c) */   \
+    X(restore_invalid_state) X(restore_invalid_addr) X(restore_invalid_mss)  \
+    X(restore_invalid_bufsz) X(restore_invalid_sndseq)                       \
+    X(restore_invalid_rcvseq) X(restore_invalid_window)                      \
+    X(restore_invalid_timer)                                                 \
     X(restore_lost_race)        /* another instance took the flow first */  \
     X(restore_ref_error)        /* object bytes could not be read back */    \
     X(restore_store_error)                                                   \
     X(restore_lookup_miss)      /* unknown flow, not in the store: RST */    \
-    X(restore_lookup_limited)   /* lookup budget spent: answered as unknown */ \
+    X(restore_lookup_limited)   /* lookup budget spent: dropped, never a RST */ \
     X(restore_negcache_hit)     /* recently missed: not asked again */       \
     X(drop_tcp_flow_elsewhere)  /* flow owned by another instance, or store away: no RST */ \
     X(persist_evicted)          /* idle connection moved out of memory */

@@ -137,6 +137,11 @@ int sl_io_is_hold(const struct sl_io *io);
 /* Not a hold wrapper: just tx_flush. */
 int sl_io_hold_release(struct sl_io *io);
 void sl_io_hold_discard(struct sl_io *io);
+/* pass != 0: the frames transmitted next are not held: they go to `inner`
+ * at once (in its own batch, kicked at the next flush, release or
+ * discard). The stack sets it per connection (only sync connections'
+ * frames wait for their state to be durable). */
+void sl_io_hold_pass(struct sl_io *io, int pass);
 /* Frees the wrapper (held frames are dropped) and returns inner. */
 struct sl_io *sl_io_hold_unwrap(struct sl_io *io);
 

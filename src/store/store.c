@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,13 @@ int sl_store_open(const char *uri, struct sl_store **out)
         return sl_store_shm_open(uri + 4, out);
     if (!strncmp(uri, "redis://", 8))
         return sl_store_redis_open(uri + 8, out);
+    if (!strncmp(uri, "rediss://", 9)) {
+        /* Debian 12's hiredis (0.14) has no TLS: say what to do instead */
+        fprintf(stderr, "sltcp: store: rediss:// (TLS) is not supported by this hiredis: "
+                        "use a local TLS tunnel (stunnel, see docs/security.md) and "
+                        "redis://127.0.0.1:PORT\n");
+        return -EPROTONOSUPPORT;
+    }
     if (!strncmp(uri, "fault:", 6)) {
         /* fault:OPTS/INNER: OPTS is comma-separated key=value */
         const char *slash = strchr(uri + 6, '/');
@@ -86,6 +94,65 @@ int sl_store_open(const char *uri, struct sl_store **out)
     return -EINVAL;
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int sl_store_pct_decode(const char *in, size_t n, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)in[i];
+        if (c == '%') { /* RFC 3986 2.1 */
+            int h = i + 2 < n ? hexval(in[i + 1]) : -1, l = h >= 0 ? hexval(in[i + 2]) : -1;
+            if (h < 0 || l < 0)
+                return -EINVAL;
+            c = h << 4 | l;
+            i += 2;
+        }
+        if (c == 0 || k + 1 >= cap)
+            return -EINVAL;
+        out[k++] = (char)c;
+    }
+    if (!cap)
+        return -EINVAL;
+    out[k] = 0;
+    return (int)k;
+}
+
+const char *sl_store_uri_redact(const char *uri, char *buf, size_t cap)
+{
+    if (!uri)
+        return "";
+    snprintf(buf, cap, "%s", uri);
+    /* every "SCHEME://USERINFO@" (also inside fault:OPTS/INNER): hide what
+     * follows the first ':' of the userinfo (RFC 3986 3.2.1) */
+    for (char *p = strstr(buf, "://"); p; p = strstr(p, "://")) {
+        p += 3;
+        size_t auth = strcspn(p, "/?#");
+        char *at = memrchr(p, '@', auth);
+        if (!at)
+            continue;
+        char *colon = memchr(p, ':', (size_t)(at - p));
+        if (!colon)
+            continue;
+        size_t tail = strlen(at) + 1;
+        if ((size_t)(colon + 1 - buf) + 3 + tail > cap)
+            return "(store URI)";
+        memmove(colon + 4, at, tail);
+        memcpy(colon + 1, "***", 3);
+        p = colon + 4;
+    }
+    return buf;
+}
+
 void sl_store_close(struct sl_store *s)
 {
     if (!s)
@@ -117,6 +184,7 @@ static int count(struct sl_store *s, int rc)
     case ENOBUFS: st->err_nobufs++; break;
     case ENOSPC: st->err_nospc++; break;
     case EINVAL: case ENAMETOOLONG: st->err_inval++; break;
+    case EPERM: st->err_perm++; break;
     default: st->err_other++; break;
     }
     return rc;
@@ -368,84 +436,6 @@ void sl_store_stats_dump(const struct sl_store *s, FILE *f)
 
 /* ------------------------------------------------------------------ */
 /* keys                                                                */
-
-static int fmt_ip(char *b, size_t cap, uint32_t a)
-{
-    return snprintf(b, cap, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
-}
-
-int sl_store_flow_key(char *buf, size_t cap, const struct sl_flow *f, const char *part)
-{
-    char l[16], r[16];
-    fmt_ip(l, sizeof(l), f->laddr);
-    fmt_ip(r, sizeof(r), f->raddr);
-    int n = snprintf(buf, cap, "sl:{%s:%u-%s:%u}:%s", l, f->lport, r, f->rport,
-                     part ? part : "");
-    if (n < 0 || (size_t)n >= cap || (size_t)n >= SL_STORE_KEY_MAX)
-        return -ENAMETOOLONG;
-    return n;
-}
-
-int sl_store_listener_prefix(char *buf, size_t cap, uint32_t laddr, uint16_t lport)
-{
-    char l[16];
-    fmt_ip(l, sizeof(l), laddr);
-    int n = lport ? snprintf(buf, cap, "sl:{%s:%u-", l, lport) : snprintf(buf, cap, "sl:{%s:", l);
-    if (n < 0 || (size_t)n >= cap)
-        return -ENAMETOOLONG;
-    return n;
-}
-
-static const char *parse_ipport(const char *p, uint32_t *a, uint16_t *port, char end)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) {
-        if (*p < '0' || *p > '9')
-            return NULL;
-        unsigned o = 0;
-        int d = 0;
-        while (*p >= '0' && *p <= '9' && d < 4) {
-            o = o * 10 + (unsigned)(*p++ - '0');
-            d++;
-        }
-        if (o > 255 || d > 3)
-            return NULL;
-        v = v << 8 | o;
-        if (i < 3 && *p++ != '.')
-            return NULL;
-    }
-    if (*p++ != ':')
-        return NULL;
-    unsigned pv = 0;
-    int d = 0;
-    while (*p >= '0' && *p <= '9' && d < 6) {
-        pv = pv * 10 + (unsigned)(*p++ - '0');
-        d++;
-    }
-    if (!d || pv > 65535 || *p++ != end)
-        return NULL;
-    *a = v;
-    *port = (uint16_t)pv;
-    return p;
-}
-
-int sl_store_flow_parse(const char *key, struct sl_flow *f, const char **part)
-{
-    if (!key || strncmp(key, "sl:{", 4))
-        return -EINVAL;
-    struct sl_flow x;
-    const char *p = parse_ipport(key + 4, &x.laddr, &x.lport, '-');
-    if (!p)
-        return -EINVAL;
-    p = parse_ipport(p, &x.raddr, &x.rport, '}');
-    if (!p || *p != ':')
-        return -EINVAL;
-    if (f)
-        *f = x;
-    if (part)
-        *part = p + 1;
-    return 0;
-}
 
 void sl_store_key_tag(const char *key, const char **tag, size_t *len)
 {

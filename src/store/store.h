@@ -6,8 +6,9 @@
  *   "shm:NAME[?slots=N&max=BYTES]"  /dev/shm/NAME, shared by processes,
  *                                   survives them; crash-safe double-buffered
  *                                   slots (store_shm.c)
- *   "redis://HOST:PORT[?wait=N&wait_ms=W&timeout_ms=T&cluster=1]"
- *                                   hiredis, pipelined; WAIT for N replicas
+ *   "redis://[USER:PASS@|:PASS@]HOST:PORT[?wait=N&wait_ms=W&timeout_ms=T&cluster=1]"
+ *                                   hiredis, pipelined, AUTH on every
+ *                                   connect; WAIT for N replicas
  *                                   after each write batch; cluster=1: no
  *                                   script spans two flows (store_redis.c)
  *   "fault:OPTS/INNER_URI"          fault injection around any other store
@@ -15,7 +16,7 @@
  *
  * Keys are strings of at most SL_STORE_KEY_MAX-1 bytes, no NUL. A flow's
  * keys share one Redis Cluster hash tag, the text between the first '{' and
- * the next '}' (sl_store_flow_key builds "sl:{198.18.0.2:80-198.18.0.1:41234}:rec").
+ * the next '}' (state/flow.h names flows "sl:{198.18.0.2:80-198.18.0.1:41234}:rec").
  * The OWNER EPOCH belongs to the tag, not to a key: every key of a flow is
  * fenced by the same epoch. It is 0 while nobody owns the flow. The key
  * "<prefix>{TAG}:epoch" is reserved for it and is listed by sl_store_list.
@@ -50,6 +51,8 @@
  *   -ENOBUFS       get: buffer too small (*len = the size needed)
  *   -ENOSPC        shm: region full, or value larger than the slot
  *   -EINVAL        bad arguments (key too long, reserved key, ...)
+ *   -EPERM         open: the store is not ours (shm: region owned by another
+ *                  uid, or not mode 0600, or a symlink); redis: AUTH refused
  * Every call is counted in the store's struct sl_store_stats. */
 #ifndef SL_STORE_H
 #define SL_STORE_H
@@ -59,7 +62,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "store/record.h"
 
 #define SL_STORE_KEY_MAX 128 /* including the NUL */
 #define SL_STORE_ANY UINT64_MAX /* "no condition" for expected_version / fence */
@@ -75,6 +77,7 @@ struct sl_store;
     X(batch_ops)        /* ops executed through batches */                     \
     X(err_noent) X(err_stale) X(err_badmsg) X(err_connrefused)                 \
     X(err_timeout) X(err_io) X(err_nobufs) X(err_nospc) X(err_inval)           \
+    X(err_perm)         /* not ours (shm owner/mode) or AUTH refused (redis) */\
     X(err_other)                                                               \
     X(bytes_put) X(bytes_got)                                                  \
     X(reconnects)       /* redis: successful (re)connections after the first */\
@@ -196,13 +199,6 @@ const struct sl_store_stats *sl_store_stats(const struct sl_store *s);
 void sl_store_stats_dump(const struct sl_store *s, FILE *f);
 
 /* ---- keys ---- */
-/* "sl:{L.L.L.L:LP-R.R.R.R:RP}:PART"; returns the length or -ENAMETOOLONG. */
-int sl_store_flow_key(char *buf, size_t cap, const struct sl_flow *f, const char *part);
-/* Prefix of all keys of flows on local address/port: "sl:{L.L.L.L:LP-"
- * (lport 0: every port of the address, "sl:{L.L.L.L:"). */
-int sl_store_listener_prefix(char *buf, size_t cap, uint32_t laddr, uint16_t lport);
-/* Parses a key built by sl_store_flow_key; *part points into key. */
-int sl_store_flow_parse(const char *key, struct sl_flow *f, const char **part);
 /* The flow's hash tag of a key: [*tag, *tag + *len), including the braces;
  * the whole key if it has none. */
 void sl_store_key_tag(const char *key, const char **tag, size_t *len);
@@ -231,6 +227,13 @@ uint64_t sl_store_fault_ops(const struct sl_store *s);
 uint64_t sl_store_fault_injected(const struct sl_store *s);
 /* "down" mode on/off (sl_store_reconnect also clears it). */
 int sl_store_fault_disconnect(struct sl_store *s, bool down);
+
+/* ---- URIs ---- */
+/* The URI with any password replaced by "***" (for logs), in buf. */
+const char *sl_store_uri_redact(const char *uri, char *buf, size_t cap);
+/* Percent-decodes n bytes of in (RFC 3986 2.1) into out (NUL-terminated);
+ * returns the length, or -EINVAL (bad escape, NUL, does not fit). */
+int sl_store_pct_decode(const char *in, size_t n, char *out, size_t cap);
 
 /* ---- backend constructors (store.c dispatches to them) ---- */
 int sl_store_mem_open(const char *opts, struct sl_store **out);

@@ -20,9 +20,19 @@
  * (default 1000). A lost connection is dropped; the next op reconnects at
  * once, and while the server stays away reconnects back off exponentially
  * (10 ms .. 1 s) with ops failing fast with -ECONNREFUSED in between.
- * Not supported: Cluster redirections (MOVED/ASK: use one node or a proxy),
- * AUTH/TLS. */
+ * Authentication: "redis://USER:PASS@HOST:PORT" (an ACL user, Redis >= 6)
+ * or "redis://:PASS@HOST:PORT" (requirepass); USER and PASS are
+ * percent-decoded. Without a password in the URI, the environment
+ * variable SLTCP_REDIS_PASSWORD is used if set (a command line is visible
+ * to every local user in ps). AUTH is sent on every (re)connect, before
+ * anything else. A refused AUTH (or NOAUTH: the server wants a password
+ * we do not have) is -EPERM, and sl_store_redis_open already fails with
+ * it when the server answers at open time. The password is never printed.
+ * TLS: the Debian 12 hiredis (0.14) has no TLS support; run a local TLS
+ * tunnel (stunnel, docs/security.md) and point the URI at it.
+ * Not supported: Cluster redirections (MOVED/ASK: use one node or a proxy). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -74,6 +84,8 @@ struct redis_store {
     struct sl_store base;
     char host[256];
     int port;
+    char user[128], pass[256]; /* AUTH credentials; pass[0] == 0: no AUTH */
+    bool auth_logged;          /* one line per run of refusals */
     redisContext *c;
     uint32_t timeout_ms, wait_n, wait_ms;
     bool cluster; /* one script per flow (hash tag), never across flows */
@@ -117,6 +129,55 @@ static void drop_conn(struct redis_store *r)
     r->next_try_ms = 0;
 }
 
+static bool is_auth_error(const redisReply *x)
+{
+    return x && x->type == REDIS_REPLY_ERROR &&
+           (!strncmp(x->str, "NOAUTH", 6) || !strncmp(x->str, "WRONGPASS", 9) ||
+            !strncmp(x->str, "NOPERM", 6) || strstr(x->str, "invalid password") ||
+            strstr(x->str, "invalid username"));
+}
+
+/* Logs a refused AUTH once (until a connection succeeds again); the
+ * password never appears, only the user and the server's error. */
+static void auth_refused(struct redis_store *r, const char *why)
+{
+    if (r->auth_logged)
+        return;
+    r->auth_logged = true;
+    fprintf(stderr, "sltcp: store: redis %s:%d refused authentication%s%s%s: %.200s\n", r->host,
+            r->port, r->user[0] ? " as user '" : "", r->user, r->user[0] ? "'" : "", why);
+}
+
+/* AUTH [user] pass on a fresh connection (RFC-less: Redis AUTH command). */
+static int authenticate(struct redis_store *r)
+{
+    if (!r->pass[0])
+        return 0;
+    const char *argv[3] = {"AUTH"};
+    size_t al[3] = {4};
+    int argc = 1;
+    if (r->user[0]) {
+        argv[argc] = r->user;
+        al[argc++] = strlen(r->user);
+    }
+    argv[argc] = r->pass;
+    al[argc++] = strlen(r->pass);
+    redisReply *rep = redisCommandArgv(r->c, argc, argv, al);
+    if (!rep) {
+        int e = errno;
+        return ctx_err(r->c, e);
+    }
+    int rc = 0;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        auth_refused(r, rep->str);
+        rc = -EPERM;
+    } else if (rep->type != REDIS_REPLY_STATUS) {
+        rc = -EIO;
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
 static int load_scripts(struct redis_store *r)
 {
     for (int i = 0; i < SC_N; i++)
@@ -132,6 +193,9 @@ static int load_scripts(struct redis_store *r)
         if (rep->type == REDIS_REPLY_STRING && rep->len == 40) {
             memcpy(r->sha[i], rep->str, 40);
             r->sha[i][40] = 0;
+        } else if (is_auth_error(rep)) {
+            auth_refused(r, rep->str);
+            rc = -EPERM; /* NOAUTH: the server wants a password */
         } else if (!rc) {
             rc = -EIO;
         }
@@ -165,7 +229,9 @@ static int ensure_conn(struct redis_store *r)
     }
     if (!rc) {
         r->c = c;
-        rc = load_scripts(r);
+        rc = authenticate(r);
+        if (!rc)
+            rc = load_scripts(r);
         if (rc) {
             redisFree(r->c);
             r->c = NULL;
@@ -182,6 +248,7 @@ static int ensure_conn(struct redis_store *r)
         return rc;
     }
     r->backoff_ms = 0;
+    r->auth_logged = false;
     if (r->ever_connected)
         r->base.stats.reconnects++;
     r->ever_connected = true;
@@ -632,6 +699,7 @@ static void redis_close(struct sl_store *s)
     struct redis_store *r = (struct redis_store *)s;
     if (r->c)
         redisFree(r->c);
+    explicit_bzero(r->pass, sizeof(r->pass));
     free(r);
 }
 
@@ -658,6 +726,31 @@ int sl_store_redis_open(const char *spec, struct sl_store **out)
     r->wait_ms = 100;
     const char *q = strchr(spec, '?');
     size_t hl = q ? (size_t)(q - spec) : strlen(spec);
+    /* [USER[:PASS]@]: the last '@' before the options ends the userinfo */
+    const char *at = memrchr(spec, '@', hl);
+    if (at) {
+        const char *ui = spec, *pc = memchr(ui, ':', (size_t)(at - ui));
+        size_t ul = (size_t)((pc ? pc : at) - ui);
+        if (sl_store_pct_decode(ui, ul, r->user, sizeof(r->user)) < 0)
+            goto bad;
+        if (pc && sl_store_pct_decode(pc + 1, (size_t)(at - pc - 1), r->pass,
+                                      sizeof(r->pass)) < 0)
+            goto bad;
+        if (pc && !r->pass[0]) /* "user:@host": an empty password is none */
+            goto bad;
+        hl -= (size_t)(at + 1 - spec);
+        spec = at + 1;
+    }
+    if (!r->pass[0]) {
+        const char *env = getenv("SLTCP_REDIS_PASSWORD");
+        if (env && *env) {
+            if (strlen(env) >= sizeof(r->pass))
+                goto bad;
+            strcpy(r->pass, env);
+        }
+    }
+    if (r->user[0] && !r->pass[0])
+        goto bad; /* an ACL user needs its password */
     const char *colon = memrchr(spec, ':', hl);
     char *end;
     long port = colon ? strtol(colon + 1, &end, 10) : 0;
@@ -692,11 +785,22 @@ int sl_store_redis_open(const char *spec, struct sl_store **out)
                 goto bad;
         }
     }
-    /* Not connecting here: the first op does, so a store that is down at
-     * start-up is an ordinary -ECONNREFUSED, not a failed open. */
+    /* A store that is down at start-up is an ordinary -ECONNREFUSED for
+     * the first ops, not a failed open; but one that answers and refuses
+     * our credentials is a configuration error the operator must see now. */
+    {
+        int rc = ensure_conn(r);
+        if (rc == -EPERM) {
+            redis_close(&r->base);
+            return -EPERM;
+        }
+        r->backoff_ms = 0;
+        r->next_try_ms = 0;
+    }
     *out = &r->base;
     return 0;
 bad:
+    explicit_bzero(r->pass, sizeof(r->pass));
     free(r);
     return -EINVAL;
 }

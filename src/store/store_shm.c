@@ -34,6 +34,9 @@
  * fenced put/del checks it holding the same lock until its value is
  * published, so no write of a superseded owner can land after a new owner
  * took over (lock order: index < epoch slot < value slot).
+ * Ownership: a region is created O_EXCL|O_NOFOLLOW, mode 0600; an existing
+ * one is used only if it is ours with mode 0600 (open_region), else the
+ * open fails with -EPERM.
  * The region's creator initializes it under flock(LOCK_EX); a creator that
  * dies half-way leaves `ready` clear, and the next opener initializes again.
  */
@@ -42,6 +45,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -604,6 +608,61 @@ int sl_store_shm_unlink(const char *name)
     return shm_unlink(path) ? -errno : 0;
 }
 
+/* Opens the region for reading and writing. A new region is created with
+ * O_EXCL|O_NOFOLLOW and mode 0600 (whatever the umask). An existing one is
+ * used only if it is a regular file with one link, owned by our effective
+ * uid, mode exactly 0600: anyone else who could create or open it could
+ * read every connection's state and forge records (/dev/shm is writable
+ * by every local user, so a region name can be squatted before we start).
+ * Returns the descriptor or a negative errno; -EPERM (with one line on
+ * stderr saying why) for a region that is not ours. */
+static int open_region(const char *path)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            if (fchmod(fd, 0600)) { /* a umask may have taken bits away */
+                int e = errno;
+                close(fd);
+                return -e;
+            }
+            return fd;
+        }
+        if (errno != EEXIST)
+            return -errno;
+        fd = shm_open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue; /* removed between the two calls: create it */
+            int e = errno;
+            if (e == EACCES || e == ELOOP)
+                fprintf(stderr, "sltcp: store: shm region /dev/shm%s exists and cannot be "
+                        "opened (%s): not ours; remove it or choose another name\n",
+                        path, strerror(e));
+            return e == EACCES || e == ELOOP ? -EPERM : -e;
+        }
+        struct stat st;
+        if (fstat(fd, &st)) {
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 07777) != 0600 ||
+            st.st_nlink != 1) {
+            fprintf(stderr, "sltcp: store: shm region /dev/shm%s belongs to uid %u with mode "
+                    "%04o, not to uid %u with mode 0600: refused (another user may have "
+                    "created it to read or forge connection state); remove it or choose "
+                    "another name\n",
+                    path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+                    (unsigned)geteuid());
+            close(fd);
+            return -EPERM;
+        }
+        return fd;
+    }
+    return -EAGAIN;
+}
+
 static int parse_u64(const char *v, uint64_t *out)
 {
     char *end;
@@ -661,9 +720,9 @@ int sl_store_shm_open(const char *spec, struct sl_store **out)
     if (SHM_HDR_SIZE + want_slots * want_slot_size > SHM_MAX_TOTAL)
         return -EINVAL;
 
-    int fd = shm_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open_region(path);
     if (fd < 0)
-        return -errno;
+        return fd;
     /* Serialize initialization; a dead initializer's lock is released by
      * the kernel. Bounded wait. */
     int rc = 0;

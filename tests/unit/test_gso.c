@@ -10,18 +10,6 @@
 #include "io/io.h"
 #include "wire/wire.h"
 
-#define CHECK_EQ(a, b)                                                                     \
-    do {                                                                                   \
-        long long a_ = (long long)(a), b_ = (long long)(b);                                \
-        if (a_ == b_) {                                                                    \
-            passed++;                                                                      \
-        } else {                                                                           \
-            failed++;                                                                      \
-            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld != %lld)\n", __FILE__, \
-                    __LINE__, #a, #b, a_, b_);                                             \
-        }                                                                                  \
-    } while (0)
-
 static const uint32_t SRC = 0xc6120002u, DST = 0xc6120001u; /* 198.18.0.2 -> .1 */
 static const uint8_t MAC_A[6] = {2, 0, 0, 0, 0, 1}, MAC_B[6] = {2, 0, 0, 0, 0, 2};
 #define SEQ0 0xfffff000u /* wraps inside the frame */
