@@ -23,7 +23,8 @@ int sl_stack_create(const struct sl_config *cfg, sl_stack **out, char *err, size
         return -EINVAL;
     }
     struct sl_io *io;
-    r = sl_io_open(cfg->dev, &io, err, errlen);
+    struct sl_io_opts io_opts = {.rx_frames = cfg->rx_ring};
+    r = sl_io_open_opts(cfg->dev, &io_opts, &io, err, errlen);
     if (r < 0)
         return r;
     return sl_stack_create_io(cfg, io, NULL, NULL, out, err, errlen);

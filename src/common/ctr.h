@@ -17,6 +17,7 @@
     X(rx_frames) X(rx_bytes) X(tx_frames) X(tx_bytes) X(tx_gso_frames)       \
     X(rx_csum_unverified)       /* CSUMNOTREADY / NEEDS_CSUM: trusted */     \
     X(rx_oversize_frames)       /* GRO frames larger than the MTU */         \
+    X(rx_copied_frames)         /* larger than a ring slot: read with recv */ \
     X(drop_tx_ring_full) X(drop_tx_error) X(drop_rx_truncated)            \
     X(drop_rx_ring_full)        /* kernel dropped: our RX ring was full */               \
     X(tx_offload_changes)       /* the device's transmit offloads changed */ \

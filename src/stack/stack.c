@@ -802,21 +802,46 @@ static void deliver(struct sl_stack *s)
     }
 }
 
+#define SL_RX_BURST 64
+#define SL_RX_PER_STEP 1024u
+#define SL_TIMERS_PER_STEP 256u
+#define SL_TIMER_HOLD_US 5000u
+
 static int step(struct sl_stack *s)
 {
     int work = 0;
     s->now = s->clock(s->clock_arg);
-    struct sl_frame fr[64];
-    int n = s->io->ops->rx_burst(s->io, fr, 64);
-    for (int i = 0; i < n; i++)
-        sl_netif_rx(s, &fr[i]);
-    if (n > 0) {
-        s->io->ops->rx_release(s->io);
-        work = 1;
+    /* Read what has arrived, in bursts, up to SL_RX_PER_STEP frames: a
+     * backlog (after the process was off the CPU) is drained in few
+     * iterations, and its ACKs are seen before the timers run. */
+    struct sl_frame fr[SL_RX_BURST];
+    int drained = 0;
+    for (unsigned got = 0; got < SL_RX_PER_STEP;) {
+        int n = s->io->ops->rx_burst(s->io, fr, SL_RX_BURST);
+        for (int i = 0; i < n; i++)
+            sl_netif_rx(s, &fr[i]);
+        if (n > 0) {
+            s->io->ops->rx_release(s->io);
+            work = 1;
+        }
+        if (n < SL_RX_BURST) {
+            drained = 1;
+            break;
+        }
+        got += (unsigned)n;
     }
     struct sl_conn *c;
-    unsigned guard = s->heap_len + 1;
-    while ((c = sl_heap_top(s)) && c->deadline <= s->now && guard--) {
+    /* Timers wait (SL_TIMER_HOLD_US at most) while frames are still
+     * waiting in the ring: the ACK that would stop a retransmission may
+     * be among them. Bounded: thousands of timers due at once (a burst of
+     * connections opened together) are spread over iterations, so that
+     * the receive ring is read in between. */
+    unsigned guard = 0;
+    if (drained || s->now - s->timers_at >= SL_TIMER_HOLD_US) {
+        s->timers_at = s->now;
+        guard = s->heap_len < SL_TIMERS_PER_STEP ? s->heap_len + 1 : SL_TIMERS_PER_STEP;
+    }
+    while (guard-- && (c = sl_heap_top(s)) && c->deadline <= s->now) {
         struct sl_tcp_bufs b = {c->snd, c->rcv};
         sl_tcp_timers(&c->tcb, &b, s->now, sl_out_reset(s));
         sl_conn_after(s, c);

@@ -107,6 +107,7 @@ struct sl_stack {
     uint32_t n_free_snd, n_free_rcv, free_cap;
 
     uint64_t now;
+    uint64_t timers_at; /* when the timers last ran (stack.c:step) */
     sl_clock_fn clock; /* sl_clock_us by default; simulations pass a virtual one */
     void *clock_arg;
     uint64_t ctr[SL_CTR__COUNT];
