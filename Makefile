@@ -5,9 +5,10 @@
 #   make asan    ASan/UBSan build in build-asan/ + every test (unit and integration)
 #   make clang   clang build in build-clang/ + unit tests
 #   make bench   build + bench/bench_http.sh (root; slhttpd vs kernel nginx)
+#   make soak    build + bench/bench_kill.sh (root; 1,000 kills on shm and Redis)
 JOBS ?= 2
 
-.PHONY: all deps build test demo asan clang bench clean
+.PHONY: all deps build test demo asan clang bench soak clean
 
 all: build
 
@@ -36,6 +37,9 @@ clang:
 
 bench: build
 	SL_BUILD=$(CURDIR)/build bash bench/bench_http.sh
+
+soak: build
+	SL_BUILD=$(CURDIR)/build bash bench/bench_kill.sh
 
 clean:
 	rm -rf build build-asan build-clang

@@ -91,7 +91,7 @@ for ((i = 1; i < NADDR; i++)); do
 done
 log "client source addresses: $SRCS (round-robin), source ports 10000-$((10000 + (N + NADDR - 1) / NADDR - 1)) on each"
 make_file small.bin 1K
-head -c 32 /dev/urandom >"$WORK/store.key"
+(umask 077 && head -c 32 /dev/urandom >"$WORK/store.key")
 
 SHM_NAME=slidle$$
 # the store file goes on any exit: normal (EXIT), INT/TERM (lib's handler

@@ -27,7 +27,7 @@ BENCH_BULK=${BENCH_BULK:-500M}
 topo_up
 make_file small.bin 1K
 make_file bulk.bin "$BENCH_BULK"
-head -c 32 /dev/urandom >"$WORK/store.key"
+(umask 077 && head -c 32 /dev/urandom >"$WORK/store.key")
 start_redis_srv
 SHM_NAME=slbench$$
 trap 'rm -f "/dev/shm/$SHM_NAME"; cleanup' EXIT

@@ -1,8 +1,8 @@
-/* libFuzzer harness for the flow record codec (src/store/record.c). Build
+/* libFuzzer harness for the flow record codec (src/state/record.c). Build
  * and run (from the repo root):
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Iinclude
- *     src/store/record.c fuzz/fuzz_record.c -lsodium -o /tmp/fuzz_record
+ *     src/state/record.c fuzz/fuzz_record.c -lsodium -o /tmp/fuzz_record
  *   /tmp/fuzz_record -max_total_time=60 fuzz/corpus/record
  *
  * The input is treated as an encoded record, three ways:
@@ -24,7 +24,7 @@
 
 #include <sodium.h>
 
-#include "store/record.h"
+#include "state/record.h"
 
 #define FUZZ_ASSERT(c)                                                                \
     do {                                                                              \

@@ -1,4 +1,4 @@
-// FUZZ_SOURCES: src/common/*.c src/wire/*.c src/tcp/*.c src/stack/*.c src/io/*.c src/api/*.c src/store/*.c
+// FUZZ_SOURCES: src/common/*.c src/wire/*.c src/tcp/*.c src/stack/*.c src/io/*.c src/api/*.c src/state/*.c src/store/*.c src/fleet/fleet_key.c
 // FUZZ_CFLAGS: -Isrc -Iinclude
 // FUZZ_LIBS: -lsodium -lhiredis -lm
 /* libFuzzer harness: the store as untrusted input, through the whole stack.
@@ -34,11 +34,26 @@
 
 #include <sodium.h>
 
+#include "fleet/fleet_key.h"
 #include "stack/persist.h"
 #include "stack/stack.h"
+#include "state/flow.h"
 #include "store/store.h"
 
 static const uint8_t KEY[SL_REC_KEY_LEN] = "fuzz key for records, 32 bytes!";
+
+/* Records are sealed with the key the stack derives from its store key
+ * (the fleet secret, src/fleet/fleet_key.h). */
+static const uint8_t *rec_key(void)
+{
+    static struct sl_fleet_keys fk;
+    static int done;
+    if (!done) {
+        sl_fleet_keys_derive(KEY, &fk);
+        done = 1;
+    }
+    return fk.record_mac;
+}
 static uint64_t vnow;
 static uint64_t vclock(void *arg)
 {
@@ -111,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size -= CFG_LEN;
     memcpy(rec, data, size);
     if (!(c0 & 16))
-        crypto_auth(rec + size - SL_REC_MAC_LEN, rec, size - SL_REC_MAC_LEN, KEY);
+        crypto_auth(rec + size - SL_REC_MAC_LEN, rec, size - SL_REC_MAC_LEN, rec_key());
     struct sl_flow f;
     uint64_t epoch;
     if (sl_record_peek(rec, size, &f, &epoch) < 0 || !f.lport || !f.rport)
@@ -121,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const uint32_t BUFS[8] = {0, 4096, 8192, 16384, 32768, 65536, 131072, 262144};
     uint32_t sb = BUFS[c1 & 7], rb = BUFS[(c1 >> 3) & 7];
     struct sl_record r;
-    if ((!sb || !rb) && sl_record_decode(rec, size, KEY, &f, vnow, &r) == 0) {
+    if ((!sb || !rb) && sl_record_decode(rec, size, rec_key(), &f, vnow, &r) == 0) {
         if (!sb)
             sb = r.tcb.snd_bufsz;
         if (!rb)
@@ -161,7 +176,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (lazy && sl_listen(s, f.lport, &lo, listen_cb, NULL, &l) < 0)
         l = NULL;
     char key[SL_STORE_KEY_MAX];
-    sl_store_flow_key(key, sizeof(key), &f, "rec");
+    sl_flow_key(key, sizeof(key), &f, "rec");
     switch (c3 & 3) {
     case 0: if (epoch) sl_store_cas_epoch(st, key, 0, epoch, NULL); break;
     case 1: break;

@@ -1,4 +1,4 @@
-// FUZZ_SOURCES: src/common/*.c src/wire/*.c src/tcp/*.c src/stack/*.c src/io/*.c src/api/*.c src/store/*.c
+// FUZZ_SOURCES: src/common/*.c src/wire/*.c src/tcp/*.c src/stack/*.c src/io/*.c src/api/*.c src/state/*.c src/store/*.c src/fleet/fleet_key.c
 // FUZZ_CFLAGS: -Isrc -Iinclude
 // FUZZ_LIBS: -lsodium -lhiredis -lm
 /* libFuzzer harness: arbitrary values under the store's key prefix, as
@@ -27,8 +27,10 @@
 
 #include <sodium.h>
 
+#include "fleet/fleet_key.h"
 #include "stack/persist.h"
 #include "stack/stack.h"
+#include "state/flow.h"
 #include "store/store.h"
 
 #define SRV 0xc6120002u /* 198.18.0.2 */
@@ -36,6 +38,18 @@
 #define PORT 80
 
 static const uint8_t KEY[SL_REC_KEY_LEN] = "fuzz key for records, 32 bytes!";
+
+/* Records are sealed with the key the stack derives from its store key. */
+static const uint8_t *rec_key(void)
+{
+    static struct sl_fleet_keys fk;
+    static int done;
+    if (!done) {
+        sl_fleet_keys_derive(KEY, &fk);
+        done = 1;
+    }
+    return fk.record_mac;
+}
 static uint64_t vnow;
 static uint64_t vclock(void *arg)
 {
@@ -137,14 +151,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             val[17] = (uint8_t)(f.lport >> 8);
             val[18] = (uint8_t)f.rport;
             val[19] = (uint8_t)(f.rport >> 8);
-            crypto_auth(val + len - SL_REC_MAC_LEN, val, len - SL_REC_MAC_LEN, KEY);
+            crypto_auth(val + len - SL_REC_MAC_LEN, val, len - SL_REC_MAC_LEN, rec_key());
         }
         static const char *const parts[4] = {"rec", NULL, "ckpt", NULL};
         char key[SL_STORE_KEY_MAX];
         if ((sel & 3) == 3)
             snprintf(key, sizeof(key), "sl:{198.18.0.2:80-%u", (unsigned)ep);
         else
-            sl_store_flow_key(key, sizeof(key), &f, parts[sel & 3] ? parts[sel & 3] : "rec");
+            sl_flow_key(key, sizeof(key), &f, parts[sel & 3] ? parts[sel & 3] : "rec");
         if (ep)
             sl_store_cas_epoch(st, key, 0, ep, NULL);
         if ((sel & 3) != 1)

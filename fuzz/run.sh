@@ -47,8 +47,8 @@ CC=${CC:-clang}
 target_info() { # name -> "sources|cflags|libs"
     case $1 in
     fuzz_wire) echo "src/common/ctr.c src/wire/*.c|-Isrc -Iinclude|" ;;
-    fuzz_http) echo "apps/slhttpd/http_parse.c|-Iapps/slhttpd|" ;;
-    fuzz_record) echo "src/common/ctr.c src/store/record.c|-Isrc -Iinclude|-lsodium" ;;
+    fuzz_http) echo "apps/slhttpd/http_parse.c apps/common/httptok.c|-Iapps/slhttpd -Iapps/common|" ;;
+    fuzz_record) echo "src/common/ctr.c src/state/record.c|-Isrc -Iinclude|-lsodium" ;;
     *) echo "" ;;
     esac
 }

@@ -25,7 +25,7 @@ make_file file-1K.bin 1K
 make_file file-1M.bin 1M
 make_file file-100M.bin 100M
 make_file file-200M.bin 200M
-head -c 32 /dev/urandom >"$WORK/store.key"
+(umask 077 && head -c 32 /dev/urandom >"$WORK/store.key")
 SHM_NAME=sldemo$$
 trap 'rm -f "/dev/shm/$SHM_NAME"; cleanup' EXIT
 ARGS=(--quiet --store "shm:$SHM_NAME" --durability sync --store-key "$WORK/store.key")

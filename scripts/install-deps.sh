@@ -6,10 +6,10 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake clang pkg-config
-  libsodium-dev libhiredis-dev libbpf-dev libxdp-dev libcmocka-dev
+  libsodium-dev libhiredis-dev libbpf-dev libxdp-dev libcmocka-dev bpftool
   curl wget apache2-utils wrk nginx-light python3
   iproute2 ethtool tcpdump socat xxd openssl procps iputils-ping
-  python3-scapy redis-server libclang-rt-14-dev
+  python3-scapy redis-server libclang-rt-14-dev haproxy
 )
 
 missing=()

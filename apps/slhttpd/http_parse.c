@@ -1,6 +1,8 @@
 /* slhttpd: resumable HTTP/1.x request parser. See http_parse.h. */
 #include "http_parse.h"
 
+#include "../common/httptok.h"
+
 #include <string.h>
 
 enum { S_LINE_REQ = 0, S_LINE_HDR, S_BODY, S_DONE, S_ERROR };
@@ -48,29 +50,9 @@ static int lower(int c)
     return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
 }
 
-/* tchar (RFC 9110 section 5.6.2) */
-static int is_tchar(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return 1;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* Case-insensitive comparison of [s, s+n) with the lowercase literal lit. */
-static int eq_ci(const char *s, size_t n, const char *lit)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        if (lit[i] == '\0' || lower((unsigned char)s[i]) != lit[i])
-            return 0;
-    }
-    return lit[n] == '\0';
-}
+#define is_tchar http_is_tchar
+#define is_ows http_is_ows
+#define eq_ci http_eq_ci
 
 const char *http_method_name(enum http_method m)
 {
@@ -186,55 +168,28 @@ static enum http_result parse_request_line(struct http_parser *p, size_t n)
     return HTTP_PARSE_INCOMPLETE;
 }
 
-/* Parses the Connection field value: a comma-separated token list. */
-static void parse_connection(struct http_request *r, const char *v, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        size_t s, e;
-        while (i < n && (is_ows(v[i]) || v[i] == ','))
-            i++;
-        s = i;
-        while (i < n && v[i] != ',')
-            i++;
-        e = i;
-        while (e > s && is_ows(v[e - 1]))
-            e--;
-        if (eq_ci(v + s, e - s, "close"))
-            r->conn_close = 1;
-        else if (eq_ci(v + s, e - s, "keep-alive"))
-            r->conn_keep_alive = 1;
-    }
-}
-
 /* One header field line in buf[line_start, line_start + n). */
 static enum http_result parse_header_line(struct http_parser *p, size_t n)
 {
     const char *l = p->buf + p->line_start;
     struct http_request *r = &p->req;
-    size_t i = 0, name_len, vs, ve;
+    struct http_field f;
+    size_t i, name_len;
     const char *v;
 
-    if (is_ows(l[0]))
+    switch (http_field_split(l, n, &f)) {
+    case HTTP_FIELD_FOLDED:
         return fail(p, 400, "obsolete line folding");
-    while (i < n && is_tchar((unsigned char)l[i]))
-        i++;
-    if (i == 0 || i >= n || l[i] != ':')
+    case HTTP_FIELD_BAD_NAME:
         return fail(p, 400, "bad header field name");
-    name_len = i++;
-    while (i < n && is_ows(l[i]))
-        i++;
-    vs = i;
-    ve = n;
-    while (ve > vs && is_ows(l[ve - 1]))
-        ve--;
-    for (i = vs; i < ve; i++) {
-        unsigned char c = (unsigned char)l[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return fail(p, 400, "control character in header value");
+    case HTTP_FIELD_CTL:
+        return fail(p, 400, "control character in header value");
+    case HTTP_FIELD_OK:
+        break;
     }
-    v = l + vs;
-    n = ve - vs; /* value length from here on */
+    name_len = f.name_len;
+    v = f.value;
+    n = f.value_len; /* value length from here on */
 
     if (++r->header_count > HTTP_MAX_HEADERS)
         return fail(p, 431, "too many header fields");
@@ -280,7 +235,8 @@ static enum http_result parse_header_line(struct http_parser *p, size_t n)
             r->has_if_range = 1;
         }
     } else if (eq_ci(l, name_len, "connection")) {
-        parse_connection(r, v, n);
+        r->conn_close |= http_list_has(v, n, "close");
+        r->conn_keep_alive |= http_list_has(v, n, "keep-alive");
     } else if (eq_ci(l, name_len, "expect")) {
         if (eq_ci(v, n, "100-continue"))
             r->expect_continue = 1;

@@ -1,6 +1,8 @@
 /* slhttpd: HTTP/1.1 static file server on sltcp. Command line, signals,
  * stats and the event loop; the HTTP work is in server.c. */
 #include "appcommon.h"
+#include "appopts.h"
+#include "keyfile.h"
 #include "server.h"
 
 #include <errno.h>
@@ -12,6 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,23 +47,19 @@ static void usage(FILE *f)
 "the sltcp user-space TCP/IP stack.\n"
 "\n"
 "required:\n"
-"  --dev packet:IFACE|tap:NAME   network device to own\n"
-"  --addr A.B.C.D/LEN            our IPv4 address and prefix length\n"
+APP_STACK_HELP_REQUIRED
 "  --port N                      TCP port to listen on (1-65535)\n"
 "  --root DIR                    document root; '/' serves DIR/index.html\n"
 "options:\n"
-"  --gateway IP                  default gateway\n"
-"  --impair loss=P,dup=P,reorder=P,delay=MS,seed=N\n"
-"                                impair our own packets (testing)\n"
-"  --cc newreno|cubic            congestion control (default newreno)\n"
+APP_STACK_HELP_OPTIONS
 "  --max-conns N                 connection limit (stack and server)\n"
 "  --backlog N                   half-open + unaccepted connections (default 1024);\n"
 "                                beyond it SYNs are answered with SYN cookies\n"
 "  --no-syncookies               drop SYNs beyond the backlog instead\n"
 "  --max-mem BYTES[K|M|G]        budget for all connection buffers; beyond it\n"
 "                                (or --max-conns) new connections get a RST\n"
-"  --sndbuf BYTES, --rcvbuf BYTES  per-connection buffers (power of two)\n"
-"  --no-gso                      don't use TSO/GSO on transmit\n"
+"  --no-ecn                      answer SYNs that ask for ECN without it (RFC 3168)\n"
+"  --ttl N                       IPv4 TTL of every segment, 1-255 (default 64)\n"
 "  --idle-timeout S              close idle/stalled connections after S seconds\n"
 "                                (default 60, 0 = never)\n"
 "  --stats-file PATH             write counters here on SIGUSR1 and at exit\n"
@@ -74,12 +76,24 @@ static void usage(FILE *f)
 "                                before its state is in the store\n"
 "  --store-key FILE              32-byte secret sealing every record (HMAC);\n"
 "                                all instances sharing a store need the same\n"
-"                                key (default: a built-in development key)\n"
+"                                key. The file must be owned by this user with\n"
+"                                mode 0600 (no group/other access)\n"
+"  --state-dir DIR               without --store-key: the key is DIR/store.key,\n"
+"                                made (random, 0600) on first start and reused\n"
+"                                after (default " STATE_DIR_DEFAULT ")\n"
 "  --evict-idle MS               move connections idle for MS out of memory\n"
 "                                into the store; their next segment brings\n"
 "                                them back (default 0: never)\n"
-"  --spool DIR                   accept PUT /NAME into DIR (NAME.part until\n"
-"                                complete, then renamed; resumes across kills)\n"
+"  --spool DIR                   accept PUT /NAME into DIR (.NAME.ID.part until\n"
+"                                complete, then renamed; resumes across kills);\n"
+"                                DIR must not be the root or inside it\n"
+"  --max-upload BYTES[K|M|G]     largest PUT body (default 1G; larger: 413)\n"
+"  --spool-quota BYTES[K|M|G]    spool files plus uploads in progress (default\n"
+"                                10G; beyond: 507)\n"
+"  --part-timeout S              remove parts nobody wrote for S seconds\n"
+"                                (default 3600, 0 = never)\n"
+"  --user NAME                   after opening the device, the store and the\n"
+"                                directories, run as user NAME (and its group)\n"
 "  On SIGTERM with --store, open connections are left in the store for the\n"
 "  next instance instead of being closed (a restart or deploy).\n"
 "  --quiet                       log errors only\n"
@@ -101,10 +115,70 @@ static int bad_usage(const char *fmt, const char *arg)
 }
 
 
-static int is_pow2(uint32_t v)
+/* The store's key: --store-key FILE, else the state directory's own key
+ * (mem: keeps no state across processes: a random key in memory). */
+static int load_store_key(const char *store, const char *key_file, const char *state_dir,
+                          int quiet, uint8_t key[STORE_KEY_LEN])
 {
-    return v != 0 && (v & (v - 1)) == 0;
+    char err[PATH_MAX + 128];
+    int created = 0, rc;
+    if (key_file != NULL)
+        rc = key_load(key_file, key, err, sizeof(err));
+    else if (strncmp(store, "mem:", 4) == 0) {
+        rc = getrandom(key, STORE_KEY_LEN, 0) == STORE_KEY_LEN ? 0 : -1;
+        if (rc < 0)
+            snprintf(err, sizeof(err), "getrandom: %s", strerror(errno));
+    } else
+        rc = key_state(state_dir, key, &created, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "slhttpd: %s\n", err);
+        return -1;
+    }
+    if (created && !quiet)
+        fprintf(stderr, "slhttpd: made a new store key in %s/%s\n", state_dir, STATE_KEY_NAME);
+    return 0;
 }
+
+/* BYTES with an optional K, M or G suffix (binary), > 0. */
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long m;
+    unsigned shift = 0;
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    m = strtoull(s, &end, 10);
+    if (errno || end == s || m == 0)
+        return -1;
+    if (*end == 'K' || *end == 'k')
+        shift = 10, end++;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20, end++;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30, end++;
+    if (*end || m > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)m << shift;
+    return 0;
+}
+
+/* After the device, the store, the key and the directories are open:
+ * become `pw` for good (groups, gid, uid; no way back, no new privileges). */
+static int drop_privileges(const struct passwd *pw)
+{
+    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        fprintf(stderr, "slhttpd: --user %s: %s\n", pw->pw_name, strerror(errno));
+        return -1;
+    }
+    if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+        fprintf(stderr, "slhttpd: --user %s: root privileges could be regained\n", pw->pw_name);
+        return -1;
+    }
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    return 0;
+}
+
 
 /* Writes the stats to `path` atomically (temp file + rename). */
 static void write_stats_file(const char *path, sl_stack *s, struct server *srv)
@@ -142,50 +216,53 @@ static int write_ready_file(const char *path, uint16_t port)
 }
 
 enum {
-    O_DEV = 256, O_ADDR, O_GATEWAY, O_PORT, O_ROOT, O_IMPAIR, O_CC, O_MAXCONNS, O_STATS,
-    O_READY, O_NOGSO, O_QUIET, O_VERBOSE, O_IDLE, O_SNDBUF, O_RCVBUF, O_HELP, O_BACKLOG,
-    O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL, O_EVICT
+    O__FIRST = 256, O_PORT, O_ROOT, O_MAXCONNS, O_STATS,
+    O_READY, O_NOECN, O_QUIET, O_VERBOSE, O_IDLE, O_HELP, O_BACKLOG,
+    O_NOCOOKIES, O_MAXMEM, O_STORE, O_DURABILITY, O_STOREKEY, O_SPOOL, O_EVICT,
+    O_STATEDIR, O_MAXUPLOAD, O_QUOTA, O_PARTTIMEOUT, O_USER, O_TTL
 };
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"dev", required_argument, NULL, O_DEV},
-        {"addr", required_argument, NULL, O_ADDR},
-        {"gateway", required_argument, NULL, O_GATEWAY},
+        APP_STACK_OPTIONS,
         {"port", required_argument, NULL, O_PORT},
         {"root", required_argument, NULL, O_ROOT},
-        {"impair", required_argument, NULL, O_IMPAIR},
-        {"cc", required_argument, NULL, O_CC},
         {"max-conns", required_argument, NULL, O_MAXCONNS},
         {"backlog", required_argument, NULL, O_BACKLOG},
         {"no-syncookies", no_argument, NULL, O_NOCOOKIES},
         {"max-mem", required_argument, NULL, O_MAXMEM},
         {"stats-file", required_argument, NULL, O_STATS},
         {"ready-file", required_argument, NULL, O_READY},
-        {"no-gso", no_argument, NULL, O_NOGSO},
+        {"no-ecn", no_argument, NULL, O_NOECN},
         {"quiet", no_argument, NULL, O_QUIET},
         {"verbose", no_argument, NULL, O_VERBOSE},
         {"idle-timeout", required_argument, NULL, O_IDLE},
-        {"sndbuf", required_argument, NULL, O_SNDBUF},
-        {"rcvbuf", required_argument, NULL, O_RCVBUF},
         {"help", no_argument, NULL, O_HELP},
         {"store", required_argument, NULL, O_STORE},
         {"durability", required_argument, NULL, O_DURABILITY},
         {"store-key", required_argument, NULL, O_STOREKEY},
+        {"state-dir", required_argument, NULL, O_STATEDIR},
+        {"max-upload", required_argument, NULL, O_MAXUPLOAD},
+        {"spool-quota", required_argument, NULL, O_QUOTA},
+        {"part-timeout", required_argument, NULL, O_PARTTIMEOUT},
+        {"user", required_argument, NULL, O_USER},
         {"spool", required_argument, NULL, O_SPOOL},
         {"evict-idle", required_argument, NULL, O_EVICT},
+        {"ttl", required_argument, NULL, O_TTL},
         {NULL, 0, NULL, 0},
     };
     struct sl_config cfg;
     struct server_opts so;
     const char *root_arg = NULL, *stats_file = NULL, *ready_file = NULL;
-    const char *key_file = NULL, *spool_arg = NULL;
+    const char *key_file = NULL, *spool_arg = NULL, *state_dir = STATE_DIR_DEFAULT;
+    const char *user = NULL;
+    struct passwd *pw = NULL;
     char root[PATH_MAX], spool[PATH_MAX], err[256];
     uint8_t store_key[32];
     int durability = -1;
     uint32_t port = 0, v;
-    int have_addr = 0, c, rc, exit_code = 0;
+    int c, rc, exit_code = 0;
     sl_stack *s = NULL;
     struct server *srv = NULL;
     struct sigaction sa;
@@ -195,48 +272,20 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof(cfg));
     memset(&so, 0, sizeof(so));
     so.idle_timeout_s = 60;
+    so.max_upload = 1ull << 30;
+    so.spool_quota = 10ull << 30;
+    so.part_timeout_s = 3600;
     cfg.cc = SL_CC_NEWRENO;
 
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case O_DEV:
-            if (strncmp(optarg, "packet:", 7) != 0 && strncmp(optarg, "tap:", 4) != 0)
-                return bad_usage("--dev: expected packet:IFACE or tap:NAME, got '%s'", optarg);
-            if (strchr(optarg, ':')[1] == '\0')
-                return bad_usage("--dev: missing interface name in '%s'", optarg);
-            cfg.dev = optarg;
-            break;
-        case O_ADDR:
-            if (sl_parse_cidr(optarg, &cfg.addr, &cfg.prefix_len) < 0 || cfg.prefix_len == 0 ||
-                cfg.addr == 0)
-                return bad_usage("--addr: expected A.B.C.D/LEN, got '%s'", optarg);
-            have_addr = 1;
-            break;
-        case O_GATEWAY:
-            if (sl_parse_ip(optarg, &cfg.gateway) < 0)
-                return bad_usage("--gateway: expected A.B.C.D, got '%s'", optarg);
-            break;
         case O_PORT:
             if (app_parse_u32(optarg, 1, 65535, &port) < 0)
                 return bad_usage("--port: expected 1-65535, got '%s'", optarg);
             break;
         case O_ROOT:
             root_arg = optarg;
-            break;
-        case O_IMPAIR:
-            if (!app_impair_ok(optarg))
-                return bad_usage("--impair: expected loss=P,dup=P,reorder=P,delay=MS,seed=N "
-                                 "(P: percent 0-100), got '%s'", optarg);
-            cfg.impair = optarg;
-            break;
-        case O_CC:
-            if (strcmp(optarg, "newreno") == 0)
-                cfg.cc = SL_CC_NEWRENO;
-            else if (strcmp(optarg, "cubic") == 0)
-                cfg.cc = SL_CC_CUBIC;
-            else
-                return bad_usage("--cc: expected newreno or cubic, got '%s'", optarg);
             break;
         case O_MAXCONNS:
             if (app_parse_u32(optarg, 1, UINT32_MAX, &v) < 0)
@@ -252,31 +301,39 @@ int main(int argc, char **argv)
         case O_NOCOOKIES:
             so.no_syncookies = 1;
             break;
-        case O_MAXMEM: {
-            char *end;
-            errno = 0;
-            unsigned long long m = strtoull(optarg, &end, 10);
-            if (errno || end == optarg || m == 0)
+        case O_MAXMEM:
+            if (parse_size(optarg, &cfg.max_buf_bytes) < 0)
                 return bad_usage("--max-mem: expected bytes, optionally with K, M or G, got '%s'", optarg);
-            if (*end == 'K' || *end == 'k')
-                m <<= 10, end++;
-            else if (*end == 'M' || *end == 'm')
-                m <<= 20, end++;
-            else if (*end == 'G' || *end == 'g')
-                m <<= 30, end++;
-            if (*end)
-                return bad_usage("--max-mem: expected bytes, optionally with K, M or G, got '%s'", optarg);
-            cfg.max_buf_bytes = m;
             break;
-        }
+        case O_MAXUPLOAD:
+            if (parse_size(optarg, &so.max_upload) < 0)
+                return bad_usage("--max-upload: expected bytes, optionally with K, M or G, got '%s'", optarg);
+            break;
+        case O_QUOTA:
+            if (parse_size(optarg, &so.spool_quota) < 0)
+                return bad_usage("--spool-quota: expected bytes, optionally with K, M or G, got '%s'", optarg);
+            break;
+        case O_PARTTIMEOUT:
+            if (app_parse_u32(optarg, 0, 86400 * 365, &v) < 0)
+                return bad_usage("--part-timeout: expected seconds, got '%s'", optarg);
+            so.part_timeout_s = v;
+            break;
+        case O_USER:
+            user = optarg;
+            break;
         case O_STATS:
             stats_file = optarg;
             break;
         case O_READY:
             ready_file = optarg;
             break;
-        case O_NOGSO:
-            cfg.no_gso = 1;
+        case O_NOECN:
+            cfg.no_ecn = 1;
+            break;
+        case O_TTL:
+            if (app_parse_u32(optarg, 1, 255, &v) < 0)
+                return bad_usage("--ttl: expected 1..255, got '%s'", optarg);
+            cfg.ttl = (uint8_t)v;
             break;
         case O_QUIET:
             so.quiet = 1;
@@ -288,16 +345,6 @@ int main(int argc, char **argv)
             if (app_parse_u32(optarg, 0, 86400 * 365, &v) < 0)
                 return bad_usage("--idle-timeout: expected seconds, got '%s'", optarg);
             so.idle_timeout_s = v;
-            break;
-        case O_SNDBUF:
-        case O_RCVBUF:
-            if (app_parse_u32(optarg, 4096, 1u << 30, &v) < 0 || !is_pow2(v))
-                return bad_usage("--sndbuf/--rcvbuf: expected a power of two 4096..2^30, got '%s'",
-                                 optarg);
-            if (c == O_SNDBUF)
-                cfg.sndbuf = v;
-            else
-                cfg.rcvbuf = v;
             break;
         case O_STORE:
             if (strcmp(optarg, "mem") != 0 && strncmp(optarg, "mem:", 4) != 0 &&
@@ -319,6 +366,9 @@ int main(int argc, char **argv)
         case O_STOREKEY:
             key_file = optarg;
             break;
+        case O_STATEDIR:
+            state_dir = optarg;
+            break;
         case O_SPOOL:
             spool_arg = optarg;
             break;
@@ -331,17 +381,13 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            if (optind - 1 < argc && optind > 0)
-                return bad_usage("bad option or missing value: '%s'", argv[optind - 1]);
-            return bad_usage("%s", "bad option");
+            if (app_opt_other(c, optarg, &cfg, argc, argv, err, sizeof(err)) > 0)
+                break;
+            return bad_usage("%s", err);
         }
     }
-    if (optind < argc)
-        return bad_usage("unexpected argument '%s'", argv[optind]);
-    if (cfg.dev == NULL)
-        return bad_usage("%s", "--dev is required");
-    if (!have_addr)
-        return bad_usage("%s", "--addr is required");
+    if (app_opt_finish(&cfg, argc, argv, err, sizeof(err)) < 0)
+        return bad_usage("%s", err);
     if (port == 0)
         return bad_usage("%s", "--port is required");
     if (root_arg == NULL)
@@ -356,32 +402,29 @@ int main(int argc, char **argv)
     if (durability < 0)
         durability = cfg.store ? SL_DUR_SYNC : SL_DUR_OFF;
     so.durability = durability;
-    if (key_file != NULL) {
-        int kfd = open(key_file, O_RDONLY | O_CLOEXEC);
-        ssize_t kn = kfd >= 0 ? read(kfd, store_key, sizeof(store_key)) : -1;
-        if (kfd >= 0)
-            close(kfd);
-        if (kn != (ssize_t)sizeof(store_key))
-            return bad_usage("--store-key: '%s' must hold at least 32 bytes", key_file);
-        cfg.store_key = store_key;
-    }
+    if (cfg.store != NULL && load_store_key(cfg.store, key_file, state_dir, so.quiet,
+                                            store_key) < 0)
+        return 1;
+    cfg.store_key = store_key;
     if (spool_arg != NULL) {
+        size_t rl = strlen(root);
         if (realpath(spool_arg, spool) == NULL || stat(spool, &st) < 0 || !S_ISDIR(st.st_mode))
             return bad_usage("--spool: '%s' is not a directory", spool_arg);
+        if (strncmp(spool, root, rl) == 0 && (spool[rl] == '\0' || spool[rl] == '/' || rl == 1))
+            return bad_usage("--spool: '%s' is the root or inside it (an upload would be "
+                             "served, and could replace a file being served)", spool_arg);
         so.spool = spool;
     }
     if (so.quiet)
         so.verbose = 0;
+    if (user != NULL && (pw = getpwnam(user)) == NULL)
+        return bad_usage("--user: no user '%s'", user);
 
     memset(&sa, 0, sizeof(sa));
+    app_signals(on_stop);
     sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_stop; /* no SA_RESTART: let a blocking wait return */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_usr1;
     sigaction(SIGUSR1, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
 
     if (ready_file != NULL)
         unlink(ready_file);
@@ -400,6 +443,11 @@ int main(int argc, char **argv)
     }
     if (server_start(s, (uint16_t)port, &so, &srv) < 0) {
         sl_stack_destroy(s);
+        return 1;
+    }
+    if (pw != NULL && drop_privileges(pw) < 0) {
+        sl_stack_destroy(s);
+        server_free(srv);
         return 1;
     }
     if (ready_file != NULL && write_ready_file(ready_file, (uint16_t)port) < 0)

@@ -17,7 +17,11 @@ struct server_opts {
     int verbose;            /* one access-log line per request */
     int durability;         /* enum sl_durability: checkpoints, commits and
                                send by reference when not SL_DUR_OFF */
-    const char *spool;      /* PUT target directory (canonical), or NULL */
+    const char *spool;      /* PUT target directory (canonical, not inside the
+                               root), or NULL */
+    uint64_t max_upload;    /* largest PUT body, bytes (413 beyond) */
+    uint64_t spool_quota;   /* spool bytes plus uploads in progress (507 beyond) */
+    unsigned part_timeout_s; /* parts not written for this long are removed */
     uint32_t evict_idle_ms; /* idle connections leave memory (0 = never) */
 };
 

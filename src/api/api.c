@@ -9,38 +9,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api/device.h"
 #include "stack/persist.h"
 #include "stack/stack.h"
 
-#define SL_DEFAULT_SNDBUF (512u * 1024)
-#define SL_DEFAULT_RCVBUF (256u * 1024)
-#define SL_DEFAULT_MAX_CONNS 131072u
-
-static int pow2(uint32_t v) { return v && !(v & (v - 1)); }
-
-static int check_cfg(const struct sl_config *cfg, char *err, size_t errlen)
-{
-    if (!cfg || !cfg->addr || cfg->prefix_len == 0 || cfg->prefix_len > 32) {
-        snprintf(err, errlen, "an address and a prefix length 1..32 are required");
-        return -EINVAL;
-    }
-    uint32_t sndbuf = cfg->sndbuf ? cfg->sndbuf : SL_DEFAULT_SNDBUF;
-    uint32_t rcvbuf = cfg->rcvbuf ? cfg->rcvbuf : SL_DEFAULT_RCVBUF;
-    if (!pow2(sndbuf) || !pow2(rcvbuf) || sndbuf < 4096 || rcvbuf < 4096 ||
-        sndbuf > (1u << 30) || rcvbuf > (1u << 30)) {
-        snprintf(err, errlen, "buffer sizes must be powers of two between 4 KiB and 1 GiB");
-        return -EINVAL;
-    }
-    if (sodium_init() < 0) {
-        snprintf(err, errlen, "libsodium failed to initialise");
-        return -EIO;
-    }
-    return 0;
-}
-
 int sl_stack_create(const struct sl_config *cfg, sl_stack **out, char *err, size_t errlen)
 {
-    int r = check_cfg(cfg, err, errlen);
+    int r = sl_stack_check_cfg(cfg, err, errlen);
     if (r < 0)
         return r;
     if (!cfg->dev) {
@@ -54,116 +29,39 @@ int sl_stack_create(const struct sl_config *cfg, sl_stack **out, char *err, size
     return sl_stack_create_io(cfg, io, NULL, NULL, out, err, errlen);
 }
 
-int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_fn clock,
-                       void *clock_arg, struct sl_stack **out, char *err, size_t errlen)
+int sl_stack_create_dev(const struct sl_config *cfg, const struct sl_device *dev, sl_stack **out,
+                        char *err, size_t errlen)
 {
-    int r = check_cfg(cfg, err, errlen);
+    struct sl_io *io;
+    int r = sl_device_io(dev, &io, err, errlen);
     if (r < 0) {
-        io->ops->destroy(io);
+        if (dev && dev->ops && dev->ops->destroy)
+            dev->ops->destroy(dev->ctx);
         return r;
     }
-    if (!clock)
-        clock = sl_clock_default;
-    if (cfg->impair && *cfg->impair) {
-        struct sl_io *w;
-        r = sl_io_impair_wrap(io, cfg->impair, clock, clock_arg, &w, err, errlen);
-        if (r < 0) {
-            io->ops->destroy(io);
-            return r;
-        }
-        io = w;
-    }
-    struct sl_stack *s = calloc(1, sizeof(*s));
-    if (!s) {
-        io->ops->destroy(io);
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    s->clock = clock;
-    s->clock_arg = clock_arg;
-    s->io = io;
-    io->ctr = s->ctr;
-    memcpy(s->mac, io->mac, 6);
-    s->mtu = io->mtu ? io->mtu : 1500;
-    s->addr = cfg->addr;
-    s->netmask = cfg->prefix_len == 32 ? 0xffffffffu : ~(0xffffffffu >> cfg->prefix_len);
-    s->gateway = cfg->gateway;
-    s->tcfg.mss = (uint16_t)(s->mtu - 40); /* RFC 9293 3.7.1: MTU - IP - TCP headers */
-    s->tcfg.sndbuf = cfg->sndbuf ? cfg->sndbuf : SL_DEFAULT_SNDBUF;
-    s->tcfg.rcvbuf = cfg->rcvbuf ? cfg->rcvbuf : SL_DEFAULT_RCVBUF;
-    s->tcfg.cc = (uint8_t)cfg->cc;
-    s->tcfg.gso = io->max_gso > 0 && !cfg->no_gso;
-    if (cfg->isn_key)
-        memcpy(s->isn_key, cfg->isn_key, 16);
-    else
-        randombytes_buf(s->isn_key, sizeof(s->isn_key));
-    s->max_conns = cfg->max_conns ? cfg->max_conns : SL_DEFAULT_MAX_CONNS;
-    s->max_buf_bytes = cfg->max_buf_bytes;
-    s->free_cap = 64; /* bounded: pooled rings keep their touched pages resident */
-    s->free_snd = calloc(s->free_cap, sizeof(uint8_t *));
-    s->free_rcv = calloc(s->free_cap, sizeof(uint8_t *));
-    s->next_port = (uint16_t)(49152 + randombytes_uniform(16384));
-    s->ip_id = (uint16_t)randombytes_random();
-    s->ttl = cfg->ttl ? cfg->ttl : 64;
-    s->tos = cfg->tos;
-    if (!s->free_snd || !s->free_rcv || sl_table_init(s, s->max_conns) < 0) {
-        snprintf(err, errlen, "out of memory for %u connections", s->max_conns);
-        sl_stack_destroy(s);
-        return -ENOMEM;
-    }
-    s->now = SL_NOW(s);
-    if (cfg->store && *cfg->store) {
-        r = sl_persist_create(s, cfg->store, cfg->store_key, &s->persist, err, errlen);
-        if (r < 0) {
-            sl_stack_destroy(s);
-            return r;
-        }
-    }
-    *out = s;
-    return 0;
+    return sl_stack_create_io(cfg, io, NULL, NULL, out, err, errlen);
 }
 
-void sl_stack_destroy(sl_stack *s)
-{
-    if (!s)
-        return;
-    if (s->persist && s->table) {
-        /* a stop is not the end of the flows: their last state goes to the
-         * store, where the next instance finds it */
-        s->now = SL_NOW(s);
-        sl_persist_drain(s);
-    }
-    /* every connection, in the table or not (closed ones the application
-     * still holds, superseded or evicted ones not yet delivered) */
-    while (s->all_head) {
-        struct sl_conn *c = s->all_head;
-        s->all_head = c->all_next;
-        sl_persist_drop(c);
-        free(c->snd);
-        free(c->rcv);
-        free(c);
-    }
-    for (unsigned i = 0; i < SL_MAX_LISTENERS; i++)
-        free(s->listeners[i]);
-    for (unsigned i = 0; i < s->arpq_len; i++)
-        free(s->arpq[i].buf);
-    sl_table_free(s);
-    sl_ring_pool_free(s);
-    sl_persist_destroy(s);
-    if (s->io)
-        s->io->ops->destroy(s->io);
-    free(s);
-}
-
-void sl_stack_crash(struct sl_stack *s, struct sl_io **io)
-{
-    *io = sl_io_hold_unwrap(s->io);
-    s->io = NULL;
-    sl_persist_destroy(s); /* no final flush: a crash writes nothing */
-    sl_stack_destroy(s);
-}
+void sl_stack_destroy(sl_stack *s) { sl_stack_free(s); }
 
 int sl_run(sl_stack *s, int timeout_ms) { return sl_stack_step(s, timeout_ms); }
+
+int sl_poll_fd(sl_stack *s, int *timeout_ms)
+{
+    int wait = -1;
+    struct sl_conn *top = sl_heap_top(s);
+    if (top) {
+        uint64_t now = s->clock(s->clock_arg);
+        int64_t d = top->deadline > now ? (int64_t)((top->deadline - now + 999) / 1000) : 0;
+        wait = d > 60000 ? 60000 : (int)d;
+    }
+    if (s->pending_head || s->dirty_head || s->n_notify)
+        wait = 0; /* work queued outside sl_run (writes, closes) */
+    else if (sl_persist_busy(s) && (wait < 0 || wait > 10))
+        wait = 10; /* the store is away: retry the held batch soon */
+    *timeout_ms = wait;
+    return s->io->ops->poll_fd(s->io);
+}
 
 uint64_t sl_now_us(sl_stack *s) { return s->now; }
 
@@ -195,22 +93,16 @@ int sl_listen(sl_stack *s, uint16_t port, const struct sl_listen_opts *opts, sl_
             free(l);
             return -EINVAL; /* durability needs sl_config.store */
         }
-        if (opts->durability == SL_DUR_SYNC && !sl_io_is_hold(s->io)) {
-            struct sl_io *h;
-            int r = sl_io_hold_wrap(s->io, &h);
-            if (r < 0) {
-                free(l);
-                return r;
-            }
-            s->io = h; /* output commit: frames wait for the store */
-        }
         l->durability = (uint8_t)opts->durability;
         l->commit = opts->commit != 0;
         l->ref_read = opts->ref_read;
         l->on_restore = opts->on_restore;
         l->evict_idle_ms = opts->evict_idle_ms;
-        if (opts->durability == SL_DUR_ASYNC && !sl_io_is_hold(s->io))
-            sl_persist_offload_start(s); /* failing that, writes stay in the loop */
+        int r = sl_persist_listen(s, l); /* output commit, offloader, eviction */
+        if (r < 0) {
+            free(l);
+            return r;
+        }
     }
     s->listeners[slot] = l;
     *out = l;
@@ -494,6 +386,19 @@ int sl_conn_soft_error(sl_conn *c)
 
 int sl_conn_restored(const sl_conn *c) { return c->p && (c->p->flags & SL_PC_RESTORED); }
 
+int sl_conn_restored_checkpoint(const sl_conn *c, const void **blob, size_t *len)
+{
+    if (!blob || !len)
+        return -EINVAL;
+    *blob = NULL;
+    *len = 0;
+    if (!sl_conn_restored(c))
+        return -ENOENT;
+    *blob = c->p->ckpt_len ? c->p->ckpt : NULL; /* replaced by sl_conn_checkpoint */
+    *len = c->p->ckpt_len;
+    return 0;
+}
+
 int sl_conn_checkpoint(sl_conn *c, const void *blob, size_t len)
 {
     if (c->sflags & SL_CF_APP_CLOSED)
@@ -530,7 +435,17 @@ ssize_t sl_write_ref(sl_conn *c, const char *object, uint64_t off, const void *b
     return n;
 }
 
-uint32_t sl_conn_write_seq(const sl_conn *c) { return c->tcb.snd_end; }
+uint64_t sl_conn_write_off(const sl_conn *c)
+{
+    return (uint64_t)c->tcb.snd_off_hi << 32 | (uint32_t)(c->tcb.snd_end - c->tcb.iss - 1);
+}
+
+int sl_conn_synced(const sl_conn *c)
+{
+    if (!c->p)
+        return -EINVAL;
+    return !(c->p->flags & SL_PC_LISTED) && (c->p->flags & (SL_PC_WRITTEN | SL_PC_DONE)) != 0;
+}
 
 int sl_conn_setopt(sl_conn *c, enum sl_opt opt, int value)
 {
@@ -624,29 +539,3 @@ int sl_impair_check(const char *spec, char *err, size_t errlen)
     return sl_io_impair_check(spec, err, errlen);
 }
 
-int sl_parse_ip(const char *str, uint32_t *out)
-{
-    struct in_addr a;
-    if (!str || inet_pton(AF_INET, str, &a) != 1)
-        return -EINVAL;
-    *out = ntohl(a.s_addr);
-    return 0;
-}
-
-int sl_parse_cidr(const char *str, uint32_t *addr, uint8_t *len)
-{
-    char buf[32];
-    const char *slash = str ? strchr(str, '/') : NULL;
-    if (!slash || (size_t)(slash - str) >= sizeof(buf))
-        return -EINVAL;
-    memcpy(buf, str, (size_t)(slash - str));
-    buf[slash - str] = 0;
-    char *end;
-    long l = strtol(slash + 1, &end, 10);
-    if (*end || end == slash + 1 || l < 1 || l > 32)
-        return -EINVAL;
-    if (sl_parse_ip(buf, addr) < 0)
-        return -EINVAL;
-    *len = (uint8_t)l;
-    return 0;
-}

@@ -19,8 +19,18 @@
     X(rx_oversize_frames)       /* GRO frames larger than the MTU */         \
     X(drop_tx_ring_full) X(drop_tx_error) X(drop_rx_truncated)            \
     X(drop_rx_ring_full)        /* kernel dropped: our RX ring was full */               \
+    X(tx_offload_changes)       /* the device's transmit offloads changed */ \
+    X(tx_sw_gso_frames)         /* super-frames cut in software (no TSO) */  \
+    X(tx_sw_csum)               /* checksums filled in software (no tx csum) */ \
+    X(tx_retries)               /* refused frame sent again after a backoff */ \
+    X(drop_tx_retry_exhausted)  /* refused frame dropped after the retries */ \
+    X(drop_tx_gso_refused)      /* super-frame the device would not cut */  \
     X(impair_dropped) X(impair_duplicated) X(impair_reordered)               \
     X(impair_delayed)                                                        \
+    /* stack work, counted so tests check cost by operations, not time */    \
+    X(table_lookups) X(table_probes) /* 4-tuple table: slots visited */      \
+    X(timer_updates) X(timer_steps)  /* timer heap: levels moved */          \
+    X(impair_ce_marked)         /* ECT packets marked CE (ce=P) */           \
     /* ethernet */                                                           \
     X(drop_eth_short) X(drop_eth_not_for_us) X(drop_eth_type)                \
     /* arp */                                                                \
@@ -65,6 +75,9 @@
     X(drop_tcp_backlog_full) X(drop_tcp_max_conns) X(drop_tcp_nomem)         \
     X(drop_tcp_land) X(drop_tcp_closed_conn)                                 \
     X(tcp_mss_clamped)                                                        \
+    X(tcp_ecn_negotiated)       /* RFC 3168 6.1.1 handshakes agreed on ECN */ \
+    X(tcp_ecn_ce_rx)            /* segments that arrived with CE marked */   \
+    X(tcp_ecn_cwnd_reduced)     /* window cut for an ECE (RFC 3168 6.1.2) */  \
     X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(drop_tcp_syncookie_bad)                                                                   \
     /* externalized state (src/stack/persist.c) */                           \
     X(drop_tx_hold_full)        /* sync: staging arena full, frame lost */   \
@@ -88,7 +101,7 @@
     X(restore_ref_error)        /* object bytes could not be read back */    \
     X(restore_store_error)                                                   \
     X(restore_lookup_miss)      /* unknown flow, not in the store: RST */    \
-    X(restore_lookup_limited)   /* lookup budget spent: answered as unknown */ \
+    X(restore_lookup_limited)   /* lookup budget spent: dropped, never a RST */ \
     X(restore_negcache_hit)     /* recently missed: not asked again */       \
     X(drop_tcp_flow_elsewhere)  /* flow owned by another instance, or store away: no RST */ \
     X(persist_evicted)          /* idle connection moved out of memory */

@@ -93,6 +93,31 @@ int sl_io_impair_check(const char *spec, char *err, size_t errlen);
 int sl_io_impair_wrap(struct sl_io *inner, const char *spec, sl_clock_fn clock, void *clock_arg,
                       struct sl_io **out, char *err, size_t errlen);
 
+/* Software segmentation and checksums (io_gso.c), for backends whose
+ * device lacks TSO or transmit checksum offload. Pure. */
+struct sl_gso {
+    const uint8_t *frame; /* the super-frame (Ethernet + IPv4 + TCP) */
+    uint32_t len;
+    uint32_t l4_off;  /* TCP header offset */
+    uint32_t hdr_len; /* Ethernet + IPv4 + TCP headers, options included */
+    uint32_t mss;     /* payload bytes per segment */
+    uint32_t nsegs;   /* >= 1 */
+};
+/* Checks that `frame` is one unfragmented IPv4/TCP frame whose IPv4 total
+ * length covers it exactly, and prepares to cut its payload into mss-byte
+ * segments. Returns 0 or -EINVAL. */
+int sl_gso_init(struct sl_gso *g, const uint8_t *frame, uint32_t len, uint16_t mss);
+/* Length of segment i (0 past the last). */
+uint32_t sl_gso_seg_len(const struct sl_gso *g, uint32_t i);
+/* Writes segment i (sl_gso_seg_len(g, i) bytes) into out, which must not
+ * overlap the super-frame: headers fixed up, TCP checksum complete, or
+ * only the pseudo-header sum if csum_partial (the device completes it).
+ * Returns its length, 0 if i is past the last. */
+uint32_t sl_gso_seg(const struct sl_gso *g, uint32_t i, uint8_t *out, int csum_partial);
+/* Replaces the pseudo-header sum in the TCP checksum field of an IPv4/TCP
+ * frame (TCP header at l4_off) by the complete checksum. 0 or -EINVAL. */
+int sl_csum_complete(uint8_t *frame, uint32_t len, uint32_t l4_off);
+
 /* Output-commit hold (io_hold.c): frames are staged until
  * sl_io_hold_release() hands them to `inner` (and kicks it) or
  * sl_io_hold_discard() drops them. Takes ownership of inner. */
@@ -101,6 +126,11 @@ int sl_io_is_hold(const struct sl_io *io);
 /* Not a hold wrapper: just tx_flush. */
 int sl_io_hold_release(struct sl_io *io);
 void sl_io_hold_discard(struct sl_io *io);
+/* pass != 0: the frames transmitted next are not held: they go to `inner`
+ * at once (in its own batch, kicked at the next flush, release or
+ * discard). The stack sets it per connection (only sync connections'
+ * frames wait for their state to be durable). */
+void sl_io_hold_pass(struct sl_io *io, int pass);
 /* Frees the wrapper (held frames are dropped) and returns inner. */
 struct sl_io *sl_io_hold_unwrap(struct sl_io *io);
 

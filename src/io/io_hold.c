@@ -10,6 +10,9 @@
  * drop_tx_hold_full: the frame is lost like any frame on a full ring and
  * TCP repairs it (the stack commits and releases every iteration, so this
  * only happens when one iteration produces more than SL_HOLD_ARENA bytes).
+ * Frames transmitted while sl_io_hold_pass(io, 1) is in force (those of
+ * connections whose state need not be durable first) go straight to the
+ * inner backend and are never discarded.
  * Receive, poll_fd and the advertised capabilities are the inner
  * backend's, unchanged. */
 #include <errno.h>
@@ -34,7 +37,9 @@ struct hold_io {
     uint32_t used;      /* bytes of the arena in use */
     uint32_t alloc_off; /* offset handed out by the last tx_alloc */
     uint32_t alloc_len;
-    int allocated;
+    int allocated;      /* 1: in the arena; 2: handed out by the inner backend */
+    int pass;           /* frames go to the inner backend at once */
+    int passed;         /* frames passed since the inner backend was kicked */
     struct hold_frame *fr;
     uint32_t n;
 };
@@ -61,6 +66,12 @@ static void h_rx_release(struct sl_io *io)
 static uint8_t *h_tx_alloc(struct sl_io *io, uint32_t len)
 {
     struct hold_io *h = (struct hold_io *)io;
+    if (h->pass) {
+        h->inner->ctr = io->ctr;
+        uint8_t *p = h->inner->ops->tx_alloc(h->inner, len);
+        h->allocated = p ? 2 : 0;
+        return p;
+    }
     /* callers may commit a little more than they asked for (Ethernet
      * padding to 60 bytes): reserve at least 128 */
     uint32_t need = ((len < 128 ? 128 : len) + 63u) & ~63u;
@@ -78,6 +89,11 @@ static uint8_t *h_tx_alloc(struct sl_io *io, uint32_t len)
 static int h_tx_commit(struct sl_io *io, uint32_t len, const struct sl_tx_meta *meta)
 {
     struct hold_io *h = (struct hold_io *)io;
+    if (h->allocated == 2) {
+        h->allocated = 0;
+        h->passed++;
+        return h->inner->ops->tx_commit(h->inner, len, meta);
+    }
     if (!h->allocated || len > h->alloc_len)
         return -EINVAL;
     h->allocated = 0;
@@ -93,8 +109,11 @@ static int h_tx_commit(struct sl_io *io, uint32_t len, const struct sl_tx_meta *
 
 static int h_tx_flush(struct sl_io *io)
 {
-    (void)io; /* held until sl_io_hold_release */
-    return 0;
+    struct hold_io *h = (struct hold_io *)io;
+    if (!h->passed)
+        return 0; /* held frames wait for sl_io_hold_release */
+    h->passed = 0;
+    return h->inner->ops->tx_flush(h->inner);
 }
 
 static int h_poll_fd(struct sl_io *io)
@@ -165,6 +184,7 @@ int sl_io_hold_release(struct sl_io *io)
     }
     h->n = 0;
     h->used = 0;
+    h->passed = 0;
     return in->ops->tx_flush(in);
 }
 
@@ -176,6 +196,13 @@ void sl_io_hold_discard(struct sl_io *io)
     ctr_add(io, SL_CTR_drop_tx_held_discard, h->n);
     h->n = 0;
     h->used = 0;
+    h_tx_flush(io); /* passed frames leave */
+}
+
+void sl_io_hold_pass(struct sl_io *io, int pass)
+{
+    if (sl_io_is_hold(io))
+        ((struct hold_io *)io)->pass = pass != 0;
 }
 
 struct sl_io *sl_io_hold_unwrap(struct sl_io *io)

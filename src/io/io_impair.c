@@ -5,6 +5,9 @@
  *   "loss=1.5,dup=0.1,reorder=2,delay=20,seed=42"
  *   loss, dup, reorder  percent 0..100 (fractional ok)
  *   delay               milliseconds >= 0 (fractional ok), constant
+ *   ce                  percent 0..100: IPv4 packets whose ECN field is ECT(0)
+ *                       or ECT(1) are marked CE (Congestion Experienced,
+ *                       RFC 3168 5), as a congested AQM router would
  *   seed                unsigned integer (decimal or 0x hex), default 1
  * Unknown key, empty item or bad value -> -EINVAL and a message in err;
  * `inner` is then NOT destroyed (the caller still owns it). On success the
@@ -13,6 +16,8 @@
  * Every frame, in each direction, goes through the same pipeline, per
  * frame as given (a GSO super-frame is one frame):
  *   1. loss:    dropped with probability loss%          -> impair_dropped
+ *      ce:      a surviving ECT packet is marked CE with probability ce%
+ *               (header checksum updated, RFC 1624)     -> impair_ce_marked
  *   2. dup:     a second copy follows it, prob. dup%     -> impair_duplicated
  *   3. reorder: each copy is held back with prob. reorder% and released
  *               right after 1..3 later frames have passed this stage, or
@@ -85,7 +90,7 @@ struct imp_dir {
 struct imp_io {
     struct sl_io io;
     struct sl_io *inner;
-    double loss, dup, reorder; /* percent */
+    double loss, dup, reorder, ce; /* percent */
     uint64_t delay_us;
     sl_clock_fn clock;
     void *clock_arg;
@@ -348,13 +353,39 @@ pass:;
     return rc;
 }
 
-/* Run one frame (borrowed) through loss -> dup -> reorder -> delay -> sink. */
+/* ce: an IPv4 packet (untagged Ethernet) whose ECN field is ECT(0) or
+ * ECT(1) becomes CE (RFC 3168 5), in place; the header checksum is updated
+ * incrementally (RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m')). */
+static void ce_stage(struct imp_io *m, struct imp_dir *d, struct imp_frame *f)
+{
+    if (!chance(d, m->ce))
+        return;
+    uint8_t *ip = f->data + 14;
+    if (f->len < 14 + 20 || f->data[12] != 0x08 || f->data[13] != 0x00 || (ip[0] >> 4) != 4)
+        return;
+    uint8_t old = ip[1];
+    if ((old & 3) == 0 || (old & 3) == 3)
+        return; /* Not-ECT, or already CE */
+    ip[1] = old | 3;
+    uint32_t sum = (uint16_t)~(ip[10] << 8 | ip[11]);
+    sum += (uint16_t)~(ip[0] << 8 | old);
+    sum += (uint32_t)(ip[0] << 8 | ip[1]);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    ip[10] = (uint8_t)(~sum >> 8);
+    ip[11] = (uint8_t)~sum;
+    ctr_add(&m->io, SL_CTR_impair_ce_marked, 1);
+}
+
+/* Run one frame (borrowed) through loss -> ce -> dup -> reorder -> delay -> sink. */
 static int pipeline(struct imp_io *m, struct imp_dir *d, struct imp_frame *f, uint64_t now)
 {
     if (m->loss > 0 && chance(d, m->loss)) {
         ctr_add(&m->io, SL_CTR_impair_dropped, 1);
         return 0;
     }
+    if (m->ce > 0)
+        ce_stage(m, d, f);
     int dup = m->dup > 0 && chance(d, m->dup);
     struct imp_frame second;
     int have_second = 0;
@@ -686,6 +717,9 @@ static int parse_spec(struct imp_io *m, const char *spec, uint64_t *seed, char *
         } else if (KEY_IS("dup")) {
             bad = parse_double(val, vlen, 0, 100, &m->dup);
             expect = "a percentage 0..100";
+        } else if (KEY_IS("ce")) {
+            bad = parse_double(val, vlen, 0, 100, &m->ce);
+            expect = "a percentage 0..100";
         } else if (KEY_IS("reorder")) {
             bad = parse_double(val, vlen, 0, 100, &m->reorder);
             expect = "a percentage 0..100";
@@ -701,7 +735,7 @@ static int parse_spec(struct imp_io *m, const char *spec, uint64_t *seed, char *
         } else {
             imp_err(err, errlen,
                     "impair spec '%s': unknown key '%.*s' (expected loss, dup, reorder, "
-                    "delay, seed)",
+                    "delay, ce, seed)",
                     spec, (int)klen, item);
             return -EINVAL;
         }

@@ -32,8 +32,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <net/if_arp.h>
@@ -45,6 +49,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io/io.h"
@@ -92,6 +97,23 @@ _Static_assert(TPACKET_ALIGN(TPACKET2_HDRLEN + 16) + sizeof(struct virtio_net_hd
                "rx frame too small");
 _Static_assert(PK_FRAMES_PER_BLOCK * PK_FRAME_SIZE <= PK_BLOCK_SIZE, "block too small");
 
+/* Transmit offloads, named as in the kernel's ETH_SS_FEATURES string set
+ * (`ethtool -k`); bit positions differ between kernels, names do not. */
+enum { PK_F_TSO, PK_F_TSO_ECN, PK_F_SG, PK_F_CSUM_IP, PK_F_CSUM_HW, PK_F__N };
+static const char *const pk_feat_names[PK_F__N] = {
+    [PK_F_TSO] = "tx-tcp-segmentation",     [PK_F_TSO_ECN] = "tx-tcp-ecn-segmentation",
+    [PK_F_SG] = "tx-scatter-gather",        [PK_F_CSUM_IP] = "tx-checksum-ipv4",
+    [PK_F_CSUM_HW] = "tx-checksum-ip-generic",
+};
+#define PK_FEAT_ALL ((1u << PK_F__N) - 1u)
+#define PK_FEAT_PERIOD_NS 1000000000ull /* without rtnetlink: read every second */
+#define PK_NL_PERIOD_NS 10000000ull      /* look for link notifications every 10 ms */
+#define PK_FEAT_ERR_GAP_NS 1000000ull   /* at most once a millisecond on refusals */
+/* A refused frame: sent again after 50 us, 100 us, ... (doubling), at most
+ * PK_TX_RETRIES times (~50 ms in all), then dropped. */
+#define PK_TX_RETRIES 10u
+#define PK_TX_BACKOFF_NS 50000ull
+
 struct pk_io {
     struct sl_io io;
     int fd;
@@ -107,10 +129,39 @@ struct pk_io {
     uint32_t rx_held_n;     /* slots not yet returned to the kernel */
 
     uint8_t *tx_fr[PK_TX_FRAME_NR];
+    uint8_t tx_hwgso[PK_TX_FRAME_NR]; /* slot holds a super-frame for the device */
     uint32_t tx_next;   /* slot tx_alloc hands out next */
     uint32_t tx_oldest; /* oldest committed slot not yet taken by the kernel */
     uint32_t tx_unsent; /* committed slots not yet taken by the kernel */
     int tx_allocated;
+
+    /* The frame at the head of the TX ring that the kernel refused: it is
+     * sent again after a backoff, PK_TX_RETRIES times at most, then
+     * dropped, so that it never holds the frames behind it for long. */
+    int stuck;
+    uint32_t stuck_slot;
+    uint32_t stuck_tries;
+    uint64_t retry_ns; /* no kick before this time while stuck */
+
+    /* The device's transmit offloads (ETHTOOL_GFEATURES), read at open,
+     * when the kernel announces a change of the link (an rtnetlink
+     * RTM_NEWLINK, looked for every PK_NL_PERIOD_NS while transmitting;
+     * without rtnetlink, read every PK_FEAT_PERIOD_NS) and when a
+     * super-frame is refused. The ioctl takes the kernel's rtnl lock,
+     * which namespace teardown can hold for long: it is not polled. */
+    char ifname[IFNAMSIZ];
+    int nl_fd;             /* NETLINK_ROUTE, RTMGRP_LINK; -1 if none */
+    int feat_bit[PK_F__N]; /* bit in the features string set, -1 unknown */
+    uint32_t feat_words;   /* 0: cannot be read (all assumed present) */
+    struct ethtool_gfeatures *feat_req;
+    uint32_t feat;         /* PK_F_* bits the device has now */
+    int feat_seen;         /* feat was read at least once */
+    uint64_t feat_next_ns; /* next periodic read */
+    uint64_t feat_err_ns;  /* last read caused by a refusal */
+    int tso_refused;       /* the device refused super-frames although it
+                              advertises TSO: segment in software until its
+                              features change */
+    uint8_t *gso_buf;      /* copy of the super-frame being segmented */
 
     uint64_t ctr_local[SL_CTR__COUNT];
 };
@@ -230,12 +281,169 @@ static int pk_rx_burst(struct sl_io *io, struct sl_frame *frames, int max)
     return n;
 }
 
+/* ---- device offloads --------------------------------------------------- */
+
+static uint64_t pk_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int pk_ethtool(struct pk_io *p, void *cmd)
+{
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, p->ifname, sizeof(ifr.ifr_name));
+    ifr.ifr_data = cmd;
+    return ioctl(p->fd, SIOCETHTOOL, &ifr) < 0 ? -errno : 0;
+}
+
+/* Find where the kernel keeps each feature we use (ETHTOOL_GSSET_INFO +
+ * ETHTOOL_GSTRINGS on ETH_SS_FEATURES). Without them (feat_words == 0)
+ * every offload is assumed, and a refused super-frame turns TSO off. */
+static void pk_feat_init(struct pk_io *p)
+{
+    for (int k = 0; k < PK_F__N; k++)
+        p->feat_bit[k] = -1;
+    p->feat = PK_FEAT_ALL;
+    /* struct ethtool_sset_info ends in a flexible array: one u32 here */
+    union {
+        struct ethtool_sset_info hdr;
+        uint8_t raw[sizeof(struct ethtool_sset_info) + sizeof(uint32_t)];
+    } ss;
+    memset(&ss, 0, sizeof(ss));
+    ss.hdr.cmd = ETHTOOL_GSSET_INFO;
+    ss.hdr.sset_mask = 1ull << ETH_SS_FEATURES;
+    if (pk_ethtool(p, &ss) < 0 || !(ss.hdr.sset_mask & (1ull << ETH_SS_FEATURES)))
+        return;
+    uint32_t n;
+    memcpy(&n, ss.raw + sizeof(struct ethtool_sset_info), sizeof(n));
+    if (!n || n > 4096)
+        return;
+    struct ethtool_gstrings *gs = calloc(1, sizeof(*gs) + (size_t)n * ETH_GSTRING_LEN);
+    if (!gs)
+        return;
+    gs->cmd = ETHTOOL_GSTRINGS;
+    gs->string_set = ETH_SS_FEATURES;
+    gs->len = n;
+    if (pk_ethtool(p, gs) == 0) {
+        for (uint32_t i = 0; i < n && i < gs->len; i++) {
+            const char *name = (const char *)gs->data + (size_t)i * ETH_GSTRING_LEN;
+            for (int k = 0; k < PK_F__N; k++)
+                if (strncmp(name, pk_feat_names[k], ETH_GSTRING_LEN) == 0)
+                    p->feat_bit[k] = (int)i;
+        }
+        uint32_t words = (n + 31) / 32;
+        p->feat_req = calloc(1, sizeof(*p->feat_req) + words * sizeof(p->feat_req->features[0]));
+        if (p->feat_req)
+            p->feat_words = words;
+    }
+    free(gs);
+}
+
+/* Read the active offloads (one ETHTOOL_GFEATURES ioctl). */
+static void pk_feat_read(struct pk_io *p, uint64_t now)
+{
+    p->feat_next_ns = now + (p->nl_fd >= 0 ? PK_NL_PERIOD_NS : PK_FEAT_PERIOD_NS);
+    if (!p->feat_words)
+        return;
+    memset(p->feat_req, 0, sizeof(*p->feat_req));
+    p->feat_req->cmd = ETHTOOL_GFEATURES;
+    p->feat_req->size = p->feat_words;
+    if (pk_ethtool(p, p->feat_req) < 0)
+        return; /* keep what we knew */
+    uint32_t f = 0;
+    for (int k = 0; k < PK_F__N; k++) {
+        int b = p->feat_bit[k];
+        if (b >= 0 && (p->feat_req->features[b / 32].active >> (b % 32)) & 1u)
+            f |= 1u << k;
+    }
+    if (f != p->feat && p->feat_seen) {
+        ctr_add(&p->io, SL_CTR_tx_offload_changes, 1);
+        p->tso_refused = 0; /* a new configuration: try the device again */
+    }
+    p->feat = f;
+    p->feat_seen = 1;
+}
+
+/* Subscribe to link notifications (best effort: -1 means poll). */
+static int pk_nl_open(void)
+{
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_nl sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.nl_family = AF_NETLINK;
+    sa.nl_groups = RTMGRP_LINK;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Drain pending link notifications; 1 if one may concern our device (or
+ * some were lost: the socket overflowed). */
+static int pk_nl_changed(struct pk_io *p)
+{
+    uint8_t buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+    int changed = 0;
+    for (int k = 0; k < 64; k++) {
+        ssize_t n = recv(p->nl_fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0)
+            return changed || errno == ENOBUFS;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+             h = NLMSG_NEXT(h, n)) {
+            if (h->nlmsg_type != RTM_NEWLINK ||
+                h->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)))
+                continue;
+            const struct ifinfomsg *ifi = NLMSG_DATA(h);
+            if (ifi->ifi_index == p->ifindex)
+                changed = 1;
+        }
+    }
+    return 1;
+}
+
+/* Called on every flush: cheap (a clock read) except every
+ * PK_NL_PERIOD_NS (one recv) or PK_FEAT_PERIOD_NS (one ioctl). */
+static void pk_feat_tick(struct pk_io *p)
+{
+    uint64_t now = pk_now_ns();
+    if (now < p->feat_next_ns)
+        return;
+    if (p->nl_fd >= 0 && !pk_nl_changed(p)) {
+        p->feat_next_ns = now + PK_NL_PERIOD_NS;
+        return;
+    }
+    pk_feat_read(p, now);
+}
+
+/* The device cuts this super-frame itself (TSO needs scatter-gather and
+ * checksum offload too; a CWR-marked one needs TSO-ECN). */
+static int pk_hw_gso(const struct pk_io *p, int cwr)
+{
+    uint32_t need = 1u << PK_F_TSO | 1u << PK_F_SG;
+    if (cwr)
+        need |= 1u << PK_F_TSO_ECN;
+    return !p->tso_refused && (p->feat & need) == need &&
+           (p->feat & (1u << PK_F_CSUM_IP | 1u << PK_F_CSUM_HW));
+}
+
+static int pk_hw_csum(const struct pk_io *p)
+{
+    return (p->feat & (1u << PK_F_CSUM_IP | 1u << PK_F_CSUM_HW)) != 0;
+}
+
 /* ---- transmit --------------------------------------------------------- */
 
 /* Replace a frame the kernel refused with a minimal frame addressed to our
  * own MAC (peers drop it as PACKET_OTHERHOST), so the ring can advance. */
-static void pk_tx_neutralize(struct pk_io *p, uint8_t *fr)
+static void pk_tx_neutralize(struct pk_io *p, uint32_t slot)
 {
+    uint8_t *fr = p->tx_fr[slot];
     uint8_t *d = fr + PK_TX_DATA_OFF;
     if (p->vnet) {
         memset(d, 0, PK_VNET_LEN);
@@ -247,6 +455,7 @@ static void pk_tx_neutralize(struct pk_io *p, uint8_t *fr)
     d[12] = 0x88; /* IEEE 802 local experimental ethertype */
     d[13] = 0xb5;
     ((struct tpacket2_hdr *)fr)->tp_len = p->vnet_len + 60;
+    p->tx_hwgso[slot] = 0;
     st_store(fr, TP_STATUS_SEND_REQUEST);
 }
 
@@ -259,19 +468,78 @@ static int pk_tx_reap(struct pk_io *p)
         uint32_t st = st_load(fr);
         if (st & TP_STATUS_WRONG_FORMAT) {
             ctr_add(&p->io, SL_CTR_drop_tx_error, 1);
-            pk_tx_neutralize(p, fr);
+            pk_tx_neutralize(p, p->tx_oldest);
             return 1;
         }
         if (st & TP_STATUS_SEND_REQUEST)
-            return 0; /* kernel stopped here (no buffer space / error) */
+            break; /* kernel stopped here (no buffer space / error) */
         p->tx_oldest = tx_inc(p->tx_oldest);
         p->tx_unsent--;
     }
+    if (p->stuck && (!p->tx_unsent || p->stuck_slot != p->tx_oldest))
+        p->stuck = 0; /* the refused frame went out */
+    return 0;
+}
+
+/* The device no longer segments: drop the super-frames still waiting in
+ * the ring for it (TCP sends their data again, in software-cut frames). */
+static void pk_tx_drop_hwgso(struct pk_io *p)
+{
+    uint32_t i = p->tx_oldest, n = 0;
+    for (uint32_t k = 0; k < p->tx_unsent; k++, i = tx_inc(i)) {
+        if (p->tx_hwgso[i] && st_load(p->tx_fr[i]) == TP_STATUS_SEND_REQUEST) {
+            pk_tx_neutralize(p, i);
+            n++;
+        }
+    }
+    ctr_add(&p->io, SL_CTR_drop_tx_gso_refused, n);
+}
+
+/* The kernel refused the frame at the head of the ring (it stays there in
+ * SEND_REQUEST). Returns 1 if it was dropped (kick again), 0 to back off. */
+static int pk_tx_refused(struct pk_io *p, uint64_t now)
+{
+    uint32_t slot = p->tx_oldest;
+    if (!p->stuck || p->stuck_slot != slot) {
+        p->stuck = 1;
+        p->stuck_slot = slot;
+        p->stuck_tries = 0;
+    }
+    if (p->tx_hwgso[slot]) {
+        /* a device that stopped segmenting refuses super-frames: look */
+        if (now - p->feat_err_ns >= PK_FEAT_ERR_GAP_NS) {
+            p->feat_err_ns = now;
+            pk_feat_read(p, now);
+        }
+        if (!pk_hw_gso(p, 0)) {
+            pk_tx_drop_hwgso(p);
+            p->stuck = 0;
+            return 1;
+        }
+    }
+    if (++p->stuck_tries > PK_TX_RETRIES) {
+        if (p->tx_hwgso[slot]) {
+            /* the device says it segments but refuses: cut in software
+             * until its features change */
+            p->tso_refused = 1;
+            ctr_add(&p->io, SL_CTR_drop_tx_gso_refused, 1);
+        } else {
+            ctr_add(&p->io, SL_CTR_drop_tx_retry_exhausted, 1);
+        }
+        pk_tx_neutralize(p, slot);
+        p->stuck = 0;
+        return 1;
+    }
+    ctr_add(&p->io, SL_CTR_tx_retries, 1);
+    p->retry_ns = now + (PK_TX_BACKOFF_NS << (p->stuck_tries - 1));
     return 0;
 }
 
 static int pk_kick(struct pk_io *p)
 {
+    uint64_t now = pk_now_ns();
+    if (p->stuck && now < p->retry_ns)
+        return -EAGAIN; /* backing off a refused frame */
     for (int tries = 0; tries < 8; tries++) {
         ssize_t r = sendto(p->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
         int e = r < 0 ? errno : 0;
@@ -280,37 +548,122 @@ static int pk_kick(struct pk_io *p)
             return 0;
         if (fixed)
             continue;
-        if (e == 0 || e == EAGAIN || e == ENOBUFS || e == EINTR)
-            return -EAGAIN; /* frames stay queued; retried on the next kick */
-        ctr_add(&p->io, SL_CTR_drop_tx_error, 1);
-        return -e;
+        /* Nothing refused: the socket's send buffer is full (in-flight
+         * frames not yet completed) or a signal came; next kick. */
+        if (e == 0 || e == EAGAIN || e == EINTR)
+            return -EAGAIN;
+        /* The device is down or gone: frames wait (the ring bounds them). */
+        if (e == ENETDOWN || e == ENXIO || e == ENODEV)
+            return -e;
+        /* The head frame was refused (ENOBUFS: dropped by the device or
+         * its queue, e.g. a super-frame it cannot segment). */
+        if (!pk_tx_refused(p, now))
+            return -EAGAIN;
     }
     return -EAGAIN;
+}
+
+/* Next free TX slot (kicking the kernel once if the ring is full of our
+ * own unsent frames), or NULL. */
+static uint8_t *pk_tx_slot(struct pk_io *p)
+{
+    uint8_t *fr = p->tx_fr[p->tx_next];
+    uint32_t st = st_load(fr);
+    const uint32_t busy = TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING | TP_STATUS_WRONG_FORMAT;
+    if (st & busy) {
+        if (p->tx_unsent && (st & (TP_STATUS_SEND_REQUEST | TP_STATUS_WRONG_FORMAT))) {
+            pk_kick(p);
+            st = st_load(fr);
+        }
+        if (st & busy)
+            return NULL;
+    }
+    return fr + PK_TX_DATA_OFF + p->vnet_len;
 }
 
 static uint8_t *pk_tx_alloc(struct sl_io *io, uint32_t len)
 {
     struct pk_io *p = (struct pk_io *)io;
+    p->tx_allocated = 0;
     if (len > io->max_frame) {
         ctr_add(io, SL_CTR_drop_tx_error, 1);
         return NULL;
     }
-    uint8_t *fr = p->tx_fr[p->tx_next];
-    uint32_t st = st_load(fr);
-    if (st & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING | TP_STATUS_WRONG_FORMAT)) {
-        /* Ring full of our own unsent frames: push them out and retry. */
-        if (p->tx_unsent && (st & (TP_STATUS_SEND_REQUEST | TP_STATUS_WRONG_FORMAT))) {
-            pk_kick(p);
-            st = st_load(fr);
-        }
-        if (st & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING | TP_STATUS_WRONG_FORMAT)) {
-            p->tx_allocated = 0;
-            ctr_add(io, SL_CTR_drop_tx_ring_full, 1);
-            return NULL;
-        }
+    uint8_t *d = pk_tx_slot(p);
+    if (!d) {
+        ctr_add(io, SL_CTR_drop_tx_ring_full, 1);
+        return NULL;
     }
     p->tx_allocated = 1;
-    return fr + PK_TX_DATA_OFF + p->vnet_len;
+    return d;
+}
+
+/* Queue the frame of len bytes written into slot tx_next. csum_l4: TCP
+ * header offset if the device completes the checksum (else 0); gso_size /
+ * hdr_len: a super-frame the device segments. */
+static void pk_tx_queue(struct pk_io *p, uint32_t len, uint32_t csum_l4, uint16_t gso_size,
+                        uint32_t hdr_len)
+{
+    uint32_t slot = p->tx_next;
+    uint8_t *fr = p->tx_fr[slot];
+    uint8_t *data = fr + PK_TX_DATA_OFF + p->vnet_len;
+    if (p->vnet) {
+        struct virtio_net_hdr *vh = (struct virtio_net_hdr *)(fr + PK_TX_DATA_OFF);
+        memset(vh, 0, sizeof(*vh));
+        /* Small frames (and every frame when the device cannot gather) are
+         * copied whole into the skb head; larger ones stay in the ring as
+         * page fragments after their headers. */
+        uint32_t lin = len;
+        if (len > PK_LINEAR_MAX && (p->feat & (1u << PK_F_SG)))
+            lin = hdr_len ? hdr_len : PK_ETH_HLEN;
+        vh->hdr_len = (uint16_t)lin;
+        if (csum_l4) {
+            vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+            vh->csum_start = (uint16_t)csum_l4;
+            vh->csum_offset = 16; /* offsetof(struct tcphdr, check) */
+        }
+        if (gso_size) {
+            vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+            if (data[csum_l4 + 13] & 0x80) /* CWR */
+                vh->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+            vh->gso_size = gso_size;
+        }
+    }
+    p->tx_hwgso[slot] = gso_size != 0;
+    ((struct tpacket2_hdr *)fr)->tp_len = len + p->vnet_len;
+    st_store(fr, TP_STATUS_SEND_REQUEST);
+    p->tx_next = tx_inc(p->tx_next);
+    p->tx_unsent++;
+    ctr_add(&p->io, SL_CTR_tx_frames, 1);
+    ctr_add(&p->io, SL_CTR_tx_bytes, len);
+    if (gso_size)
+        ctr_add(&p->io, SL_CTR_tx_gso_frames, 1);
+}
+
+/* Cut the super-frame in slot tx_next into gso_size segments, one slot
+ * each (software GSO, io_gso.c). Segments that find the ring full are
+ * dropped and counted; TCP sends them again. */
+static int pk_tx_soft_gso(struct pk_io *p, uint32_t len, uint16_t gso_size)
+{
+    uint8_t *data = p->tx_fr[p->tx_next] + PK_TX_DATA_OFF + p->vnet_len;
+    memcpy(p->gso_buf, data, len);
+    struct sl_gso g;
+    if (sl_gso_init(&g, p->gso_buf, len, gso_size) < 0)
+        return -EINVAL;
+    int partial = pk_hw_csum(p);
+    ctr_add(&p->io, SL_CTR_tx_sw_gso_frames, 1);
+    for (uint32_t i = 0; i < g.nsegs; i++) {
+        uint8_t *d = i == 0 ? data : pk_tx_slot(p);
+        if (!d) {
+            ctr_add(&p->io, SL_CTR_drop_tx_ring_full, g.nsegs - i);
+            break;
+        }
+        uint32_t n = sl_gso_seg(&g, i, d, partial);
+        pk_tx_queue(p, n, partial ? g.l4_off : 0, 0, 0);
+    }
+    if (!partial)
+        ctr_add(&p->io, SL_CTR_tx_sw_csum, g.nsegs);
+    return 0;
 }
 
 static int pk_tx_commit(struct sl_io *io, uint32_t len, const struct sl_tx_meta *meta)
@@ -319,58 +672,47 @@ static int pk_tx_commit(struct sl_io *io, uint32_t len, const struct sl_tx_meta 
     if (!p->tx_allocated)
         return -EINVAL;
     p->tx_allocated = 0;
-    uint8_t *fr = p->tx_fr[p->tx_next];
-    uint8_t *data = fr + PK_TX_DATA_OFF + p->vnet_len;
-    int gso = 0;
+    uint8_t *data = p->tx_fr[p->tx_next] + PK_TX_DATA_OFF + p->vnet_len;
+    uint32_t csum_l4 = 0, hl = 0;
+    uint16_t gso = 0;
 
     if (len < PK_ETH_HLEN || len > io->max_frame)
         goto bad;
-    if (p->vnet) {
-        struct virtio_net_hdr *vh = (struct virtio_net_hdr *)(fr + PK_TX_DATA_OFF);
-        memset(vh, 0, sizeof(*vh));
-        uint32_t hdr_len = len <= PK_LINEAR_MAX ? len : PK_ETH_HLEN;
-        if (meta && meta->csum_partial) {
-            if ((uint32_t)meta->l4_off + 18u > len || meta->l4_off < PK_ETH_HLEN + 20u)
-                goto bad;
-            vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-            vh->csum_start = meta->l4_off;
-            vh->csum_offset = 16; /* offsetof(struct tcphdr, check) */
-        }
-        if (meta && meta->gso_size) {
-            uint32_t l4 = meta->l4_off;
-            if (l4 < PK_ETH_HLEN + 20u || l4 + 20u > len)
-                goto bad;
-            uint32_t thl = (uint32_t)(data[l4 + 12] >> 4) * 4u;
-            uint32_t hl = l4 + thl;
-            if (thl < 20 || hl > len || (hl - PK_ETH_HLEN) + meta->gso_size > io->mtu)
-                goto bad;
-            if (len - hl > meta->gso_size) {
-                if (len - hl > io->max_gso)
-                    goto bad;
-                vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-                if (data[l4 + 13] & 0x80) /* CWR */
-                    vh->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
-                vh->gso_size = meta->gso_size;
-                gso = 1;
-            }
-            if (len > PK_LINEAR_MAX)
-                hdr_len = hl;
-        }
-        vh->hdr_len = (uint16_t)hdr_len;
-    } else if (meta && (meta->gso_size || meta->csum_partial)) {
+    if (!p->vnet && meta && (meta->gso_size || meta->csum_partial))
         goto bad; /* not advertised without the vnet header */
+    if (meta && meta->csum_partial) {
+        if ((uint32_t)meta->l4_off + 18u > len || meta->l4_off < PK_ETH_HLEN + 20u)
+            goto bad;
+        csum_l4 = meta->l4_off;
+    }
+    if (meta && meta->gso_size) {
+        uint32_t l4 = meta->l4_off;
+        if (l4 < PK_ETH_HLEN + 20u || l4 + 20u > len || !csum_l4)
+            goto bad;
+        uint32_t thl = (uint32_t)(data[l4 + 12] >> 4) * 4u;
+        hl = l4 + thl;
+        if (thl < 20 || hl > len || (hl - PK_ETH_HLEN) + meta->gso_size > io->mtu)
+            goto bad;
+        if (len - hl > meta->gso_size) {
+            if (len - hl > io->max_gso)
+                goto bad;
+            if (!pk_hw_gso(p, data[l4 + 13] & 0x80)) {
+                if (pk_tx_soft_gso(p, len, meta->gso_size) < 0)
+                    goto bad;
+                return 0;
+            }
+            gso = meta->gso_size;
+        }
     }
     if (!gso && len > io->mtu + PK_ETH_HLEN)
         goto bad; /* would be dropped by the peer as too big */
-
-    ((struct tpacket2_hdr *)fr)->tp_len = len + p->vnet_len;
-    st_store(fr, TP_STATUS_SEND_REQUEST);
-    p->tx_next = tx_inc(p->tx_next);
-    p->tx_unsent++;
-    ctr_add(io, SL_CTR_tx_frames, 1);
-    ctr_add(io, SL_CTR_tx_bytes, len);
-    if (gso)
-        ctr_add(io, SL_CTR_tx_gso_frames, 1);
+    if (csum_l4 && !pk_hw_csum(p)) {
+        if (sl_csum_complete(data, len, csum_l4) < 0)
+            goto bad;
+        csum_l4 = 0;
+        ctr_add(io, SL_CTR_tx_sw_csum, 1);
+    }
+    pk_tx_queue(p, len, csum_l4, gso, gso ? hl : 0);
     return 0;
 bad:
     ctr_add(io, SL_CTR_drop_tx_error, 1);
@@ -382,6 +724,8 @@ static int pk_tx_flush(struct sl_io *io)
     struct pk_io *p = (struct pk_io *)io;
     if (!p->tx_unsent)
         return 0;
+    if (p->vnet)
+        pk_feat_tick(p);
     return pk_kick(p);
 }
 
@@ -401,6 +745,10 @@ static void pk_destroy(struct sl_io *io)
         munmap(p->map, p->map_len);
     if (p->fd >= 0)
         close(p->fd);
+    if (p->nl_fd >= 0)
+        close(p->nl_fd);
+    free(p->feat_req);
+    free(p->gso_buf);
     free(p);
 }
 
@@ -429,6 +777,8 @@ int sl_io_packet_open(const char *ifname, struct sl_io **out, char *err, size_t 
         return -ENOMEM;
     }
     p->fd = -1;
+    p->nl_fd = -1;
+    memcpy(p->ifname, ifname, strlen(ifname));
     p->io.ops = &pk_ops;
     p->io.ctr = p->ctr_local;
     int rc;
@@ -529,6 +879,20 @@ int sl_io_packet_open(const char *ifname, struct sl_io **out, char *err, size_t 
         goto sys_fail;
     }
 
+    /* With the vnet header we take super-frames and partial checksums
+     * whatever the device has: what it cannot do, we do (io_gso.c). */
+    if (p->vnet) {
+        p->gso_buf = malloc(PK_MAX_FRAME);
+        if (!p->gso_buf) {
+            rc = -ENOMEM;
+            pk_err(err, errlen, "packet: out of memory");
+            goto fail;
+        }
+        /* subscribe first: a change after the read is not missed */
+        p->nl_fd = pk_nl_open();
+        pk_feat_init(p);
+        pk_feat_read(p, pk_now_ns());
+    }
     p->io.max_frame = p->vnet ? PK_MAX_FRAME : p->io.mtu + PK_ETH_HLEN;
     p->io.max_gso = p->vnet ? PK_MAX_GSO : 0;
     p->io.csum_offload = p->vnet;

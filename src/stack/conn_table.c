@@ -5,19 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "stack/stack.h"
 
-static uint64_t hash_key; /* per-process random seed against hash flooding */
-
-static inline uint32_t tuple_hash(uint32_t raddr, uint16_t rport, uint16_t lport)
+/* Keyed (SipHash-2-4, a random key per stack): a peer choosing 4-tuples
+ * cannot aim them at one probe chain. */
+static inline uint32_t tuple_hash(const struct sl_stack *s, uint32_t raddr, uint16_t rport,
+                                  uint16_t lport)
 {
-    uint64_t k = ((uint64_t)raddr << 32 | (uint64_t)rport << 16 | lport) ^ hash_key;
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ull;
-    k ^= k >> 33;
-    return (uint32_t)k;
+    uint8_t in[8];
+    sl_put32(in, raddr);
+    sl_put16(in + 4, rport);
+    sl_put16(in + 6, lport);
+    return (uint32_t)sl_hash64(s->table_key, in, sizeof(in));
 }
 
 int sl_table_init(struct sl_stack *s, uint32_t max_conns)
@@ -36,8 +36,7 @@ int sl_table_init(struct sl_stack *s, uint32_t max_conns)
     memset(s->table, 0, (size_t)n * sizeof(*s->table));
     memset(s->heap, 0, (size_t)s->heap_cap * sizeof(*s->heap));
     s->table_mask = n - 1;
-    if (!hash_key)
-        hash_key = ((uint64_t)rand() << 32) ^ (uint64_t)(uintptr_t)s ^ sl_clock_us();
+    sl_hash_key_new(s->table_key);
     return 0;
 }
 
@@ -49,9 +48,11 @@ void sl_table_free(struct sl_stack *s)
 
 struct sl_conn *sl_table_find(struct sl_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport)
 {
-    uint32_t i = tuple_hash(raddr, rport, lport) & s->table_mask;
+    uint32_t i = tuple_hash(s, raddr, rport, lport) & s->table_mask;
+    s->ctr[SL_CTR_table_lookups]++;
     for (;;) {
         struct sl_conn *c = s->table[i];
+        s->ctr[SL_CTR_table_probes]++;
         if (!c)
             return NULL;
         if (c->tcb.raddr == raddr && c->tcb.rport == rport && c->tcb.lport == lport)
@@ -62,7 +63,7 @@ struct sl_conn *sl_table_find(struct sl_stack *s, uint32_t raddr, uint16_t rport
 
 void sl_table_insert(struct sl_stack *s, struct sl_conn *c)
 {
-    uint32_t i = tuple_hash(c->tcb.raddr, c->tcb.rport, c->tcb.lport) & s->table_mask;
+    uint32_t i = tuple_hash(s, c->tcb.raddr, c->tcb.rport, c->tcb.lport) & s->table_mask;
     while (s->table[i])
         i = (i + 1) & s->table_mask;
     s->table[i] = c;
@@ -74,7 +75,7 @@ void sl_table_remove(struct sl_stack *s, struct sl_conn *c)
     if (!(c->sflags & SL_CF_IN_TABLE))
         return;
     c->sflags &= (uint8_t)~SL_CF_IN_TABLE;
-    uint32_t i = tuple_hash(c->tcb.raddr, c->tcb.rport, c->tcb.lport) & s->table_mask;
+    uint32_t i = tuple_hash(s, c->tcb.raddr, c->tcb.rport, c->tcb.lport) & s->table_mask;
     while (s->table[i] != c)
         i = (i + 1) & s->table_mask;
     /* backward-shift deletion keeps probe chains intact without tombstones */
@@ -86,7 +87,7 @@ void sl_table_remove(struct sl_stack *s, struct sl_conn *c)
             struct sl_conn *d = s->table[j];
             if (!d)
                 return;
-            uint32_t h = tuple_hash(d->tcb.raddr, d->tcb.rport, d->tcb.lport) & s->table_mask;
+            uint32_t h = tuple_hash(s, d->tcb.raddr, d->tcb.rport, d->tcb.lport) & s->table_mask;
             /* can d move to slot i? only if h is not cyclically in (i, j] */
             if (i <= j ? (h <= i || h > j) : (h <= i && h > j)) {
                 s->table[i] = d;
@@ -99,6 +100,7 @@ void sl_table_remove(struct sl_stack *s, struct sl_conn *c)
 
 static void heap_swap(struct sl_stack *s, uint32_t a, uint32_t b)
 {
+    s->ctr[SL_CTR_timer_steps]++;
     struct sl_conn *t = s->heap[a];
     s->heap[a] = s->heap[b];
     s->heap[b] = t;
@@ -136,6 +138,7 @@ void sl_heap_update(struct sl_stack *s, struct sl_conn *c, uint64_t deadline)
 {
     if (c->deadline == deadline)
         return;
+    s->ctr[SL_CTR_timer_updates]++;
     if (c->deadline && !deadline) { /* remove */
         uint32_t i = c->heap_idx;
         c->deadline = 0;

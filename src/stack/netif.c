@@ -220,7 +220,10 @@ static void build_tcp(struct sl_stack *s, uint32_t dst, uint16_t sport, uint16_t
                             thl + plen);
     else
         sl_ip4_build(ip, s->addr, dst, SL_IPPROTO_TCP, s->ip_id++, s->ttl, thl + plen);
-    if (tos) { /* RFC 9293 MUST-48: the application's DS field */
+    /* RFC 9293 MUST-48: the application's DS field; the ECN field is the
+     * engine's (RFC 3168 5: ECT(0) on new data of an ECN connection) */
+    tos = (uint8_t)((tos & ~SL_IP_ECN_MASK) | e->ecn);
+    if (tos) {
         ip[1] = tos;
         sl_put16(ip + 10, 0);
         sl_put16(ip + 10, sl_csum_fold(sl_csum_add(0, ip, SL_IP_HLEN + ol)));
@@ -377,6 +380,7 @@ static void ip_rx(struct sl_stack *s, const struct sl_eth *eth, int trusted, int
             s->ctr[r]++;
             return;
         }
+        seg.ecn = ip.tos & SL_IP_ECN_MASK; /* RFC 3168: CE marks reach the engine */
         sl_stack_tcp_rx(s, ip.src, ip.dst, &seg);
         s->rx_route.type = 0;
         return;

@@ -1,24 +1,17 @@
-/* Externalized connection state: the stack side (issue 3). See
- * docs/externalized-state.md for the design and src/stack/persist.c for
- * the mechanics. The engine stays pure: everything that touches the store
- * lives here and is called from the event loop (stack.c) and the API. */
+/* Externalized connection state: the stack side. See
+ * docs/externalized-state.md for the design, src/stack/persist_int.h for
+ * the files by job. The engine stays pure: everything that touches the
+ * store lives here and is called from the event loop (stack.c) and the
+ * API; the codecs it uses are in src/state/. */
 #ifndef SL_STACK_PERSIST_H
 #define SL_STACK_PERSIST_H
 
 #include <stdint.h>
 
 #include "stack/stack.h"
-
-#define SL_REF_MAX 2     /* send-by-reference extents kept per connection */
-#define SL_REF_NAME 112  /* object name bytes, including the NUL */
-
-/* One extent of the send stream that is object content (TRODS: the
- * position in the object is seq - extent seq + off). */
-struct sl_ref {
-    uint32_t seq, len;
-    uint64_t off;
-    char obj[SL_REF_NAME];
-};
+#include "state/flow.h"
+#include "state/meta.h"
+#include "state/record.h"
 
 /* sl_pconn.flags */
 #define SL_PC_LISTED 0x01   /* on the persist-dirty list */
@@ -37,9 +30,9 @@ struct sl_pconn {
     uint32_t app_read;    /* COMMIT mode: next byte the app reads
                              (tcb.rcv_read is then the commit point) */
     uint8_t flags;
-    uint8_t dur;          /* enum sl_durability */
+    uint8_t dur;          /* enum sl_durability: explicit per connection */
     uint8_t n_refs;
-    uint8_t pad;
+    uint8_t lru;          /* index of its listener's LRU, 0xff = none */
     struct sl_ref refs[SL_REF_MAX];
     uint8_t *ckpt;        /* application checkpoint (malloc) */
     uint32_t ckpt_len;
@@ -83,6 +76,30 @@ void sl_persist_forget(struct sl_stack *s, struct sl_conn *c);
  * batch. Returns 1 if there was work. */
 int sl_persist_flush(struct sl_stack *s);
 
+/* A listener starts: durability and eviction of its connections (a
+ * sync listener installs the output-commit hold once, an async one the
+ * offloader). 0 or -errno. */
+int sl_persist_listen(struct sl_stack *s, struct sl_listener *l);
+/* The frames transmitted next belong to c (NULL: to no connection of a
+ * sync listener): only a sync connection's frames wait for its batch. */
+void sl_persist_tx(struct sl_stack *s, const struct sl_conn *c);
+
+/* Why a restore did not give a connection, or that it did. */
+enum sl_restore_why {
+    SL_RESTORE_OK = 0,
+    SL_RESTORE_ABSENT,     /* no record: the flow is unknown */
+    SL_RESTORE_BAD,        /* a record we refuse (tampered, foreign, inconsistent) */
+    SL_RESTORE_HELD,       /* we hold it already */
+    SL_RESTORE_ELSEWHERE,  /* another instance owns it (or won the restore) */
+    SL_RESTORE_STORE,      /* the store did not answer */
+    SL_RESTORE_LIMIT,      /* no memory or over a limit (counted by the stack) */
+    SL_RESTORE_REF,        /* object bytes could not be read back */
+};
+/* Restores one flow of l from the store: takes ownership, loads and
+ * verifies its record, rebuilds the connection and hands it to the stack
+ * (sl_stack_adopt). Counted; *out set on SL_RESTORE_OK. */
+enum sl_restore_why sl_persist_restore(struct sl_stack *s, struct sl_listener *l,
+                                       const struct sl_flow *f, struct sl_conn **out);
 /* A durable listener starts: restore every flow of (addr, port) found in
  * the store. Returns the number restored. */
 int sl_persist_restore_all(struct sl_stack *s, struct sl_listener *l);

@@ -7,15 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "fleet/fleet_key.h"
 #include "stack/persist.h"
 #include "stack/stack.h"
-
-uint64_t sl_clock_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 uint64_t sl_clock_default(void *arg)
 {
@@ -29,6 +23,162 @@ struct sl_tcp_out *sl_out_reset(struct sl_stack *s)
     s->out.events = 0;
     s->out.ctr = s->ctr;
     return &s->out;
+}
+
+/* ---------------- assembly and teardown ---------------- */
+
+#define SL_DEFAULT_SNDBUF (512u * 1024)
+#define SL_DEFAULT_RCVBUF (256u * 1024)
+#define SL_DEFAULT_MAX_CONNS 131072u
+
+static int pow2(uint32_t v) { return v && !(v & (v - 1)); }
+
+int sl_stack_check_cfg(const struct sl_config *cfg, char *err, size_t errlen)
+{
+    if (!cfg || !cfg->addr || cfg->prefix_len == 0 || cfg->prefix_len > 32) {
+        snprintf(err, errlen, "an address and a prefix length 1..32 are required");
+        return -EINVAL;
+    }
+    uint32_t sndbuf = cfg->sndbuf ? cfg->sndbuf : SL_DEFAULT_SNDBUF;
+    uint32_t rcvbuf = cfg->rcvbuf ? cfg->rcvbuf : SL_DEFAULT_RCVBUF;
+    if (!pow2(sndbuf) || !pow2(rcvbuf) || sndbuf < 4096 || rcvbuf < 4096 ||
+        sndbuf > (1u << 30) || rcvbuf > (1u << 30)) {
+        snprintf(err, errlen, "buffer sizes must be powers of two between 4 KiB and 1 GiB");
+        return -EINVAL;
+    }
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "libsodium failed to initialise");
+        return -EIO;
+    }
+    return 0;
+}
+
+int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_fn clock,
+                       void *clock_arg, struct sl_stack **out, char *err, size_t errlen)
+{
+    int r = sl_stack_check_cfg(cfg, err, errlen);
+    if (r < 0) {
+        io->ops->destroy(io);
+        return r;
+    }
+    if (!clock) {
+        clock = cfg->clock_us ? cfg->clock_us : sl_clock_default;
+        clock_arg = cfg->clock_us ? cfg->clock_arg : NULL;
+    }
+    if (cfg->impair && *cfg->impair) {
+        struct sl_io *w;
+        r = sl_io_impair_wrap(io, cfg->impair, clock, clock_arg, &w, err, errlen);
+        if (r < 0) {
+            io->ops->destroy(io);
+            return r;
+        }
+        io = w;
+    }
+    struct sl_stack *s = calloc(1, sizeof(*s));
+    if (!s) {
+        io->ops->destroy(io);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    s->clock = clock;
+    s->clock_arg = clock_arg;
+    s->io = io;
+    io->ctr = s->ctr;
+    memcpy(s->mac, io->mac, 6);
+    s->mtu = io->mtu ? io->mtu : 1500;
+    s->addr = cfg->addr;
+    s->netmask = cfg->prefix_len == 32 ? 0xffffffffu : ~(0xffffffffu >> cfg->prefix_len);
+    s->gateway = cfg->gateway;
+    s->tcfg.mss = (uint16_t)(s->mtu - 40); /* RFC 9293 3.7.1: MTU - IP - TCP headers */
+    s->tcfg.sndbuf = cfg->sndbuf ? cfg->sndbuf : SL_DEFAULT_SNDBUF;
+    s->tcfg.rcvbuf = cfg->rcvbuf ? cfg->rcvbuf : SL_DEFAULT_RCVBUF;
+    s->tcfg.cc = cfg->cc == SL_CC_CUBIC ? SL_TCP_CC_CUBIC : SL_TCP_CC_NEWRENO;
+    s->tcfg.gso = io->max_gso > 0 && !cfg->no_gso;
+    s->tcfg.no_ecn = cfg->no_ecn;
+    s->tcfg.ecn_active = cfg->ecn_connect && !cfg->no_ecn;
+    /* The fleet secret (docs/fleet.md): with a store key, the ISN, SYN-cookie
+     * and record MAC keys all derive from it, the same on every instance. */
+    struct sl_fleet_keys fk;
+    if (cfg->store_key)
+        sl_fleet_keys_derive(cfg->store_key, &fk);
+    if (cfg->isn_key) {
+        memcpy(s->isn_key, cfg->isn_key, 16);
+        memcpy(s->cookie_key, cfg->isn_key, 16);
+    } else if (cfg->store_key) {
+        memcpy(s->isn_key, fk.isn, 16);
+        memcpy(s->cookie_key, fk.cookie, 16);
+        s->fleet_keyed = true;
+    } else {
+        randombytes_buf(s->isn_key, sizeof(s->isn_key));
+        randombytes_buf(s->cookie_key, sizeof(s->cookie_key));
+    }
+    s->max_conns = cfg->max_conns ? cfg->max_conns : SL_DEFAULT_MAX_CONNS;
+    s->max_buf_bytes = cfg->max_buf_bytes;
+    s->free_cap = 64; /* bounded: pooled rings keep their touched pages resident */
+    s->free_snd = calloc(s->free_cap, sizeof(uint8_t *));
+    s->free_rcv = calloc(s->free_cap, sizeof(uint8_t *));
+    s->next_port = (uint16_t)(49152 + randombytes_uniform(16384));
+    s->ip_id = (uint16_t)randombytes_random();
+    s->ttl = cfg->ttl ? cfg->ttl : 64;
+    s->tos = cfg->tos;
+    if (!s->free_snd || !s->free_rcv || sl_table_init(s, s->max_conns) < 0) {
+        snprintf(err, errlen, "out of memory for %u connections", s->max_conns);
+        sodium_memzero(&fk, sizeof(fk));
+        sl_stack_free(s);
+        return -ENOMEM;
+    }
+    s->now = SL_NOW(s);
+    if (cfg->store && *cfg->store) {
+        r = sl_persist_create(s, cfg->store, cfg->store_key ? fk.record_mac : NULL, &s->persist,
+                              err, errlen);
+        sodium_memzero(&fk, sizeof(fk));
+        if (r < 0) {
+            sl_stack_free(s);
+            return r;
+        }
+    }
+    *out = s;
+    return 0;
+}
+
+void sl_stack_free(struct sl_stack *s)
+{
+    if (!s)
+        return;
+    if (s->persist && s->table) {
+        /* a stop is not the end of the flows: their last state goes to the
+         * store, where the next instance finds it */
+        s->now = SL_NOW(s);
+        sl_persist_drain(s);
+    }
+    /* every connection, in the table or not (closed ones the application
+     * still holds, superseded or evicted ones not yet delivered) */
+    while (s->all_head) {
+        struct sl_conn *c = s->all_head;
+        s->all_head = c->all_next;
+        sl_persist_drop(c);
+        free(c->snd);
+        free(c->rcv);
+        free(c);
+    }
+    for (unsigned i = 0; i < SL_MAX_LISTENERS; i++)
+        free(s->listeners[i]);
+    for (unsigned i = 0; i < s->arpq_len; i++)
+        free(s->arpq[i].buf);
+    sl_table_free(s);
+    sl_ring_pool_free(s);
+    sl_persist_destroy(s);
+    if (s->io)
+        s->io->ops->destroy(s->io);
+    free(s);
+}
+
+void sl_stack_crash(struct sl_stack *s, struct sl_io **io)
+{
+    *io = sl_io_hold_unwrap(s->io);
+    s->io = NULL;
+    sl_persist_destroy(s); /* no final flush: a crash writes nothing */
+    sl_stack_free(s);
 }
 
 /* ---------------- ring pool ---------------- */
@@ -220,8 +370,12 @@ static unsigned map_events(unsigned tev)
 void sl_conn_after(struct sl_stack *s, struct sl_conn *c)
 {
     struct sl_tcp_out *out = &s->out;
+    if (out->n && s->persist)
+        sl_persist_tx(s, c); /* held only if c's state must be durable first */
     for (unsigned i = 0; i < out->n; i++)
         sl_netif_tx_tcp(s, &c->tcb, c->snd, &out->seg[i], c->tos, &c->route);
+    if (out->n && s->persist)
+        sl_persist_tx(s, NULL);
     out->n = 0;
     unsigned tev = out->events;
     out->events = 0;
@@ -299,12 +453,6 @@ void sl_conn_after(struct sl_stack *s, struct sl_conn *c)
     }
 }
 
-void sl_conn_enqueue_accept(struct sl_stack *s, struct sl_listener *l, struct sl_conn *c)
-{
-    c->listener = l;
-    l->pending++;
-    accept_queue_add(s, l, c);
-}
 
 void sl_conn_wake(struct sl_stack *s, struct sl_conn *c, unsigned ev)
 {
@@ -316,6 +464,66 @@ void sl_conn_release(struct sl_stack *s, struct sl_conn *c)
 {
     c->sflags |= SL_CF_APP_CLOSED;
     pending_add(s, c);
+}
+
+/* ---------------- calls from persistence ---------------- */
+
+void sl_stack_adopt(struct sl_stack *s, struct sl_listener *l, struct sl_conn *c,
+                    enum sl_adopt how)
+{
+    sl_table_insert(s, c);
+    if (how == SL_ADOPT_ORPHAN) {
+        c->sflags |= SL_CF_APP_CLOSED | SL_CF_ACCEPTED;
+    } else {
+        c->listener = l;
+        l->pending++;
+        if (how == SL_ADOPT_ACCEPT)
+            accept_queue_add(s, l, c);
+    }
+    struct sl_tcp_out *out = sl_out_reset(s);
+    struct sl_tcp_bufs b = {c->snd, c->rcv};
+    sl_tcp_restored(&c->tcb, &b, s->now, out);
+    sl_conn_after(s, c);
+}
+
+void sl_stack_retire(struct sl_stack *s, struct sl_conn *c, int err)
+{
+    struct sl_tcp_out *out = sl_out_reset(s);
+    c->tcb.err = (int16_t)err;
+    c->tcb.state = SL_TCP_CLOSED;
+    out->events |= SL_TEV_ERROR | SL_TEV_CLOSED;
+    sl_conn_after(s, c);
+}
+
+void sl_stack_evict(struct sl_stack *s, struct sl_conn *c)
+{
+    sl_table_remove(s, c);
+    sl_heap_update(s, c, 0);
+    c->sflags |= SL_CF_DEAD | SL_CF_APP_CLOSED;
+    c->ev |= SL_EV_EVICTED;
+    sl_conn_release(s, c); /* SL_EV_CLOSED | SL_EV_EVICTED, then freed */
+}
+
+void sl_stack_discard(struct sl_stack *s, struct sl_conn *c)
+{
+    c->sflags |= SL_CF_DEAD | SL_CF_APP_CLOSED;
+    sl_conn_release(s, c);
+}
+
+void sl_stack_refuse(struct sl_stack *s, struct sl_conn *c)
+{
+    sl_tcp_abort(&c->tcb, s->now, sl_out_reset(s));
+    sl_conn_after(s, c);
+}
+
+void sl_stack_reset_restored(struct sl_stack *s, struct sl_conn *c)
+{
+    sl_table_insert(s, c);
+    c->sflags |= SL_CF_ACCEPTED;
+    sl_tcp_abort(&c->tcb, s->now, sl_out_reset(s));
+    sl_conn_after(s, c);
+    sl_persist_mark(s, c); /* the CLOSED state deletes the record */
+    sl_conn_release(s, c);
 }
 
 /* ---------------- TCP demultiplexing ---------------- */
@@ -405,11 +613,13 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
         send_replies(s, saddr, seg);
         return;
     }
-    /* A bare ACK to a listener may complete a SYN-cookie handshake. */
-    if ((seg->flags & (SL_TCP_ACK | SL_TCP_SYN | SL_TCP_RST)) == SL_TCP_ACK && l->cookie_sent_us &&
-        s->now - l->cookie_sent_us < 128000000u) {
+    /* A bare ACK to a listener may complete a SYN-cookie handshake: ours,
+     * or, with the fleet secret, one another instance of the fleet sent. */
+    if ((seg->flags & (SL_TCP_ACK | SL_TCP_SYN | SL_TCP_RST)) == SL_TCP_ACK &&
+        ((l->cookie_sent_us && s->now - l->cookie_sent_us < 128000000u) ||
+         (s->fleet_keyed && l->syncookies))) {
         uint16_t mss;
-        if (sl_tcp_cookie_check(s->isn_key, daddr, seg->dport, saddr, seg->sport, seg->ack - 1,
+        if (sl_tcp_cookie_check(s->cookie_key, daddr, seg->dport, saddr, seg->sport, seg->ack - 1,
                                 s->now, &mss)) {
             c = sl_conn_new(s, 1);
             if (!c) { /* counted; refuse cleanly: the peer thinks it is open */
@@ -450,7 +660,7 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
             return;
         }
         /* RFC 4987 3.6: answer without keeping state. */
-        uint32_t cookie = sl_tcp_cookie_make(s->isn_key, daddr, seg->dport, saddr, seg->sport,
+        uint32_t cookie = sl_tcp_cookie_make(s->cookie_key, daddr, seg->dport, saddr, seg->sport,
                                              seg->opts.has_mss ? seg->opts.mss : 536, s->now);
         sl_tcp_cookie_synack(&s->tcfg, s->now, daddr, saddr, seg, cookie, out);
         l->cookie_sent_us = s->now;

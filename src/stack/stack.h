@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/clock.h"
 #include "common/ctr.h"
 #include "io/io.h"
 #include "sltcp/sltcp.h"
@@ -79,6 +80,8 @@ struct sl_stack {
     uint32_t mtu;
     struct sl_tcp_cfg tcfg;
     uint8_t isn_key[16];
+    uint8_t cookie_key[16]; /* SYN cookies (RFC 4987 3.6) */
+    bool fleet_keyed; /* keys from the fleet secret: peers' cookies are ours */
     uint32_t max_conns, nconns;
     uint64_t max_buf_bytes, buf_bytes; /* ring memory budget and use */
     uint16_t ip_id;
@@ -88,6 +91,7 @@ struct sl_stack {
     /* 4-tuple table: open addressing, linear probing, backward-shift delete */
     struct sl_conn **table;
     uint32_t table_mask;
+    uint8_t table_key[16]; /* SipHash key of the table (common/hash.h) */
     /* timer heap: min-heap on conn->deadline */
     struct sl_conn **heap;
     uint32_t heap_len, heap_cap;
@@ -161,19 +165,46 @@ void sl_conn_release(struct sl_stack *s, struct sl_conn *c);
 /* Queue events for delivery on the next loop step. */
 void sl_conn_wake(struct sl_stack *s, struct sl_conn *c, unsigned ev);
 struct sl_tcp_out *sl_out_reset(struct sl_stack *s);
-uint64_t sl_clock_us(void);
 uint64_t sl_clock_default(void *arg);
 #define SL_NOW(s) ((s)->clock((s)->clock_arg))
 /* A new connection (counted refusal and NULL if over a limit); with rings
  * = 0 it has only a control block (half-open). */
 struct sl_conn *sl_conn_new(struct sl_stack *s, int rings);
 void sl_ring_pool_free(struct sl_stack *s);
-/* Creates a stack over an already open backend (tests and simulations);
- * takes ownership of io. clock may be NULL for the monotonic clock. */
+/* Assembly and teardown. The configuration checks sl_stack_create makes
+ * before opening a device: 0 or -errno with a reason in err. */
+int sl_stack_check_cfg(const struct sl_config *cfg, char *err, size_t errlen);
+/* Creates a stack over an already open backend; takes ownership of io.
+ * clock NULL: cfg->clock_us, or the monotonic clock without one. */
 int sl_stack_create_io(const struct sl_config *cfg, struct sl_io *io, sl_clock_fn clock,
                        void *clock_arg, struct sl_stack **out, char *err, size_t errlen);
-/* Puts a connection rebuilt from the store on l's accept queue. */
-void sl_conn_enqueue_accept(struct sl_stack *s, struct sl_listener *l, struct sl_conn *c);
+
+/* ---- calls from persistence (src/stack/persist*.c): the only ways it
+ * changes a connection's stack fields (docs/architecture.md) ---- */
+enum sl_adopt {
+    SL_ADOPT_ACCEPT,    /* established: on l's accept queue */
+    SL_ADOPT_HALF_OPEN, /* SYN-RECEIVED: counted as pending on l */
+    SL_ADOPT_ORPHAN,    /* the application had released it: finishes its close */
+};
+/* A connection rebuilt from the store joins the stack and sends what is
+ * due at once (retransmission from SND.UNA, a window update). */
+void sl_stack_adopt(struct sl_stack *s, struct sl_listener *l, struct sl_conn *c,
+                    enum sl_adopt how);
+/* The connection is no longer ours (a newer owner took it): it closes
+ * with err, silently (no segment), and the application hears of it. */
+void sl_stack_retire(struct sl_stack *s, struct sl_conn *c, int err);
+/* An idle connection leaves memory (its record stays): SL_EV_EVICTED. */
+void sl_stack_evict(struct sl_stack *s, struct sl_conn *c);
+/* A connection being rebuilt that will not be used: freed, no events. */
+void sl_stack_discard(struct sl_stack *s, struct sl_conn *c);
+/* A new connection the store cannot take: reset (the peer hears RST). */
+void sl_stack_refuse(struct sl_stack *s, struct sl_conn *c);
+/* A connection being rebuilt that cannot go on without a wrong byte (its
+ * object is gone): reset, the peer hears RST, and its record is deleted. */
+void sl_stack_reset_restored(struct sl_stack *s, struct sl_conn *c);
+/* Drains the store (last state of every flow), frees everything, closes
+ * the device. */
+void sl_stack_free(struct sl_stack *s);
 struct sl_listener *sl_find_listener(struct sl_stack *s, uint16_t port);
 /* Tests: the process "dies" here. Nothing more is written to the store,
  * held frames are lost, memory is freed, and the device is handed back

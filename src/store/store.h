@@ -16,7 +16,7 @@
  *
  * Keys are strings of at most SL_STORE_KEY_MAX-1 bytes, no NUL. A flow's
  * keys share one Redis Cluster hash tag, the text between the first '{' and
- * the next '}' (sl_store_flow_key builds "sl:{198.18.0.2:80-198.18.0.1:41234}:rec").
+ * the next '}' (state/flow.h names flows "sl:{198.18.0.2:80-198.18.0.1:41234}:rec").
  * The OWNER EPOCH belongs to the tag, not to a key: every key of a flow is
  * fenced by the same epoch. It is 0 while nobody owns the flow. The key
  * "<prefix>{TAG}:epoch" is reserved for it and is listed by sl_store_list.
@@ -62,7 +62,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "store/record.h"
 
 #define SL_STORE_KEY_MAX 128 /* including the NUL */
 #define SL_STORE_ANY UINT64_MAX /* "no condition" for expected_version / fence */
@@ -200,13 +199,6 @@ const struct sl_store_stats *sl_store_stats(const struct sl_store *s);
 void sl_store_stats_dump(const struct sl_store *s, FILE *f);
 
 /* ---- keys ---- */
-/* "sl:{L.L.L.L:LP-R.R.R.R:RP}:PART"; returns the length or -ENAMETOOLONG. */
-int sl_store_flow_key(char *buf, size_t cap, const struct sl_flow *f, const char *part);
-/* Prefix of all keys of flows on local address/port: "sl:{L.L.L.L:LP-"
- * (lport 0: every port of the address, "sl:{L.L.L.L:"). */
-int sl_store_listener_prefix(char *buf, size_t cap, uint32_t laddr, uint16_t lport);
-/* Parses a key built by sl_store_flow_key; *part points into key. */
-int sl_store_flow_parse(const char *key, struct sl_flow *f, const char **part);
 /* The flow's hash tag of a key: [*tag, *tag + *len), including the braces;
  * the whole key if it has none. */
 void sl_store_key_tag(const char *key, const char **tag, size_t *len);

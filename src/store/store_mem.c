@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "store/store.h"
 
 struct mem_ent {
@@ -21,14 +22,13 @@ struct mem_store {
     struct sl_store base;
     struct mem_ent **tab;
     size_t nbuckets, n;
+    uint8_t hkey[SL_HASH_KEYLEN];
 };
 
-static uint64_t hash_key(const char *k)
+/* Keyed: flow keys carry peer-chosen 4-tuples (common/hash.h). */
+static uint64_t hash_key(const struct mem_store *m, const char *k)
 {
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-    for (; *k; k++)
-        h = (h ^ (uint8_t)*k) * 0x100000001b3ull;
-    return h;
+    return sl_hash64(m->hkey, k, strlen(k));
 }
 
 static struct mem_ent **find(struct mem_store *m, const char *key, uint64_t h)
@@ -62,7 +62,7 @@ static int grow(struct mem_store *m)
 
 static struct mem_ent *lookup_or_add(struct mem_store *m, const char *key, int *err)
 {
-    uint64_t h = hash_key(key);
+    uint64_t h = hash_key(m, key);
     struct mem_ent **pp = find(m, key, h);
     if (*pp)
         return *pp;
@@ -98,7 +98,7 @@ static uint64_t epoch_of(struct mem_store *m, const char *key)
     char ek[SL_STORE_KEY_MAX];
     if (sl_store_epoch_key(ek, sizeof(ek), key) < 0)
         return 0;
-    struct mem_ent **pp = find(m, ek, hash_key(ek));
+    struct mem_ent **pp = find(m, ek, hash_key(m, ek));
     return *pp ? (*pp)->epoch : 0;
 }
 
@@ -106,7 +106,7 @@ static int mem_get(struct sl_store *s, const char *key, void *buf, size_t cap, s
                    uint64_t *version)
 {
     struct mem_store *m = (struct mem_store *)s;
-    struct mem_ent **pp = find(m, key, hash_key(key));
+    struct mem_ent **pp = find(m, key, hash_key(m, key));
     if (!*pp)
         return -ENOENT;
     *len = (*pp)->len;
@@ -124,7 +124,7 @@ static int mem_put(struct sl_store *s, const char *key, const void *data, size_t
     struct mem_store *m = (struct mem_store *)s;
     if (fence != SL_STORE_ANY && epoch_of(m, key) != fence)
         return -ESTALE;
-    struct mem_ent **pp = find(m, key, hash_key(key));
+    struct mem_ent **pp = find(m, key, hash_key(m, key));
     uint64_t cur = *pp ? (*pp)->version : 0;
     if (expected_version != SL_STORE_ANY && expected_version != cur)
         return -ESTALE;
@@ -152,7 +152,7 @@ static int mem_del(struct sl_store *s, const char *key, uint64_t fence)
     struct mem_store *m = (struct mem_store *)s;
     if (fence != SL_STORE_ANY && epoch_of(m, key) != fence)
         return -ESTALE;
-    struct mem_ent **pp = find(m, key, hash_key(key));
+    struct mem_ent **pp = find(m, key, hash_key(m, key));
     if (!*pp)
         return -ENOENT;
     remove_ent(m, pp);
@@ -172,7 +172,7 @@ static int mem_cas_epoch(struct sl_store *s, const char *key, uint64_t expected,
     char ek[SL_STORE_KEY_MAX];
     if (sl_store_epoch_key(ek, sizeof(ek), key) < 0)
         return -ENAMETOOLONG;
-    uint64_t h = hash_key(ek);
+    uint64_t h = hash_key(m, ek);
     struct mem_ent **pp = find(m, ek, h);
     uint64_t cur = *pp ? (*pp)->epoch : 0;
     *current = cur;
@@ -247,9 +247,12 @@ int sl_store_mem_open(const char *opts, struct sl_store **out)
 {
     if (opts && *opts)
         return -EINVAL;
+    if (sodium_init() < 0)
+        return -EIO;
     struct mem_store *m = calloc(1, sizeof(*m));
     if (!m)
         return -ENOMEM;
+    sl_hash_key_new(m->hkey);
     m->nbuckets = 1024;
     m->tab = calloc(m->nbuckets, sizeof(*m->tab));
     if (!m->tab) {

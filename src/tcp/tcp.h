@@ -37,6 +37,10 @@ enum sl_tcp_state {
     SL_TCP__NSTATES
 };
 
+/* Congestion controller (tcb.cc, cfg.cc). The public enum sl_cc has the
+ * same values; the API maps one to the other. */
+enum sl_tcp_cc { SL_TCP_CC_NEWRENO = 0, SL_TCP_CC_CUBIC = 1 };
+
 /* tcb.flags */
 #define SL_TF_SACK_OK 0x0001    /* both sides sent SACK-permitted */
 #define SL_TF_TS_OK 0x0002      /* both sides sent timestamps */
@@ -58,6 +62,12 @@ enum sl_tcp_state {
 #define SL_TF_NO_TLP 0x20000    /* tail loss probes disabled (tests, like Linux's tcp_early_retrans=0) */
 #define SL_TF_RCV_URG 0x40000   /* rcv_up is valid (RFC 9293 3.8.5) */
 #define SL_TF_SND_URG 0x80000   /* snd_up is valid: urgent data not yet acknowledged */
+#define SL_TF_ECN_OK 0x100000   /* ECN (RFC 3168 6.1.1): offered before the handshake,
+                                   negotiated after it */
+#define SL_TF_ECN_ECE 0x200000  /* a CE mark arrived: ECE on every ACK until the
+                                   peer's CWR (RFC 3168 6.1.3) */
+#define SL_TF_ECN_CWR 0x400000  /* the window was cut for an ECE: CWR on the next
+                                   new data segment (RFC 3168 6.1.2) */
 
 #define SL_TCP_MAX_OOO 4
 
@@ -67,7 +77,7 @@ struct sl_tcb {
     uint32_t laddr, raddr; /* host order */
     uint16_t lport, rport;
     uint8_t state;         /* enum sl_tcp_state */
-    uint8_t cc;            /* enum sl_cc */
+    uint8_t cc;            /* enum sl_tcp_cc */
     uint8_t r2;            /* data retransmissions before giving up; 0 = default (MUST-21) */
     uint8_t oow_count;     /* out-of-window ACKs sent in chack_window's second */
     uint32_t flags;        /* SL_TF_* */
@@ -138,6 +148,10 @@ struct sl_tcb {
     uint16_t chack_count;
     int16_t err;           /* negative errno that ended the connection */
     uint32_t retrans_total;
+    uint32_t snd_off_hi;   /* high 32 bits of the send stream offset: bytes the
+                              app queued = snd_off_hi << 32 | (snd_end - iss - 1) */
+    uint32_t ecn_mark;     /* RFC 3168 6.1.2: no new reaction to ECE until an
+                              ACK passes this (SND.MAX at the last cut) */
 };
 
 /* Engine events (bitmask in sl_tcp_out.events). */
@@ -161,6 +175,8 @@ struct sl_tcp_emit {
     uint32_t len;
     uint16_t gso;
     uint16_t urp;  /* urgent pointer field, with SL_TCP_URG in flags */
+    uint8_t ecn;   /* ECN field for the IP header: SL_IP_ECN_ECT0 on new data
+                      of an ECN connection, else 0 (RFC 3168 6.1.5) */
     struct sl_tcp_opts opts;
 };
 
@@ -176,10 +192,12 @@ struct sl_tcp_out {
 struct sl_tcp_cfg {
     uint16_t mss;        /* from the interface MTU: mtu - 40 */
     uint32_t sndbuf, rcvbuf; /* powers of two */
-    uint8_t cc;          /* enum sl_cc */
+    uint8_t cc;          /* enum sl_tcp_cc */
     bool gso;            /* device accepts super-segments */
     bool no_sack, no_ts, no_ws; /* for tests: disable an option */
     bool no_tlp;         /* disable RFC 8985 tail loss probes */
+    bool no_ecn;         /* ECN off: SYNs asking for it are answered without */
+    bool ecn_active;     /* active opens ask for ECN (RFC 3168 6.1.1) */
 };
 
 struct sl_tcp_bufs {

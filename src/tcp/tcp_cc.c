@@ -2,7 +2,6 @@
  * (NewReno) and RFC 9438 (CUBIC). Selected per connection by tcb.cc. */
 #include <math.h>
 
-#include "sltcp/sltcp.h"
 #include "tcp/tcp_int.h"
 
 /* RFC 6298 2.2 / 2.3: smoothed RTT and variance, then RTO = SRTT +
@@ -90,7 +89,7 @@ void tcp_cc_on_ack(struct sl_tcb *t, uint32_t acked, uint64_t now)
         t->cwnd = c > (1u << 30) ? (1u << 30) : (uint32_t)c; /* never wraps */
         return;
     }
-    if (t->cc == SL_CC_CUBIC) {
+    if (t->cc == SL_TCP_CC_CUBIC) {
         cubic_on_ack(t, acked, now);
         return;
     }
@@ -105,7 +104,7 @@ void tcp_cc_on_ack(struct sl_tcb *t, uint32_t acked, uint64_t now)
 static uint32_t cc_loss_ssthresh(struct sl_tcb *t)
 {
     uint32_t mss = t->snd_mss;
-    if (t->cc == SL_CC_CUBIC) {
+    if (t->cc == SL_TCP_CC_CUBIC) {
         /* RFC 9438 4.7 (fast convergence) and 4.6 (beta = 0.7). */
         uint32_t w = t->cwnd;
         if (w < t->cub_wmax)
@@ -122,8 +121,12 @@ static uint32_t cc_loss_ssthresh(struct sl_tcb *t)
 /* Fast retransmit entry (RFC 5681 3.2 step 2, RFC 6582 3.2 step 2). */
 void tcp_cc_enter_recovery(struct sl_tcb *t, uint64_t now)
 {
-    t->ssthresh = cc_loss_ssthresh(t);
+    /* RFC 3168 6.1.2: one cut per window of data; if an ECE already cut
+     * this one, the loss keeps that ssthresh */
+    if (!((t->flags & SL_TF_ECN_OK) && sl_seq_lt(t->snd_una, t->ecn_mark)))
+        t->ssthresh = cc_loss_ssthresh(t);
     t->recover = t->snd_max;
+    t->ecn_mark = t->snd_max; /* RFC 3168 6.1.2: one cut per window */
     t->flags |= SL_TF_IN_RECOVERY;
     if (t->flags & SL_TF_SACK_OK)
         t->cwnd = t->ssthresh;                   /* RFC 6675 5 step 4: pipe governs */
@@ -140,5 +143,20 @@ void tcp_cc_on_rto(struct sl_tcb *t, uint64_t now)
     t->cwnd = t->snd_mss;
     t->ca_acked = 0;
     t->recover = t->snd_max;     /* RFC 6582 3.2 step 4 */
+    t->ecn_mark = t->snd_max;
     t->flags &= ~(uint32_t)SL_TF_IN_RECOVERY;
+}
+
+/* RFC 3168 6.1.2: an ECN-Echo is treated as a loss, without a
+ * retransmission: ssthresh as for a loss (halved, CUBIC's beta), cwnd down
+ * to it, at most once per window of data; the next new data segment
+ * carries CWR. */
+void tcp_cc_on_ece(struct sl_tcb *t, uint64_t now)
+{
+    (void)now;
+    t->ssthresh = cc_loss_ssthresh(t);
+    t->cwnd = t->ssthresh;
+    t->ca_acked = 0;
+    t->ecn_mark = t->snd_max;
+    t->flags |= SL_TF_ECN_CWR;
 }

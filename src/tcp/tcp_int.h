@@ -54,6 +54,12 @@ void tcp_send_tlp(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
 uint32_t tcp_sacked_bytes(const struct sl_tcb *t);
 void tcp_fast_retransmit(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out);
 
+/* tcp_open.c */
+void tcp_negotiate(struct sl_tcb *t, const struct sl_tcp_seg *s, uint64_t now,
+                   struct sl_tcp_out *out);
+void tcp_syn_received(struct sl_tcb *t, const struct sl_tcp_seg *s, uint64_t now,
+                      struct sl_tcp_out *out);
+
 /* tcp_input.c */
 void tcp_set_state(struct sl_tcb *t, uint8_t st, uint64_t now, struct sl_tcp_out *out);
 void tcp_set_error(struct sl_tcb *t, int err, uint64_t now, struct sl_tcp_out *out);
@@ -63,6 +69,7 @@ void tcp_cc_init(struct sl_tcb *t);
 void tcp_cc_on_ack(struct sl_tcb *t, uint32_t acked, uint64_t now);
 void tcp_cc_enter_recovery(struct sl_tcb *t, uint64_t now);
 void tcp_cc_on_rto(struct sl_tcb *t, uint64_t now);
+void tcp_cc_on_ece(struct sl_tcb *t, uint64_t now);
 void tcp_rtt_sample(struct sl_tcb *t, uint32_t rtt_us);
 
 #endif

@@ -44,6 +44,77 @@ static void tcb_init(struct sl_tcb *t, const struct sl_tcp_cfg *cfg, uint32_t la
     t->snd_end = iss + 1; /* data starts after the SYN */
     t->ts_offset = ts_offset;
     t->rto = SL_TCP_RTO_INIT_US; /* RFC 6298 2.1 */
+    t->ecn_mark = iss;
+}
+
+/* Option negotiation on a SYN or SYN-ACK: keep only what both sides sent
+ * (RFC 7323 2.2/3.2, RFC 2018 2) and derive the effective send MSS
+ * (RFC 9293 3.7.1: min(SendMSS+20, MMS_S) - TCP header - IP options). */
+void tcp_negotiate(struct sl_tcb *t, const struct sl_tcp_seg *s, uint64_t now,
+                   struct sl_tcp_out *out)
+{
+    const struct sl_tcp_opts *o = &s->opts;
+    t->peer_mss = o->has_mss ? o->mss : 536; /* RFC 9293 3.7.1 MUST-15 */
+    if (t->peer_mss < 64) { /* a tiny MSS only multiplies our work (CVE-2019-11479) */
+        t->peer_mss = 64;
+        CTR(out, tcp_mss_clamped);
+    }
+    if (o->has_wscale && (t->flags & SL_TF_WS_OK)) {
+        t->snd_wscale = o->wscale > 14 ? 14 : o->wscale; /* RFC 7323 2.3 */
+    } else {
+        t->flags &= ~(uint32_t)SL_TF_WS_OK;
+        t->snd_wscale = 0;
+        t->rcv_wscale = 0;
+    }
+    if (!o->sack_perm)
+        t->flags &= ~(uint32_t)SL_TF_SACK_OK;
+    if (o->has_ts && (t->flags & SL_TF_TS_OK)) {
+        t->ts_recent = o->tsval;
+        t->ts_recent_ms = (uint32_t)(now / 1000);
+    } else {
+        t->flags &= ~(uint32_t)SL_TF_TS_OK; /* RFC 7323 3.2: no TS unless both sent it */
+    }
+    uint32_t mss = tcp_min32(t->peer_mss, t->rcv_mss);
+    if (t->path_mss)
+        mss = tcp_min32(mss, t->path_mss);
+    if (t->flags & SL_TF_TS_OK)
+        mss -= 12; /* TCP header options on every segment */
+    t->snd_mss = (uint16_t)mss;
+    /* RFC 3168 6.1.1: an ECN-setup SYN has ECE and CWR, an ECN-setup
+     * SYN-ACK ECE alone; anything else means no ECN. */
+    uint8_t setup = (s->flags & SL_TCP_ACK) ? SL_TCP_ECE : SL_TCP_ECE | SL_TCP_CWR;
+    if ((s->flags & (SL_TCP_ECE | SL_TCP_CWR)) != setup)
+        t->flags &= ~(uint32_t)SL_TF_ECN_OK;
+    else if (t->flags & SL_TF_ECN_OK)
+        CTR(out, tcp_ecn_negotiated);
+}
+
+/* What a SYN or SYN-ACK tells (3.10.7.2, 3.10.7.3): the peer's ISS
+ * (RCV.NXT = IRS + 1), its options and its window, which a SYN never
+ * scales (RFC 7323 2.2). Data on a SYN is not taken (no TFO): the peer
+ * sends it again. */
+void tcp_syn_received(struct sl_tcb *t, const struct sl_tcp_seg *s, uint64_t now,
+                      struct sl_tcp_out *out)
+{
+    t->irs = s->seq;
+    t->rcv_nxt = t->rcv_read = t->rcv_adv = s->seq + 1;
+    tcp_negotiate(t, s, now, out);
+    if (s->len)
+        CTR(out, drop_tcp_syn_data);
+    t->snd_wnd = s->wnd;
+    t->max_snd_wnd = t->snd_wnd;
+    t->snd_wl1 = s->seq;
+}
+
+/* The first SYN or SYN-ACK: timed for the RTT (RFC 6298 3), retransmitted
+ * by the timer (3.8.1). */
+static void send_first_syn(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
+{
+    tcp_send_syn(t, now, out);
+    t->flags |= SL_TF_RTT_VALID;
+    t->rtt_start_us = (uint32_t)now;
+    t->rtt_seq = t->iss;
+    t->t_rexmt = now + t->rto;
 }
 
 /* RFC 9293 3.10.1 OPEN, active. */
@@ -53,12 +124,10 @@ void sl_tcp_open_active(struct sl_tcb *t, const struct sl_tcp_cfg *cfg, uint64_t
 {
     tcb_init(t, cfg, laddr, lport, raddr, rport, iss, ts_offset);
     t->state = SL_TCP_SYN_SENT;
+    if (cfg->ecn_active && !cfg->no_ecn)
+        t->flags |= SL_TF_ECN_OK; /* offered: the SYN-ACK decides */
     CTR(out, tcp_active_opens);
-    tcp_send_syn(t, now, out);
-    t->flags |= SL_TF_RTT_VALID;
-    t->rtt_start_us = (uint32_t)now;
-    t->rtt_seq = iss;
-    t->t_rexmt = now + t->rto;
+    send_first_syn(t, now, out);
 }
 
 /* RFC 9293 3.10.7.2: LISTEN state. */
@@ -111,50 +180,15 @@ void sl_tcp_open_passive(struct sl_tcb *t, const struct sl_tcp_cfg *cfg, uint64_
 {
     tcb_init(t, cfg, laddr, syn->dport, raddr, syn->sport, iss, ts_offset);
     t->flags |= SL_TF_PASSIVE;
+    if (!cfg->no_ecn)
+        t->flags |= SL_TF_ECN_OK; /* taken if the SYN asks (RFC 3168 6.1.1) */
     t->state = SL_TCP_SYN_RCVD;
-    t->irs = syn->seq;
-    t->rcv_nxt = t->rcv_read = t->rcv_adv = syn->seq + 1;
+    tcp_syn_received(t, syn, now, out);
     t->last_ack_sent = t->rcv_nxt;
-    /* RFC 9293 3.7.1, RFC 7323 2.2/3.2, RFC 2018 2: options */
-    {
-        const struct sl_tcp_opts *o = &syn->opts;
-        t->peer_mss = o->has_mss ? o->mss : 536; /* RFC 9293 3.7.1 MUST-15 */
-        if (t->peer_mss < 64) { /* a tiny MSS only multiplies our work */
-            t->peer_mss = 64;
-            CTR(out, tcp_mss_clamped);
-        }
-        if (!(o->has_wscale && (t->flags & SL_TF_WS_OK))) {
-            t->flags &= ~(uint32_t)SL_TF_WS_OK;
-            t->rcv_wscale = 0;
-        } else {
-            t->snd_wscale = o->wscale > 14 ? 14 : o->wscale;
-        }
-        if (!o->sack_perm)
-            t->flags &= ~(uint32_t)SL_TF_SACK_OK;
-        if (o->has_ts && (t->flags & SL_TF_TS_OK)) {
-            t->ts_recent = o->tsval;
-            t->ts_recent_ms = (uint32_t)(now / 1000);
-        } else {
-            t->flags &= ~(uint32_t)SL_TF_TS_OK; /* never echo TS the SYN lacked */
-        }
-        uint32_t mss = tcp_min32(t->peer_mss, t->rcv_mss);
-        if (t->flags & SL_TF_TS_OK)
-            mss -= 12;
-        t->snd_mss = (uint16_t)mss;
-    }
-    if (syn->len)
-        CTR(out, drop_tcp_syn_data); /* no TFO: the peer sends it again */
-    t->snd_wnd = syn->wnd; /* RFC 7323 2.2: not scaled in a SYN */
-    t->max_snd_wnd = t->snd_wnd;
-    t->snd_wl1 = syn->seq;
     t->snd_wl2 = iss;
     tcp_cc_init(t);
     CTR(out, tcp_passive_opens);
-    tcp_send_syn(t, now, out);
-    t->flags |= SL_TF_RTT_VALID;
-    t->rtt_start_us = (uint32_t)now;
-    t->rtt_seq = iss;
-    t->t_rexmt = now + t->rto;
+    send_first_syn(t, now, out);
 }
 
 /* RFC 9293 3.6.1 / RFC 6191: a new SYN may reuse a TIME-WAIT 4-tuple if
@@ -190,6 +224,8 @@ uint32_t sl_tcp_write(struct sl_tcb *t, const struct sl_tcp_bufs *b, const void 
     uint32_t n = tcp_min32(len, sl_tcp_send_space(t));
     if (n) {
         ring_put(b->snd, t->snd_bufsz, t->snd_end, data, n);
+        if (t->snd_end - t->iss - 1 > UINT32_MAX - n)
+            t->snd_off_hi++; /* the 32-bit offset wraps */
         t->snd_end += n;
     }
     return n;
@@ -302,6 +338,7 @@ void sl_tcp_restored(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now
     tcp_cc_init(t);
     t->ssthresh = tcp_max32(old, 2u * t->snd_mss);
     t->recover = t->snd_una;
+    t->ecn_mark = t->snd_una;
     /* RFC 6298 5.1: the timer runs while data is outstanding; go back N
      * from SND.UNA now (the peer may be in a long RTO backoff). */
     t->backoff = 0;

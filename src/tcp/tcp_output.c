@@ -14,8 +14,8 @@ static uint32_t rcv_space(const struct sl_tcb *t)
 
 /* Window to advertise. RFC 9293 3.8.6.2.2 (receiver SWS avoidance): the
  * right edge moves only by at least min(RCV.BUFF/2, Eff.snd.MSS), and it
- * never moves left (RFC 9293 3.8.6, MUST-?? "shrinking the window" is
- * strongly discouraged). RFC 7323 2.3: the field carries wnd >> Rcv.Wind.Shift. */
+ * never moves left (RFC 9293 3.8.6 SHLD-14: a receiver SHOULD NOT shrink
+ * the window). RFC 7323 2.3: the field carries wnd >> Rcv.Wind.Shift. */
 static uint16_t rcv_wnd_field(struct sl_tcb *t)
 {
     uint32_t space = rcv_space(t);
@@ -71,6 +71,9 @@ struct sl_tcp_emit *tcp_emit_new(struct sl_tcb *t, uint64_t now, struct sl_tcp_o
         e->opts.tsval = tcp_ts_now(t, now);
         e->opts.tsecr = t->ts_recent;
     }
+    /* RFC 3168 6.1.3: after a CE mark, ECE on every ACK until a CWR */
+    if ((t->flags & SL_TF_ECN_ECE) && (flags & SL_TCP_ACK) && !(flags & (SL_TCP_SYN | SL_TCP_RST)))
+        e->flags |= SL_TCP_ECE;
     if (flags & SL_TCP_ACK) {
         t->flags &= ~(uint32_t)SL_TF_ACK_NOW;
         t->t_delack = 0;
@@ -118,28 +121,38 @@ static void rate_window(struct sl_tcb *t, uint64_t now)
     }
 }
 
+/* One more ACK on a per-second budget: the RFC 5961 challenge ACKs, or
+ * the ACKs for segments beyond the window. Returns 0 if it is used up. */
+static int ack_budget(struct sl_tcb *t, uint64_t now, int challenge)
+{
+    rate_window(t, now);
+    if ((challenge ? t->chack_count : t->oow_count) >= SL_TCP_CHACK_LIMIT)
+        return 0;
+    if (challenge)
+        t->chack_count++;
+    else
+        t->oow_count++;
+    return 1;
+}
+
 /* ACK for a segment beyond the window: rate limited on its own budget (as
  * Linux's tcp_invalid_ratelimit), so forged segments cannot make us a
  * reflector and cannot use up the RFC 5961 challenge ACKs either. */
 void tcp_send_oow_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
 {
-    rate_window(t, now);
-    if (t->oow_count >= SL_TCP_CHACK_LIMIT) {
+    if (!ack_budget(t, now, 0)) {
         CTR(out, drop_tcp_oow_ack_limited);
         return;
     }
-    t->oow_count++;
     tcp_send_ack(t, now, out);
 }
 
 void tcp_send_challenge_ack(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
 {
-    rate_window(t, now);
-    if (t->chack_count >= SL_TCP_CHACK_LIMIT) {
+    if (!ack_budget(t, now, 1)) {
         CTR(out, drop_tcp_challenge_ack_limited);
         return;
     }
-    t->chack_count++;
     CTR(out, tcp_challenge_ack_tx);
     tcp_send_ack(t, now, out);
 }
@@ -150,6 +163,8 @@ void tcp_send_syn(struct sl_tcb *t, uint64_t now, struct sl_tcp_out *out)
     uint8_t flags = SL_TCP_SYN;
     if (t->state == SL_TCP_SYN_RCVD)
         flags |= SL_TCP_ACK;
+    if (t->flags & SL_TF_ECN_OK) /* RFC 3168 6.1.1: ECN-setup SYN / SYN-ACK */
+        flags |= (flags & SL_TCP_ACK) ? SL_TCP_ECE : SL_TCP_ECE | SL_TCP_CWR;
     struct sl_tcp_emit *e = tcp_emit_new(t, now, out, t->iss, flags);
     if (!e)
         return;
@@ -347,6 +362,95 @@ static void window_update_check(struct sl_tcb *t)
     }
 }
 
+/* Nothing in flight to clock us: the persist timer probes a zero window
+ * (RFC 9293 3.8.6.1) and is the SWS override timeout for a small one
+ * (3.8.6.2.1), so a lost window update can never stall the connection. */
+static void arm_persist(struct sl_tcb *t, uint64_t now)
+{
+    t->flags |= SL_TF_PERSIST;
+    t->t_rexmt = now + t->rto;
+}
+
+/* How much of the `avail` bytes at SND.NXT to send now: the usable window
+ * (RFC 5681 / 9293 3.8.6: min(cwnd, rwnd) minus what is in flight, RFC
+ * 6675 pipe during SACK recovery), cut to one (super-)segment, then sender
+ * SWS avoidance (3.8.6.2.1) and Nagle (3.7.4). Returns 0 with *stop set
+ * when nothing goes now. */
+static uint32_t send_len(struct sl_tcb *t, uint64_t now, uint32_t avail, int fin_unsent,
+                         uint32_t max_seg, uint32_t sack_lim, int *stop)
+{
+    uint32_t inflight = ((t->flags & SL_TF_IN_RECOVERY) && (t->flags & SL_TF_SACK_OK))
+                            ? sack_pipe(t)
+                            : t->snd_nxt - t->snd_una;
+    uint32_t cw = t->cwnd > inflight ? t->cwnd - inflight : 0;
+    uint32_t edge = t->snd_una + t->snd_wnd; /* never beyond the offered window */
+    uint32_t rw = sl_seq_gt(edge, t->snd_nxt) ? edge - t->snd_nxt : 0;
+    /* no super-segments across urgent data: the device would copy the
+     * urgent pointer into every piece */
+    uint32_t seg_max = ((t->flags & SL_TF_SND_URG) && sl_seq_lt(t->snd_nxt, t->snd_up))
+                           ? t->snd_mss
+                           : max_seg;
+    uint32_t len = tcp_min32(tcp_min32(avail, tcp_min32(cw, rw)), seg_max);
+    len = tcp_min32(len, sack_lim);
+    *stop = 1;
+    if (avail == 0 && t->snd_wnd == 0) { /* a lone FIN into a zero window: probe it */
+        if (t->snd_nxt == t->snd_una && !t->t_rexmt)
+            arm_persist(t, now);
+        return 0;
+    }
+    if (avail > 0 && len < avail) {
+        /* Sender SWS avoidance: send a full segment, or at least half the
+         * largest window the peer offered; never a runt while data is in
+         * flight. */
+        if (len < t->snd_mss && (len == 0 || len < t->max_snd_wnd / 2)) {
+            if (t->snd_nxt == t->snd_una && !t->t_rexmt && rw < avail)
+                arm_persist(t, now);
+            return 0;
+        }
+    } else if (avail > 0 && len < t->snd_mss && t->snd_nxt != t->snd_una &&
+               !(t->flags & SL_TF_NODELAY) && !fin_unsent) {
+        return 0; /* Nagle (RFC 9293 3.7.4, RFC 1122 4.2.3.4) */
+    }
+    *stop = 0;
+    return len;
+}
+
+/* Bookkeeping for a segment of the send loop: counters, the RTT sample
+ * (RFC 6298 3, Karn), SND.NXT/SND.MAX and the retransmission timer. */
+static void sent_from_loop(struct sl_tcb *t, uint64_t now, uint32_t len, uint8_t flags,
+                           int rexmit, struct sl_tcp_out *out)
+{
+    if (len)
+        CTR(out, tcp_tx_data_segs);
+    if (rexmit) {
+        t->retrans_total++;
+        CTR(out, tcp_retransmits);
+    } else if (len && !(t->flags & SL_TF_RTT_VALID)) {
+        t->flags |= SL_TF_RTT_VALID; /* RFC 6298 3: time one segment at a time */
+        t->rtt_seq = t->snd_nxt;
+        t->rtt_start_us = (uint32_t)now;
+    }
+    t->snd_nxt += len + ((flags & SL_TCP_FIN) ? 1 : 0);
+    if (sl_seq_gt(t->snd_nxt, t->snd_max))
+        t->snd_max = t->snd_nxt;
+    if (!t->t_rexmt || (t->flags & SL_TF_PERSIST))
+        tcp_arm_rto(t, now); /* RFC 6298 5.1 */
+    else if (!rexmit && len && !(t->flags & (SL_TF_IN_RECOVERY | SL_TF_TLP_SENT)))
+        tcp_arm_rto(t, now); /* RFC 8985 7.2: restart the PTO after new data */
+}
+
+/* RFC 3168 6.1.2/6.1.5: new data of an ECN connection is ECN-capable
+ * (ECT(0)), and the first one after a window cut carries CWR.
+ * Retransmissions, pure ACKs, window probes and SYNs never are. */
+static void ecn_mark_new_data(struct sl_tcb *t, struct sl_tcp_emit *e)
+{
+    e->ecn = SL_IP_ECN_ECT0;
+    if (t->flags & SL_TF_ECN_CWR) {
+        e->flags |= SL_TCP_CWR;
+        t->flags &= ~(uint32_t)SL_TF_ECN_CWR;
+    }
+}
+
 void sl_tcp_output(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
                    struct sl_tcp_out *out)
 {
@@ -365,9 +469,8 @@ void sl_tcp_output(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
     if ((t->flags & SL_TF_IN_RECOVERY) && (t->flags & SL_TF_SACK_OK))
         sack_recover(t, now, out);
 
-    int gso = (t->flags & SL_TF_GSO) != 0;
     uint32_t max_seg = t->snd_mss;
-    if (gso) /* keep the IP datagram under 64 KB */
+    if (t->flags & SL_TF_GSO) /* keep the IP datagram under 64 KB */
         max_seg = t->snd_mss * tcp_max32(1, 62000 / t->snd_mss);
 
     while (out->n < SL_TCP_OUT_MAX) {
@@ -379,47 +482,10 @@ void sl_tcp_output(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
         uint32_t avail = sl_seq_lt(t->snd_nxt, t->snd_end) ? t->snd_end - t->snd_nxt : 0;
         if (avail == 0 && !fin_unsent)
             break;
-        /* Usable window (RFC 5681 / 9293 3.8.6): min(cwnd, rwnd) minus what
-         * is in flight (RFC 6675 pipe during SACK recovery). */
-        uint32_t inflight = ((t->flags & SL_TF_IN_RECOVERY) && (t->flags & SL_TF_SACK_OK))
-                                ? sack_pipe(t)
-                                : t->snd_nxt - t->snd_una;
-        uint32_t cw = t->cwnd > inflight ? t->cwnd - inflight : 0;
-        uint32_t edge = t->snd_una + t->snd_wnd; /* never beyond the offered window */
-        uint32_t rw = sl_seq_gt(edge, t->snd_nxt) ? edge - t->snd_nxt : 0;
-        /* no super-segments across urgent data: the device would copy the
-         * urgent pointer into every piece */
-        uint32_t seg_max = ((t->flags & SL_TF_SND_URG) && sl_seq_lt(t->snd_nxt, t->snd_up))
-                               ? t->snd_mss
-                               : max_seg;
-        uint32_t len = tcp_min32(tcp_min32(avail, tcp_min32(cw, rw)), seg_max);
-        len = tcp_min32(len, sack_lim);
-        if (avail == 0 && t->snd_wnd == 0) { /* a lone FIN into a zero window: probe it */
-            if (t->snd_nxt == t->snd_una && !t->t_rexmt) {
-                t->flags |= SL_TF_PERSIST;
-                t->t_rexmt = now + t->rto;
-            }
+        int stop;
+        uint32_t len = send_len(t, now, avail, fin_unsent, max_seg, sack_lim, &stop);
+        if (stop)
             break;
-        }
-        if (avail > 0 && len < avail) {
-            /* Sender SWS avoidance (RFC 9293 3.8.6.2.1) and Nagle (3.7.4):
-             * send a full segment, or at least half the largest window the
-             * peer offered; never a runt while data is in flight. */
-            if (len < t->snd_mss && (len == 0 || len < t->max_snd_wnd / 2)) {
-                /* Nothing in flight to clock us: the persist timer probes a
-                 * zero window (RFC 9293 3.8.6.1) and is the SWS override
-                 * timeout for a small one (3.8.6.2.1), so a lost window
-                 * update can never stall the connection. */
-                if (t->snd_nxt == t->snd_una && !t->t_rexmt && rw < avail) {
-                    t->flags |= SL_TF_PERSIST;
-                    t->t_rexmt = now + t->rto;
-                }
-                break;
-            }
-        } else if (avail > 0 && len < t->snd_mss && t->snd_nxt != t->snd_una &&
-                   !(t->flags & SL_TF_NODELAY) && !fin_unsent) {
-            break; /* Nagle (RFC 9293 3.7.4, RFC 1122 4.2.3.4) */
-        }
         uint8_t flags = SL_TCP_ACK;
         if (len > 0 && len == avail)
             flags |= SL_TCP_PSH;
@@ -432,23 +498,9 @@ void sl_tcp_output(struct sl_tcb *t, const struct sl_tcp_bufs *b, uint64_t now,
         e->len = len;
         if (len > t->snd_mss)
             e->gso = t->snd_mss;
-        if (len)
-            CTR(out, tcp_tx_data_segs);
-        if (rexmit) {
-            t->retrans_total++;
-            CTR(out, tcp_retransmits);
-        } else if (len && !(t->flags & SL_TF_RTT_VALID)) {
-            t->flags |= SL_TF_RTT_VALID; /* RFC 6298 3: time one segment at a time */
-            t->rtt_seq = t->snd_nxt;
-            t->rtt_start_us = (uint32_t)now;
-        }
-        t->snd_nxt += len + ((flags & SL_TCP_FIN) ? 1 : 0);
-        if (sl_seq_gt(t->snd_nxt, t->snd_max))
-            t->snd_max = t->snd_nxt;
-        if (!t->t_rexmt || (t->flags & SL_TF_PERSIST))
-            tcp_arm_rto(t, now); /* RFC 6298 5.1 */
-        else if (!rexmit && len && !(t->flags & (SL_TF_IN_RECOVERY | SL_TF_TLP_SENT)))
-            tcp_arm_rto(t, now); /* RFC 8985 7.2: restart the PTO after new data */
+        if (len && !rexmit && (t->flags & SL_TF_ECN_OK))
+            ecn_mark_new_data(t, e);
+        sent_from_loop(t, now, len, flags, rexmit, out);
     }
 
     window_update_check(t);

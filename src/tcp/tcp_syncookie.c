@@ -66,6 +66,7 @@ void sl_tcp_cookie_synack(const struct sl_tcp_cfg *cfg, uint64_t now, uint32_t l
 {
     struct sl_tcb tmp;
     struct sl_tcp_cfg c = *cfg;
+    c.no_ecn = true; /* the cookie has no bit for it: never agree to ECN */
     if (!syn->opts.has_ts) {
         c.no_ws = true;
         c.no_sack = true;
@@ -102,6 +103,7 @@ void sl_tcp_cookie_open(struct sl_tcb *t, const struct sl_tcp_cfg *cfg, uint64_t
     syn.opts.has_mss = 1;
     syn.opts.mss = mss;
     struct sl_tcp_cfg c = *cfg;
+    c.no_ecn = true; /* the SYN-ACK offered none */
     uint32_t now_ms = (uint32_t)(now / 1000);
     if (ack->opts.has_ts) {
         uint32_t enc = ack->opts.tsecr & 31u, ws = enc >> 1;

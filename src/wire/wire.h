@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/bytes.h"
 #include "common/ctr.h"
 
 #define SL_ETH_HLEN 14
@@ -57,6 +58,13 @@ size_t sl_arp_build(uint8_t *p, uint16_t op, const uint8_t sha[6], uint32_t spa,
                     const uint8_t tha[6], uint32_t tpa);
 
 /* ---- IPv4 (RFC 791) ---- */
+/* The ECN field, the low two bits of the TOS byte (RFC 3168 5). */
+#define SL_IP_ECN_MASK 0x03
+#define SL_IP_ECN_NOT_ECT 0x00
+#define SL_IP_ECN_ECT1 0x01
+#define SL_IP_ECN_ECT0 0x02
+#define SL_IP_ECN_CE 0x03
+
 struct sl_ip4 {
     uint8_t ihl_bytes; /* header length incl. options */
     uint8_t tos, ttl, proto;
@@ -159,6 +167,8 @@ struct sl_tcp_seg {
     struct sl_tcp_opts opts;
     const uint8_t *payload;
     uint32_t len; /* payload length */
+    uint8_t ecn;  /* the carrying IP header's ECN field (SL_IP_ECN_*); the
+                     caller of sl_tcp_parse fills it in */
 };
 /* Parses a TCP segment of `len` bytes (header + payload). Verifies the
  * checksum against the pseudo header unless csum_trusted. Rejects data
@@ -184,17 +194,5 @@ static inline bool sl_seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) >
 static inline bool sl_seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
 static inline uint32_t sl_seq_max(uint32_t a, uint32_t b) { return sl_seq_gt(a, b) ? a : b; }
 static inline uint32_t sl_seq_min(uint32_t a, uint32_t b) { return sl_seq_lt(a, b) ? a : b; }
-
-/* ---- byte order helpers ---- */
-static inline uint16_t sl_get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static inline uint32_t sl_get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static inline void sl_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static inline void sl_put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
-}
 
 #endif

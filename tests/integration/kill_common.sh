@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The kill test (issue 3), shared by test_kill_shm.sh and test_kill_redis.sh;
+# The kill test, shared by test_kill_shm.sh and test_kill_redis.sh;
 # source it after setting KILL_STORE=shm|redis.
 #
 # Unmodified kernel clients in sl$$-cli:
@@ -28,7 +28,6 @@ KILL_SIZE=${KILL_SIZE:-200M}
 topo_up
 make_file big.bin "$KILL_SIZE"
 make_file small.bin 16K
-head -c 32 /dev/urandom >"$WORK/store.key"
 
 SHM_NAME=
 case $KILL_STORE in
@@ -45,7 +44,9 @@ esac
 _kill_cleanup_shm() { [[ -n $SHM_NAME ]] && rm -f "/dev/shm/$SHM_NAME"; }
 trap '_kill_cleanup_shm; cleanup' EXIT
 
-ARGS=(--store "$STORE_URI" --durability sync --store-key "$WORK/store.key" --quiet)
+# no --store-key: the first instance makes a key in the state directory
+# (0600), every restart reuses it
+ARGS=(--store "$STORE_URI" --durability sync --state-dir "$WORK/state" --quiet)
 start_slhttpd "${ARGS[@]}"
 rst_capture_start
 

@@ -201,6 +201,12 @@ elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'
 # mbps BYTES SECONDS
 mbps() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", n / s / 1e6; else print "inf" }'; }
 
+# sl_build_is_asan: true when SL_BUILD is a sanitizer build (tests that
+# scale their load down under ASan say so in their header).
+sl_build_is_asan() {
+  grep -q '^CMAKE_BUILD_TYPE:STRING=Asan$' "$SL_BUILD/CMakeCache.txt" 2>/dev/null
+}
+
 in_srv() { ip netns exec "$SRV_NS" "$@"; }
 in_cli() { ip netns exec "$CLI_NS" "$@"; }
 
@@ -294,7 +300,7 @@ stop_pid() {
 _sl_sweep_stale_netns() {
   local ns pid
   while read -r ns _; do
-    [[ $ns =~ ^sl([0-9]+)-(srv|cli)$ ]] || continue
+    [[ $ns =~ ^sl([0-9]+)-(srv|cli|bk)$ ]] || continue
     pid=${BASH_REMATCH[1]}
     [[ $pid == "$$" || -d /proc/$pid ]] && continue
     [[ -z $(ip netns pids "$ns" 2>/dev/null) ]] || continue
@@ -415,7 +421,7 @@ _sl_watchdog_start() {
     done
     exec >/dev/null 2>&1
     for sig in TERM KILL; do
-      for ns in "$SRV_NS" "$CLI_NS"; do
+      for ns in "$SRV_NS" "$CLI_NS" "sl$main-bk"; do
         mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null)
         ((${#pids[@]})) && kill -"$sig" "${pids[@]}"
       done
@@ -423,6 +429,7 @@ _sl_watchdog_start() {
     done
     ip netns del "$SRV_NS"
     ip netns del "$CLI_NS"
+    ip netns del "sl$main-bk" 2>/dev/null
     [[ ${SL_KEEP:-0} == 1 ]] || rm -rf "$WORK"
     exit 0
   ) &
@@ -693,4 +700,64 @@ EOF
     die "nginx ($name) did not start listening on $listen"
   fi
   log "nginx ($name) pid $NGINX_PID listening on $listen in $ns"
+}
+
+# ---------------------------------------------------------------- slproxy
+# Three namespaces for slproxy (tests/integration/test_slproxy*.sh,
+# bench/bench_proxy.sh): the client and sltcp namespaces as above (slproxy
+# owns vsrv through AF_PACKET), plus a back-end namespace sl$$-bk reached
+# over a kernel veth from the sltcp namespace:
+#
+#   sl$$-cli  vcli 198.18.0.1 <-> vsrv (slproxy 198.18.0.2)  sl$$-srv
+#   sl$$-srv  vpx  198.19.0.1 <-> vbk  198.19.0.2, .3         sl$$-bk (nginx)
+BK_NS="sl$$-bk"
+BK_IP=198.19.0.2
+BK_IP2=198.19.0.3
+PX_KIP=198.19.0.1
+
+# topo3_up: topo_up, then the back-end namespace and its veth.
+topo3_up() {
+  topo_up
+  ip netns add "$BK_NS" || die "ip netns add $BK_NS failed"
+  _SL_NETNS+=("$BK_NS")
+  ip link add vpx netns "$SRV_NS" type veth peer name vbk netns "$BK_NS" ||
+    die "cannot create the back-end veth pair"
+  _sl_ns_common "$SRV_NS" vpx || die "cannot configure vpx"
+  _sl_ns_common "$BK_NS" vbk || die "cannot configure $BK_NS"
+  ip -n "$SRV_NS" addr add "$PX_KIP/24" dev vpx || die "cannot address vpx"
+  ip -n "$BK_NS" addr add "$BK_IP/24" dev vbk || die "cannot address vbk"
+  ip -n "$BK_NS" addr add "$BK_IP2/24" dev vbk || die "cannot address vbk"
+  wait_for "ip -n $BK_NS link show vbk | grep -q LOWER_UP" 5 || die "back-end veth did not come up"
+  log "back ends: $SRV_NS/vpx $PX_KIP <-> $BK_NS/vbk $BK_IP, $BK_IP2 (kernel TCP)"
+}
+
+# start_slproxy [EXTRA_ARGS...]: slproxy in the sltcp namespace on vsrv,
+# with the same bookkeeping as start_slhttpd (SLHTTPD_PID, SLHTTPD_LOG,
+# SLHTTPD_STATS: slhttpd_stats, run_in's watch and stop_slhttpd apply).
+start_slproxy() {
+  [[ -z $SLHTTPD_PID ]] || die "start_slproxy: already running (pid $SLHTTPD_PID)"
+  [[ -x $SL_BUILD/slproxy ]] || die "slproxy not found at $SL_BUILD/slproxy (build first)"
+  _SL_SRV_N=$((_SL_SRV_N + 1))
+  local tag=slproxy$_SL_SRV_N
+  SLHTTPD_READY=$WORK/$tag.ready
+  SLHTTPD_STATS=$WORK/$tag.stats
+  rm -f "$SLHTTPD_READY" "$SLHTTPD_STATS"
+  bg_start "$tag" "$SRV_NS" "$SL_BUILD/slproxy" --dev "packet:$SRV_IF" \
+    --addr "$SRV_IP/$NET_LEN" --port "$SL_PORT" \
+    --stats-file "$SLHTTPD_STATS" --ready-file "$SLHTTPD_READY" "$@"
+  SLHTTPD_PID=$BG_PID
+  SLHTTPD_LOG=$WORK/$tag.log
+  if ! wait_for "[[ -e $SLHTTPD_READY ]] || ! _sl_alive $SLHTTPD_PID" 15 ||
+    ! _sl_alive "$SLHTTPD_PID"; then
+    cat "$SLHTTPD_LOG" >&2
+    die "slproxy did not start"
+  fi
+}
+
+# kill9_slproxy: SIGKILL the running slproxy and reap it.
+kill9_slproxy() {
+  kill -KILL "$SLHTTPD_PID" 2>/dev/null
+  wait "$SLHTTPD_PID" 2>/dev/null
+  _sl_forget "$SLHTTPD_PID"
+  SLHTTPD_PID=
 }

@@ -19,7 +19,7 @@ N=${EVICT_N:-2000}
 
 topo_up
 make_file small.bin 4K
-head -c 32 /dev/urandom >"$WORK/store.key"
+(umask 077 && head -c 32 /dev/urandom >"$WORK/store.key")
 SHM_NAME=slevict$$
 trap 'rm -f "/dev/shm/$SHM_NAME"; cleanup' EXIT
 start_slhttpd --store "shm:$SHM_NAME?slots=$((4 * N + 1024))" --durability sync \

@@ -120,7 +120,7 @@ if [ ! -x "$IO_ECHO" ]; then
     log "building io_echo from $SL_SRC"
     if ! cc -std=gnu11 -O2 -g -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
         -I"$SL_SRC/src" -I"$SL_SRC/include" \
-        "$SL_SRC/tests/tools/io_echo.c" "$SL_SRC"/src/io/*.c "$SL_SRC/src/common/ctr.c" \
+        "$SL_SRC/tests/tools/io_echo.c" "$SL_SRC"/src/io/*.c "$SL_SRC/src/common/ctr.c" "$SL_SRC/src/wire/csum.c" \
         -o "$IO_ECHO" 2>"$TMP/cc.log"; then
         cat "$TMP/cc.log"
         die "cannot build io_echo"

@@ -332,7 +332,7 @@ move_topo_up
 make_file big.bin "$MOVE_SIZE"
 make_file ka.bin 64K
 BIG=$(size_of big.bin)
-head -c 32 /dev/urandom >"$WORK/store.key"
+(umask 077 && head -c 32 /dev/urandom >"$WORK/store.key")
 
 mkdir -p "$WORK/redis"
 bg_start redis "$NS_R" redis-server --bind 198.19.0.1 198.19.0.5 --port "$REDIS_PORT" \

@@ -24,7 +24,7 @@ N=4
 topo_up
 make_file big.bin 100M
 make_file small.bin 16K
-head -c 32 /dev/urandom >"$WORK/store.key"
+(umask 077 && head -c 32 /dev/urandom >"$WORK/store.key")
 start_redis_srv
 ARGS=(--store redis://127.0.0.1:6379 --durability sync --store-key "$WORK/store.key" --quiet)
 start_slhttpd "${ARGS[@]}"

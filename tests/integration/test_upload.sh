@@ -17,7 +17,7 @@
 #      UP_MIN_KILLS (10) of them while uploads run, and restarted each time
 #      (0-0.3 s later) with the same command line.
 #      Pass: every curl exits 0 with HTTP 201, every spooled file's sha256
-#      equals its source's, no NAME.part is left in the spool, and no RST
+#      equals its source's, no .NAME.ID.part is left in the spool, and no RST
 #      from the server reaches the client (tcpdump in the client namespace).
 #      Each instance's counters (SIGUSR1 just before its kill) show how
 #      many flows it restored; the last instance's are printed.
@@ -55,7 +55,7 @@ if [[ $SL_SELFTEST != 1 ]]; then
 fi
 
 topo_up
-head -c 32 /dev/urandom >"$WORK/store.key"
+(umask 077 && head -c 32 /dev/urandom >"$WORK/store.key")
 ARGS=(--store "shm:$SHM_NAME?slots=256" --durability sync --store-key "$WORK/store.key"
   --spool "$SPOOL" --quiet)
 
@@ -94,7 +94,7 @@ done
 # every upload has started (its .part exists) before the first kill
 all_parts() {
   local i
-  for ((i = 0; i < UP_N; i++)); do [[ -e $SPOOL/up$i.bin.part ]] || return 1; done
+  for ((i = 0; i < UP_N; i++)); do compgen -G "$SPOOL/.up$i.bin.*.part" >/dev/null || return 1; done
 }
 wait_for all_parts 30 || log "not every upload started within 30 s (continuing)"
 
@@ -156,7 +156,7 @@ for ((i = 0; i < UP_N; i++)); do
   if [[ $rc == 0 && $code == 201 && $got == "$want" ]]; then
     ok=$((ok + 1))
   else
-    n=$(stat -c %s "$SPOOL/up$i.bin" 2>/dev/null || stat -c %s "$SPOOL/up$i.bin.part" 2>/dev/null || echo 0)
+    n=$(stat -c %s "$SPOOL/up$i.bin" "$SPOOL/.up$i.bin."*.part 2>/dev/null | head -n 1)
     fail "upload $i: curl rc=$rc, HTTP ${code:-none}, spooled $n/${UP_SIZE[i]} bytes, sha256 ${got:-none} want $want"
     sed 's/^/  curl: /' "$WORK/curl$i.log" | head -n 3
     if [[ -f $SPOOL/up$i.bin ]] && [[ $(stat -c %s "$SPOOL/up$i.bin") == "${UP_SIZE[i]}" ]]; then
@@ -224,7 +224,7 @@ if [[ $rc == 0 && $code == 201 && $got == "$(sha_of base.bin)" ]]; then
 else
   fail "baseline upload: curl rc=$rc, HTTP ${code:-none}, sha256 ${got:-none} want $(sha_of base.bin)"
 fi
-[[ -e $SPOOL/base.bin.part ]] && fail "baseline: base.bin.part left in the spool"
+compgen -G "$SPOOL/.base.bin.*.part" >/dev/null && fail "baseline: a part of base.bin left in the spool"
 
 stop_slhttpd
 v=$(stat_get http_uploads)

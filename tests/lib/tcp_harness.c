@@ -6,58 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---------------- test bookkeeping ---------------- */
-
-static const char *g_test;     /* running test */
-static int g_test_failed;      /* checks failed in the running test */
-static int g_passed, g_failed;
+/* ---------------- harnesses alive in the running case ---------------- */
 
 #define TH_MAX_LIVE 8
 static struct th *g_live[TH_MAX_LIVE];
 
-void th_check(bool ok, const char *file, int line, const char *expr)
+/* After every case (check_on_case_end): the case's harnesses are freed. */
+static void th_free_live(void)
 {
-    if (ok)
-        return;
-    g_test_failed++;
-    fprintf(stderr, "%s:%d: [%s] CHECK failed: %s\n", file, line, g_test ? g_test : "?", expr);
-}
-
-void th_check_eq(uint64_t got, uint64_t want, const char *file, int line, const char *ga,
-                 const char *wa)
-{
-    if (got == want)
-        return;
-    g_test_failed++;
-    fprintf(stderr,
-            "%s:%d: [%s] CHECK_EQ failed: %s == %s\n    got  %" PRIu64 " (%" PRId64 ", 0x%" PRIx64
-            ")\n    want %" PRIu64 " (%" PRId64 ", 0x%" PRIx64 ")\n",
-            file, line, g_test ? g_test : "?", ga, wa, got, (int64_t)got, got, want, (int64_t)want,
-            want);
-}
-
-/* A bug the segment tests found and the engine fixed: its check is now a
- * regression test and fails like any other check. */
-bool th_fixed_bug(bool ok, const char *file, int line, const char *what)
-{
-    if (ok)
-        return true;
-    g_test_failed = 1;
-    fprintf(stderr, "FAIL: %s:%d: [%s] regression of a fixed bug: %s\n", file, line,
-            g_test ? g_test : "?", what);
-    return false;
-}
-
-void th_run(const char *name, void (*fn)(void))
-{
-    static int once;
-    if (!once) { /* keep check messages (stderr) in order with test lines */
-        setvbuf(stdout, NULL, _IONBF, 0);
-        once = 1;
-    }
-    g_test = name;
-    g_test_failed = 0;
-    fn();
     for (int i = 0; i < TH_MAX_LIVE; i++) {
         if (g_live[i]) {
             free(g_live[i]->b.snd);
@@ -66,21 +22,6 @@ void th_run(const char *name, void (*fn)(void))
             g_live[i] = NULL;
         }
     }
-    if (g_test_failed) {
-        g_failed++;
-        printf("FAIL %s\n", name);
-    } else {
-        g_passed++;
-        printf("ok   %s\n", name);
-    }
-    g_test = NULL;
-}
-
-int th_finish(const char *binary)
-{
-    printf("%s: %d passed, %d failed\n", binary, g_passed, g_failed);
-    fflush(stdout);
-    return g_failed ? 1 : 0;
 }
 
 /* ---------------- configurations ---------------- */
@@ -127,6 +68,7 @@ struct th *th_new(const struct sl_tcp_cfg *cfg)
     h->now = TH_T0;
     h->out.ctr = h->ctr;
     h->peer = th_peer_full();
+    check_on_case_end(th_free_live);
     int i;
     for (i = 0; i < TH_MAX_LIVE && g_live[i]; i++)
         ;
@@ -317,7 +259,7 @@ uint32_t th_read(struct th *h, uint32_t len)
         if (n == 0)
             break;
         if (memcmp(buf, th_pattern(off), n) != 0) {
-            th_check(false, __FILE__, __LINE__, "th_read: received bytes match the peer's stream");
+            check_fail(__FILE__, __LINE__, "th_read: received bytes differ from the peer's stream");
             break;
         }
         total += n;
@@ -427,9 +369,7 @@ bool th_expect_nseg(const struct th *h, unsigned n, const char *file, int line)
 {
     if (h->out.n == n)
         return true;
-    g_test_failed++;
-    fprintf(stderr, "%s:%d: [%s] expected %u segment(s), got %u\n", file, line,
-            g_test ? g_test : "?", n, h->out.n);
+    check_fail(file, line, "expected %u segment(s), got %u", n, h->out.n);
     th_dump(h);
     return false;
 }
@@ -438,9 +378,7 @@ bool th_expect_seg(const struct th *h, unsigned i, uint8_t flags, uint32_t seq, 
                    uint32_t len, const char *file, int line)
 {
     if (i >= h->out.n) {
-        g_test_failed++;
-        fprintf(stderr, "%s:%d: [%s] expected segment [%u], only %u emitted\n", file, line,
-                g_test ? g_test : "?", i, h->out.n);
+        check_fail(file, line, "expected segment [%u], only %u emitted", i, h->out.n);
         th_dump(h);
         return false;
     }
@@ -448,11 +386,10 @@ bool th_expect_seg(const struct th *h, unsigned i, uint8_t flags, uint32_t seq, 
     if (e->flags == flags && e->seq == seq && e->ack == ack && e->len == len)
         return true;
     char fw[32], fg[32];
-    g_test_failed++;
-    fprintf(stderr,
-            "%s:%d: [%s] segment [%u] mismatch\n    want %s seq=ISS%+" PRId64 " ack=IRS%+" PRId64
-            " len=%u\n    got  %s seq=ISS%+" PRId64 " ack=IRS%+" PRId64 " len=%u\n",
-            file, line, g_test ? g_test : "?", i, th_flags_str(flags, fw),
+    check_fail(file, line,
+            "segment [%u] mismatch\n    want %s seq=ISS%+" PRId64 " ack=IRS%+" PRId64
+            " len=%u\n    got  %s seq=ISS%+" PRId64 " ack=IRS%+" PRId64 " len=%u",
+            i, th_flags_str(flags, fw),
             (int64_t)(int32_t)(seq - TH_ISS), (int64_t)(int32_t)(ack - TH_IRS), len,
             th_flags_str(e->flags, fg), (int64_t)(int32_t)(e->seq - TH_ISS),
             (int64_t)(int32_t)(e->ack - TH_IRS), e->len);

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "check.h"
 #include "tcp/tcp.h"
 
 #define TH_LADDR 0xc6120001u /* 198.18.0.1 */
@@ -133,10 +134,6 @@ bool th_open_active(struct th *h, const struct th_peer *p, uint64_t rtt_us);
 uint32_t th_tsval(const struct th *h);
 
 /* ---- checking ---- */
-void th_check(bool ok, const char *file, int line, const char *expr);
-void th_check_eq(uint64_t got, uint64_t want, const char *file, int line, const char *ga,
-                 const char *wa);
-bool th_fixed_bug(bool ok, const char *file, int line, const char *what);
 bool th_expect_seg(const struct th *h, unsigned i, uint8_t flags, uint32_t seq, uint32_t ack,
                    uint32_t len, const char *file, int line);
 bool th_expect_nseg(const struct th *h, unsigned n, const char *file, int line);
@@ -145,25 +142,13 @@ bool th_expect_one(const struct th *h, uint8_t flags, uint32_t seq, uint32_t ack
 void th_dump(const struct th *h);
 const char *th_flags_str(uint8_t f, char buf[32]);
 
-#define CHECK(c) th_check(!!(c), __FILE__, __LINE__, #c)
-#define CHECK_EQ(a, b) th_check_eq((uint64_t)(a), (uint64_t)(b), __FILE__, __LINE__, #a, #b)
-/* An engine bug: if `ok` is false, print "KNOWN BUG: what" and go on
- * without failing the binary. Returns ok so a test can stop early. */
-#define FIXED_BUG(ok, what) th_fixed_bug(!!(ok), __FILE__, __LINE__, what)
 #define EXPECT_NSEG(h, n) th_expect_nseg((h), (n), __FILE__, __LINE__)
 #define EXPECT_NONE(h) th_expect_nseg((h), 0, __FILE__, __LINE__)
 /* Segment i of the last step has exactly these flags, seq, ack, len. */
 #define EXPECT_SEG(h, i, fl, sq, ak, ln) th_expect_seg((h), (i), (fl), (sq), (ak), (ln), __FILE__, __LINE__)
 /* Exactly one segment was emitted, and it is this one. */
 #define EXPECT_ONE(h, fl, sq, ak, ln) th_expect_one((h), (fl), (sq), (ak), (ln), __FILE__, __LINE__)
-#define EXPECT_CTR(h, name, d) th_check_eq(th_ctr((h), SL_CTR_##name), (uint64_t)(d), __FILE__, __LINE__, "ctr " #name, #d)
+#define EXPECT_CTR(h, name, d) check_eq(th_ctr((h), SL_CTR_##name), (uint64_t)(d), __FILE__, __LINE__, "ctr " #name, #d)
 #define SEG(h, i) ((h)->out.seg[(i)])
-
-/* ---- running ---- */
-void th_run(const char *name, void (*fn)(void));
-#define RUN(fn) th_run(#fn, fn)
-/* Prints the final "<binary>: N passed, M failed"
- * line; returns the exit status (nonzero iff a test failed). */
-int th_finish(const char *binary);
 
 #endif

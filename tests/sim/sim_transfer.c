@@ -9,7 +9,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "stack/stack.h"
+#include <sltcp/sltcp.h>
+
+#include "check.h"
+#include "memdev.h"
 
 static uint64_t vnow = 1000000;
 static uint64_t vclock(void *arg)
@@ -133,15 +136,18 @@ static int run(const char *name, const char *impair, int cc, uint64_t up, uint64
     memset(&cli, 0, sizeof(cli));
     srv.up_len = cli.up_len = up;
     srv.down_len = cli.down_len = down;
-    struct sl_io *a, *b;
-    if (sl_io_mem_pair(1500, 512, &a, &b) != 0)
+    struct sl_device a, b;
+    struct memdev_pair *mp = memdev_pair(1500, 512, &a, &b);
+    if (!mp)
         return 1;
     char err[256];
-    struct sl_config sc = {.addr = 0xc6120102, .prefix_len = 24, .impair = impair, .cc = cc};
-    struct sl_config cc_ = {.addr = 0xc6120101, .prefix_len = 24, .impair = impair, .cc = cc};
-    struct sl_stack *S, *C;
-    if (sl_stack_create_io(&sc, a, vclock, NULL, &S, err, sizeof(err)) ||
-        sl_stack_create_io(&cc_, b, vclock, NULL, &C, err, sizeof(err))) {
+    struct sl_config sc = {.addr = 0xc6120102, .prefix_len = 24, .impair = impair, .cc = cc,
+                           .clock_us = vclock};
+    struct sl_config cc_ = sc;
+    cc_.addr = 0xc6120101;
+    sl_stack *S, *C;
+    if (sl_stack_create_dev(&sc, &a, &S, err, sizeof(err)) ||
+        sl_stack_create_dev(&cc_, &b, &C, err, sizeof(err))) {
         fprintf(stderr, "%s: create: %s\n", name, err);
         return 1;
     }
@@ -171,27 +177,23 @@ static int run(const char *name, const char *impair, int cc, uint64_t up, uint64
     }
     printf("%-28s %s  transfer %.2fs  rexmit srv %llu cli %llu  rto %llu  impaired %llu/%llu\n",
            name, fail ? "FAIL" : "ok  ", (double)(cli.done_at - start) / 1e6,
-           (unsigned long long)S->ctr[SL_CTR_tcp_retransmits],
-           (unsigned long long)C->ctr[SL_CTR_tcp_retransmits],
-           (unsigned long long)(S->ctr[SL_CTR_tcp_rto_fired] + C->ctr[SL_CTR_tcp_rto_fired]),
-           (unsigned long long)S->ctr[SL_CTR_impair_dropped],
-           (unsigned long long)C->ctr[SL_CTR_impair_dropped]);
+           (unsigned long long)stat_get(S, "tcp_retransmits"),
+           (unsigned long long)stat_get(C, "tcp_retransmits"),
+           (unsigned long long)(stat_get(S, "tcp_rto_fired") + stat_get(C, "tcp_rto_fired")),
+           (unsigned long long)stat_get(S, "impair_dropped"),
+           (unsigned long long)stat_get(C, "impair_dropped"));
     for (int i = 0; fail && i < 2; i++) {
         sl_conn *c = i ? cli.c : srv.c;
         if (!c)
             continue;
-        const struct sl_tcb *t = &c->tcb;
-        fprintf(stderr,
-                "%s tcb: state %s una %u nxt %u max %u end %u wnd %u cwnd %u ssth %u "
-                "rcv_nxt %u adv %u read %u flags %#x sacked %u ooo %u rexmt %lld delack %lld "
-                "rto %u backoff %u recover %u high_rxt %u dupacks %u\n",
-                i ? "cli" : "srv", sl_tcp_state_name(t->state), t->snd_una - t->iss,
-                t->snd_nxt - t->iss, t->snd_max - t->iss, t->snd_end - t->iss, t->snd_wnd,
-                t->cwnd, t->ssthresh, t->rcv_nxt - t->irs, t->rcv_adv - t->irs,
-                t->rcv_read - t->irs, t->flags, t->n_sacked, t->n_ooo,
-                t->t_rexmt ? (long long)(t->t_rexmt - vnow) : -1,
-                t->t_delack ? (long long)(t->t_delack - vnow) : -1, t->rto, t->backoff,
-                t->recover - t->iss, t->high_rxt - t->iss, t->dupacks);
+        struct sl_conn_info ci;
+        if (sl_conn_info(c, &ci) == 0)
+            fprintf(stderr,
+                    "%s: state %s srtt %u us rto %u us cwnd %u ssthresh %u mss %u "
+                    "retransmits %llu error %d\n",
+                    i ? "cli" : "srv", sl_state_name(ci.state), ci.srtt_us, ci.rto_us, ci.cwnd,
+                    ci.ssthresh, ci.snd_mss, (unsigned long long)ci.retransmits,
+                    sl_conn_error(c));
     }
     if (fail || getenv("SIM_VERBOSE")) {
         fprintf(stderr, "server counters:\n");
@@ -201,6 +203,7 @@ static int run(const char *name, const char *impair, int cc, uint64_t up, uint64
     }
     sl_stack_destroy(S);
     sl_stack_destroy(C);
+    memdev_free(mp);
     return fail;
 }
 
@@ -222,13 +225,7 @@ int main(void)
         {"delay5 loss2 seed7", "loss=2,delay=5,seed=7", SL_CC_CUBIC, 200000, 2000000},
         {"loss20 seed8", "loss=20,seed=8", SL_CC_NEWRENO, 20000, 100000},
     };
-    int failed = 0, passed = 0;
-    for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++) {
-        if (run(sc[i].name, sc[i].impair, sc[i].cc, sc[i].up, sc[i].down, 900))
-            failed++;
-        else
-            passed++;
-    }
-    printf("sim_transfer: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++)
+        CHECK(run(sc[i].name, sc[i].impair, sc[i].cc, sc[i].up, sc[i].down, 900) == 0);
+    return check_finish("sim_transfer");
 }

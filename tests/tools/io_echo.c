@@ -1,6 +1,6 @@
 /* io_echo: a tiny host on top of an sl_io backend, for integration tests of
  * the io layer without the rest of the stack. Frames are hand-crafted here
- * on purpose (no dependency on src/wire).
+ * on purpose (no dependency on src/wire; byte order and clock from src/common).
  *
  *   io_echo [-t SECS] [-i IMPAIR_SPEC] IO_SPEC MY_IP
  *       answers ARP requests for MY_IP and ICMP echo requests to it, until
@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
+#include "common/clock.h"
 #include "common/ctr.h"
 #include "io/io.h"
 
@@ -43,34 +45,8 @@ static uint64_t g_ctr[SL_CTR__COUNT];
 static struct sl_io *g_io;
 static uint32_t g_ip; /* host order */
 
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
-/* ---- byte helpers / checksums ---- */
-static inline uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-static inline uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-static inline void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
+/* ---- checksums ---- */
 static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
 {
     size_t i = 0;
@@ -117,15 +93,15 @@ static void ip_fill(uint8_t *ip, uint16_t totlen, uint16_t id, uint8_t proto, ui
 {
     ip[0] = 0x45;
     ip[1] = 0;
-    wr16(ip + 2, totlen);
-    wr16(ip + 4, id);
-    wr16(ip + 6, 0x4000); /* DF */
+    sl_put16(ip + 2, totlen);
+    sl_put16(ip + 4, id);
+    sl_put16(ip + 6, 0x4000); /* DF */
     ip[8] = 64;
     ip[9] = proto;
-    wr16(ip + 10, 0);
-    wr32(ip + 12, src);
-    wr32(ip + 16, dst);
-    wr16(ip + 10, (uint16_t)~csum_fold(csum_add(0, ip, 20)));
+    sl_put16(ip + 10, 0);
+    sl_put32(ip + 12, src);
+    sl_put32(ip + 16, dst);
+    sl_put16(ip + 10, (uint16_t)~csum_fold(csum_add(0, ip, 20)));
 }
 
 static void arp_send(int op, const uint8_t *tha, uint32_t tpa, const uint8_t *eth_dst)
@@ -136,18 +112,18 @@ static void arp_send(int op, const uint8_t *tha, uint32_t tpa, const uint8_t *et
     memset(p, 0, 60);
     memcpy(p, eth_dst, 6);
     memcpy(p + 6, g_io->mac, 6);
-    wr16(p + 12, 0x0806);
+    sl_put16(p + 12, 0x0806);
     uint8_t *a = p + 14;
-    wr16(a, 1);
-    wr16(a + 2, 0x0800);
+    sl_put16(a, 1);
+    sl_put16(a + 2, 0x0800);
     a[4] = 6;
     a[5] = 4;
-    wr16(a + 6, (uint16_t)op);
+    sl_put16(a + 6, (uint16_t)op);
     memcpy(a + 8, g_io->mac, 6);
-    wr32(a + 14, g_ip);
+    sl_put32(a + 14, g_ip);
     if (tha)
         memcpy(a + 18, tha, 6);
-    wr32(a + 24, tpa);
+    sl_put32(a + 24, tpa);
     if (g_io->ops->tx_commit(g_io, 60, NULL) == 0)
         ctr_inc(op == 1 ? SL_CTR_arp_request_tx : SL_CTR_arp_reply_tx);
 }
@@ -183,25 +159,25 @@ static void tcp_send(uint32_t seq, uint8_t flags, uint32_t payload, int syn_opts
         return;
     memcpy(p, T.peer_mac, 6);
     memcpy(p + 6, g_io->mac, 6);
-    wr16(p + 12, 0x0800);
+    sl_put16(p + 12, 0x0800);
     uint8_t *ip = p + 14, *th = p + 34;
     uint32_t nsegs = payload > T.mss ? (payload + T.mss - 1) / T.mss : 1;
     ip_fill(ip, (uint16_t)(20 + thl + payload), T.ip_id, 6, g_ip, T.peer_ip);
     T.ip_id = (uint16_t)(T.ip_id + nsegs);
-    wr16(th, T.lport);
-    wr16(th + 2, T.port);
-    wr32(th + 4, seq);
-    wr32(th + 8, (flags & 0x10) ? T.rcv_nxt : 0);
+    sl_put16(th, T.lport);
+    sl_put16(th + 2, T.port);
+    sl_put32(th + 4, seq);
+    sl_put32(th + 8, (flags & 0x10) ? T.rcv_nxt : 0);
     th[12] = (uint8_t)((thl / 4) << 4);
     th[13] = flags;
     uint32_t wnd = syn_opts ? 65535 : RCV_WND >> T.my_ws;
-    wr16(th + 14, (uint16_t)(wnd > 65535 ? 65535 : wnd));
-    wr16(th + 16, 0);
-    wr16(th + 18, 0);
+    sl_put16(th + 14, (uint16_t)(wnd > 65535 ? 65535 : wnd));
+    sl_put16(th + 16, 0);
+    sl_put16(th + 18, 0);
     if (syn_opts) {
         uint8_t *o = th + 20;
         o[0] = 2, o[1] = 4;
-        wr16(o + 2, (uint16_t)(g_io->mtu - 40));
+        sl_put16(o + 2, (uint16_t)(g_io->mtu - 40));
         o[4] = 1; /* NOP */
         o[5] = 3, o[6] = 3, o[7] = (uint8_t)T.my_ws;
     }
@@ -213,11 +189,11 @@ static void tcp_send(uint32_t seq, uint8_t flags, uint32_t payload, int syn_opts
     struct sl_tx_meta meta = {0};
     uint64_t ps = pseudo_sum(g_ip, T.peer_ip, 6, thl + payload);
     if (g_io->csum_offload) {
-        wr16(th + 16, csum_fold(ps)); /* pseudo-header only; device completes */
+        sl_put16(th + 16, csum_fold(ps)); /* pseudo-header only; device completes */
         meta.csum_partial = 1;
         meta.l4_off = 34;
     } else {
-        wr16(th + 16, (uint16_t)~csum_fold(csum_add(ps, th, thl + payload)));
+        sl_put16(th + 16, (uint16_t)~csum_fold(csum_add(ps, th, thl + payload)));
     }
     if (payload > T.mss)
         meta.gso_size = (uint16_t)T.mss;
@@ -227,7 +203,7 @@ static void tcp_send(uint32_t seq, uint8_t flags, uint32_t payload, int syn_opts
         if (payload)
             ctr_inc(SL_CTR_tcp_tx_data_segs);
     }
-    T.t_last_ctl = now_us();
+    T.t_last_ctl = sl_clock_us();
 }
 
 static void tcp_ack(void)
@@ -317,20 +293,20 @@ static void tcp_input(const uint8_t *ip, uint32_t ihl, uint32_t totlen, int trus
     uint32_t thl = (uint32_t)(th[12] >> 4) * 4;
     if (thl < 20 || thl > l4len)
         return;
-    if (rd16(th) != T.port || rd16(th + 2) != T.lport)
+    if (sl_get16(th) != T.port || sl_get16(th + 2) != T.lport)
         return;
     if (!trusted &&
-        csum_fold(csum_add(pseudo_sum(rd32(ip + 12), rd32(ip + 16), 6, l4len), th, l4len)) !=
+        csum_fold(csum_add(pseudo_sum(sl_get32(ip + 12), sl_get32(ip + 16), 6, l4len), th, l4len)) !=
             0xffff) {
         ctr_inc(SL_CTR_drop_tcp_csum);
         return;
     }
     ctr_inc(SL_CTR_tcp_rx_segs);
     uint8_t flags = th[13];
-    uint32_t seq = rd32(th + 4), ack = rd32(th + 8);
+    uint32_t seq = sl_get32(th + 4), ack = sl_get32(th + 8);
     uint32_t plen = l4len - thl;
     const uint8_t *pl = th + thl;
-    uint64_t now = now_us();
+    uint64_t now = sl_clock_us();
     if (flags & 0x04) {
         tcp_fail("connection reset by peer");
         T.state = T_DONE;
@@ -354,7 +330,7 @@ static void tcp_input(const uint8_t *ip, uint32_t ihl, uint32_t totlen, int trus
             if (i + 1 >= thl || th[i + 1] < 2 || i + th[i + 1] > thl)
                 break;
             if (kind == 2 && th[i + 1] == 4)
-                peer_mss = rd16(th + i + 2);
+                peer_mss = sl_get16(th + i + 2);
             if (kind == 3 && th[i + 1] == 3)
                 T.peer_ws = th[i + 2] > 14 ? 14 : th[i + 2];
             i += th[i + 1];
@@ -362,7 +338,7 @@ static void tcp_input(const uint8_t *ip, uint32_t ihl, uint32_t totlen, int trus
         if (T.peer_ws < 0)
             T.peer_ws = T.my_ws = 0;
         T.mss = peer_mss < g_io->mtu - 40 ? peer_mss : g_io->mtu - 40;
-        T.peer_wnd = rd16(th + 14); /* not scaled in SYN-ACK */
+        T.peer_wnd = sl_get16(th + 14); /* not scaled in SYN-ACK */
         T.state = T_EST;
         T.t_est = now;
         T.t_last_progress = now;
@@ -379,7 +355,7 @@ static void tcp_input(const uint8_t *ip, uint32_t ihl, uint32_t totlen, int trus
                 T.snd_nxt = ack;
             T.t_last_progress = now;
         }
-        T.peer_wnd = (uint32_t)rd16(th + 14) << T.peer_ws;
+        T.peer_wnd = (uint32_t)sl_get16(th + 14) << T.peer_ws;
     }
     int need_ack = 0;
     if (plen) {
@@ -424,16 +400,16 @@ static void handle_frame(const struct sl_frame *f)
     const uint8_t *p = f->data;
     if (f->len < 14)
         return;
-    uint16_t type = rd16(p + 12);
+    uint16_t type = sl_get16(p + 12);
     if (type == 0x0806) {
         if (f->len < 42)
             return;
         const uint8_t *a = p + 14;
-        if (rd16(a) != 1 || rd16(a + 2) != 0x0800 || a[4] != 6 || a[5] != 4)
+        if (sl_get16(a) != 1 || sl_get16(a + 2) != 0x0800 || a[4] != 6 || a[5] != 4)
             return;
         ctr_inc(SL_CTR_arp_rx);
-        uint16_t op = rd16(a + 6);
-        uint32_t spa = rd32(a + 14), tpa = rd32(a + 24);
+        uint16_t op = sl_get16(a + 6);
+        uint32_t spa = sl_get32(a + 14), tpa = sl_get32(a + 24);
         if (op == 1 && tpa == g_ip)
             arp_send(2, a + 8, spa, a + 8);
         if (T.state == T_ARP && spa == T.peer_ip) {
@@ -450,16 +426,16 @@ static void handle_frame(const struct sl_frame *f)
         return;
     const uint8_t *ip = p + 14;
     uint32_t ihl = (uint32_t)(ip[0] & 15) * 4;
-    uint32_t totlen = rd16(ip + 2);
+    uint32_t totlen = sl_get16(ip + 2);
     if ((ip[0] >> 4) != 4 || ihl < 20 || totlen < ihl || totlen > f->len - 14)
         return;
     if (csum_fold(csum_add(0, ip, ihl)) != 0xffff) {
         ctr_inc(SL_CTR_drop_ip_csum);
         return;
     }
-    if (rd32(ip + 16) != g_ip)
+    if (sl_get32(ip + 16) != g_ip)
         return;
-    if (rd16(ip + 6) & 0x3fff) {
+    if (sl_get16(ip + 6) & 0x3fff) {
         ctr_inc(SL_CTR_drop_ip_frag);
         return;
     }
@@ -480,23 +456,23 @@ static void handle_frame(const struct sl_frame *f)
             return;
         memcpy(r, p + 6, 6);
         memcpy(r + 6, g_io->mac, 6);
-        wr16(r + 12, 0x0800);
+        sl_put16(r + 12, 0x0800);
         memcpy(r + 14, ip, totlen);
         uint8_t *rip = r + 14;
         rip[8] = 64;
         memcpy(rip + 12, ip + 16, 4);
         memcpy(rip + 16, ip + 12, 4);
-        wr16(rip + 10, 0);
-        wr16(rip + 10, (uint16_t)~csum_fold(csum_add(0, rip, ihl)));
+        sl_put16(rip + 10, 0);
+        sl_put16(rip + 10, (uint16_t)~csum_fold(csum_add(0, rip, ihl)));
         uint8_t *ric = rip + ihl;
         ric[0] = 0;
-        wr16(ric + 2, 0);
-        wr16(ric + 2, (uint16_t)~csum_fold(csum_add(0, ric, iclen)));
+        sl_put16(ric + 2, 0);
+        sl_put16(ric + 2, (uint16_t)~csum_fold(csum_add(0, ric, iclen)));
         if (g_io->ops->tx_commit(g_io, len, NULL) == 0)
             ctr_inc(SL_CTR_icmp_echo_tx);
         return;
     }
-    if (ip[9] == 6 && T.state != T_OFF && rd32(ip + 12) == T.peer_ip)
+    if (ip[9] == 6 && T.state != T_OFF && sl_get32(ip + 12) == T.peer_ip)
         tcp_input(ip, ihl, totlen, trusted);
 }
 
@@ -539,7 +515,7 @@ int main(int argc, char **argv)
             usage();
         T.state = T_ARP;
         T.lport = (uint16_t)(40000 + getpid() % 20000);
-        T.iss = (uint32_t)now_us() * 2654435761u;
+        T.iss = (uint32_t)sl_clock_us() * 2654435761u;
         T.data_end = T.iss + 1 + (uint32_t)T.send_total;
         T.my_ws = 7;
         T.ip_id = (uint16_t)getpid();
@@ -572,14 +548,14 @@ int main(int argc, char **argv)
            g_io->max_gso, g_io->csum_offload);
     fflush(stdout);
 
-    uint64_t t0 = now_us();
+    uint64_t t0 = sl_clock_us();
     T.t_start = t0;
     uint64_t deadline = timeout_s > 0 ? t0 + (uint64_t)(timeout_s * 1e6) : UINT64_MAX;
     int fd = g_io->ops->poll_fd(g_io);
     struct sl_frame frames[64];
     int timed_out = 0;
     while (!g_stop) {
-        uint64_t now = now_us();
+        uint64_t now = sl_clock_us();
         if (now >= deadline) {
             timed_out = 1;
             break;
@@ -588,7 +564,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < n; i++)
             handle_frame(&frames[i]);
         if (T.state != T_OFF)
-            tcp_output(now_us());
+            tcp_output(sl_clock_us());
         g_io->ops->tx_flush(g_io);
         if (T.state == T_DONE)
             break;
@@ -607,7 +583,7 @@ int main(int argc, char **argv)
     int ok = 1;
     const char *why = "";
     if (T.state != T_OFF) {
-        uint64_t t_end = now_us();
+        uint64_t t_end = sl_clock_us();
         double est = T.t_est ? (double)(t_end - T.t_est) / 1e6 : 0;
         printf("tcp state=%d sent=%llu acked=%llu received=%llu/%llu peer_fin=%d mss=%u "
                "peer_wnd=%u elapsed=%.3fs\n",

@@ -2,7 +2,7 @@
  * small benchmark for any store URI.
  *
  *   store_redis_check suite URI
- *       the store conformance suite (tests/unit/test_store_mem.c) against
+ *       the store conformance suite (tests/lib/store_suite.c) against
  *       URI, with a second handle on the same URI.
  *   store_redis_check reconnect URI DIR
  *       writes/reads in a loop and walks through phases with the script,
@@ -27,10 +27,19 @@
  *   store_redis_check bench URI [N]
  *       put+get round-trip latency (p50/p99/p999 over N ops, 200-byte
  *       values) and group commit (batches of 1000 fenced puts).
- * Prints "store_redis_check MODE: N passed, M failed" and exits nonzero on
+ * Prints "store_redis_check MODE:" and "N passed, M failed", and exits nonzero on
  * failure. */
-#define STORE_SUITE_ONLY
-#include "../unit/test_store_mem.c"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "state/flow.h"
+#include "store_suite.h"
 
 #include <sys/stat.h>
 
@@ -60,12 +69,12 @@ static void phase_write(const char *name)
     printf("     phase %s\n", name);
 }
 
-static double ms_since_ns(uint64_t t0) { return (double)(st_now_ns() - t0) / 1e6; }
+static double ms_since_ns(uint64_t t0) { return (double)(sl_clock_ns() - t0) / 1e6; }
 
 /* Waits (polling every millisecond, bounded) for the script's phase file. */
 static bool wait_phase(const char *name, double timeout_ms)
 {
-    uint64_t t0 = st_now_ns();
+    uint64_t t0 = sl_clock_ns();
     while (!phase_exists(name)) {
         if (ms_since_ns(t0) > timeout_ms)
             return false;
@@ -96,7 +105,7 @@ static const char *g_uri;
 static void test_reconnect(void)
 {
     struct sl_store *s;
-    ST_EQ(sl_store_open(g_uri, &s), 0);
+    CHECK_EQ(sl_store_open(g_uri, &s), 0);
     if (!s)
         return;
     char k[64];
@@ -106,16 +115,16 @@ static void test_reconnect(void)
     int bad = 0;
     for (; i < 200; i++)
         bad += round_trip(s, k, i) != 0;
-    ST_EQ(bad, 0);
+    CHECK_EQ(bad, 0);
     phase_write("phase1");
     /* phase 2: the server is killed; every op fails, and fails fast */
-    ST_CHECK(wait_phase("killed", 30000));
+    CHECK(wait_phase("killed", 30000));
     uint64_t t0;
     int errors = 0, n_io = 0, n_refused = 0, n_timeout = 0, unexpected = 0;
     double worst_ms = 0;
-    t0 = st_now_ns();
+    t0 = sl_clock_ns();
     while (errors < 20 && ms_since_ns(t0) < 30000) {
-        uint64_t t1 = st_now_ns();
+        uint64_t t1 = sl_clock_ns();
         int rc = round_trip(s, k, i++);
         double d = ms_since_ns(t1);
         if (d > worst_ms)
@@ -133,46 +142,46 @@ static void test_reconnect(void)
             unexpected++;
     }
     /* a batch while down: every op reports the transport error */
-    ST_EQ(sl_store_begin(s), 0);
+    CHECK_EQ(sl_store_begin(s), 0);
     uint64_t nv;
     sl_store_put(s, k, "b", 1, SL_STORE_ANY, SL_STORE_ANY, &nv);
     sl_store_put(s, k, "c", 1, SL_STORE_ANY, SL_STORE_ANY, &nv);
     struct sl_store_result r2[2];
     int brc = sl_store_commit(s, r2, 2);
-    ST_CHECK(brc == -ECONNREFUSED || brc == -EIO || brc == -ETIMEDOUT);
-    ST_CHECK(r2[0].rc == brc && r2[1].rc == brc);
+    CHECK(brc == -ECONNREFUSED || brc == -EIO || brc == -ETIMEDOUT);
+    CHECK(r2[0].rc == brc && r2[1].rc == brc);
     printf("     while down: %d errors (EIO %d, ECONNREFUSED %d, ETIMEDOUT %d, other %d), "
            "slowest op %.1f ms\n", errors, n_io, n_refused, n_timeout, unexpected, worst_ms);
-    ST_EQ(errors, 20);
-    ST_EQ(unexpected, 0);
-    ST_CHECK(n_refused > 0);
-    ST_CHECK(worst_ms < 2500); /* bounded by timeout_ms (1000) plus slack */
+    CHECK_EQ(errors, 20);
+    CHECK_EQ(unexpected, 0);
+    CHECK(n_refused > 0);
+    CHECK(worst_ms < 2500); /* bounded by timeout_ms (1000) plus slack */
     phase_write("errors");
     /* phase 3: the server is back: recover within the backoff bound */
-    ST_CHECK(wait_phase("restarted", 30000));
-    uint64_t t2 = st_now_ns();
+    CHECK(wait_phase("restarted", 30000));
+    uint64_t t2 = sl_clock_ns();
     int rc = -1, attempts = 0;
     while (rc != 0 && ms_since_ns(t2) < 10000) {
         rc = round_trip(s, k, i++);
         attempts++;
     }
     double rec_ms = ms_since_ns(t2);
-    ST_EQ(rc, 0);
+    CHECK_EQ(rc, 0);
     printf("     recovered after %d attempts, %.1f ms after the restart was seen; reconnects=%llu\n",
            attempts, rec_ms, (unsigned long long)sl_store_stats(s)->reconnects);
-    ST_CHECK(sl_store_stats(s)->reconnects >= 1);
+    CHECK(sl_store_stats(s)->reconnects >= 1);
     /* everything works again: CAS (scripts reloaded), pipelining */
     uint64_t cur;
-    ST_EQ(sl_store_cas_epoch(s, k, 0, 4, &cur), 0);
-    ST_EQ(sl_store_put(s, k, "z", 1, SL_STORE_ANY, 3, &nv), -ESTALE);
-    ST_EQ(sl_store_begin(s), 0);
+    CHECK_EQ(sl_store_cas_epoch(s, k, 0, 4, &cur), 0);
+    CHECK_EQ(sl_store_put(s, k, "z", 1, SL_STORE_ANY, 3, &nv), -ESTALE);
+    CHECK_EQ(sl_store_begin(s), 0);
     for (int j = 0; j < 100; j++)
         sl_store_put(s, k, "p", 1, SL_STORE_ANY, 4, &nv);
     struct sl_store_result r100[100];
-    ST_EQ(sl_store_commit(s, r100, 100), 0);
-    ST_CHECK(r100[99].rc == 0 && r100[99].value == r100[0].value + 99);
-    ST_EQ(sl_store_del(s, k, 4), 0);
-    ST_EQ(sl_store_cas_epoch(s, k, 4, 0, &cur), 0);
+    CHECK_EQ(sl_store_commit(s, r100, 100), 0);
+    CHECK(r100[99].rc == 0 && r100[99].value == r100[0].value + 99);
+    CHECK_EQ(sl_store_del(s, k, 4), 0);
+    CHECK_EQ(sl_store_cas_epoch(s, k, 4, 0, &cur), 0);
     sl_store_stats_dump(s, stdout);
     phase_write("recovered");
     sl_store_close(s);
@@ -183,7 +192,7 @@ static const char *g_wait_expect;
 static void test_wait(void)
 {
     struct sl_store *s;
-    ST_EQ(sl_store_open(g_uri, &s), 0);
+    CHECK_EQ(sl_store_open(g_uri, &s), 0);
     if (!s)
         return;
     char k[64];
@@ -191,18 +200,18 @@ static void test_wait(void)
     uint64_t nv, cur;
     int rc = sl_store_put(s, k, "durable", 7, SL_STORE_ANY, SL_STORE_ANY, &nv);
     if (!strcmp(g_wait_expect, "ok")) {
-        ST_EQ(rc, 0);
-        ST_EQ(sl_store_cas_epoch(s, k, 0, 1, &cur), 0);
-        ST_EQ(sl_store_begin(s), 0);
+        CHECK_EQ(rc, 0);
+        CHECK_EQ(sl_store_cas_epoch(s, k, 0, 1, &cur), 0);
+        CHECK_EQ(sl_store_begin(s), 0);
         sl_store_put(s, k, "x", 1, SL_STORE_ANY, 1, &nv);
-        ST_EQ(sl_store_commit(s, NULL, 0), 0);
-        ST_EQ(sl_store_stats(s)->wait_short, 0);
+        CHECK_EQ(sl_store_commit(s, NULL, 0), 0);
+        CHECK_EQ(sl_store_stats(s)->wait_short, 0);
         sl_store_del(s, k, 1);
         sl_store_cas_epoch(s, k, 1, 0, &cur);
     } else {
-        ST_EQ(rc, -ETIMEDOUT); /* applied on the primary, not replicated */
-        ST_EQ(sl_store_stats(s)->wait_short, 1);
-        ST_EQ(sl_store_stats(s)->err_timeout, 1);
+        CHECK_EQ(rc, -ETIMEDOUT); /* applied on the primary, not replicated */
+        CHECK_EQ(sl_store_stats(s)->wait_short, 1);
+        CHECK_EQ(sl_store_stats(s)->err_timeout, 1);
         sl_store_del(s, k, SL_STORE_ANY);
     }
     sl_store_close(s);
@@ -221,7 +230,7 @@ static uint64_t g_bench_n = 100000;
 static void bench(void)
 {
     struct sl_store *s;
-    ST_EQ(sl_store_open(g_uri, &s), 0);
+    CHECK_EQ(sl_store_open(g_uri, &s), 0);
     if (!s)
         return;
     enum { FLOWS = 1000, VAL = 200 };
@@ -233,7 +242,7 @@ static void bench(void)
     for (int i = 0; i < FLOWS; i++) {
         struct sl_flow f = {0xc6120002, 0xc6120001 + (uint32_t)(i >> 16), 80,
                             (uint16_t)(10000 + i)};
-        sl_store_flow_key(keys[i], sizeof(keys[i]), &f, "rec");
+        sl_flow_key(keys[i], sizeof(keys[i]), &f, "rec");
         sl_store_cas_epoch(s, keys[i], 0, 1, &cur);
     }
     uint64_t n = g_bench_n;
@@ -242,10 +251,10 @@ static void bench(void)
     for (uint64_t i = 0; i < n; i++) {
         const char *k = keys[i % FLOWS];
         val[0] = (uint8_t)i;
-        uint64_t t0 = st_now_ns();
+        uint64_t t0 = sl_clock_ns();
         errs += sl_store_put(s, k, val, VAL, SL_STORE_ANY, 1, &nv) != 0;
         errs += sl_store_get(s, k, back, sizeof(back), &len, &v) != 0;
-        lat[i] = st_now_ns() - t0;
+        lat[i] = sl_clock_ns() - t0;
     }
     qsort(lat, n, sizeof(*lat), cmp_u64);
     printf("bench %s: put+get %dB fenced: n=%llu p50=%.1f us p99=%.1f us p99.9=%.1f us\n",
@@ -257,22 +266,22 @@ static void bench(void)
         batches = 200;
     uint64_t *bl = malloc(batches * sizeof(*bl));
     struct sl_store_result *res = malloc(FLOWS * sizeof(*res));
-    uint64_t tstart = st_now_ns();
+    uint64_t tstart = sl_clock_ns();
     for (uint64_t b = 0; b < batches; b++) {
-        uint64_t t0 = st_now_ns();
+        uint64_t t0 = sl_clock_ns();
         sl_store_begin(s);
         for (int i = 0; i < FLOWS; i++)
             sl_store_put(s, keys[i], val, VAL, SL_STORE_ANY, 1, &nv);
         errs += sl_store_commit(s, res, FLOWS) != 0;
-        bl[b] = st_now_ns() - t0;
+        bl[b] = sl_clock_ns() - t0;
     }
-    double secs = (double)(st_now_ns() - tstart) / 1e9;
+    double secs = (double)(sl_clock_ns() - tstart) / 1e9;
     qsort(bl, batches, sizeof(*bl), cmp_u64);
     printf("bench %s: group commit %d flows x %dB: %llu batches, batch p50=%.2f ms p99=%.2f ms, "
            "%.0f puts/s\n",
            sl_store_name(s), FLOWS, VAL, (unsigned long long)batches, bl[batches / 2] / 1e6,
            bl[batches * 99 / 100] / 1e6, (double)batches * FLOWS / secs);
-    ST_EQ(errs, 0);
+    CHECK_EQ(errs, 0);
     for (int i = 0; i < FLOWS; i++) {
         sl_store_del(s, keys[i], 1);
         sl_store_cas_epoch(s, keys[i], 1, 0, &cur);
@@ -299,7 +308,7 @@ static long long net_out(redisContext *rc)
 static void raw(redisContext *rc, const char *fmt, const char *key, const char *val, size_t vl)
 {
     redisReply *r = redisCommand(rc, fmt, key, val, vl);
-    ST_CHECK(r && r->type != REDIS_REPLY_ERROR);
+    CHECK(r && r->type != REDIS_REPLY_ERROR);
     if (r)
         freeReplyObject(r);
 }
@@ -308,11 +317,11 @@ static void test_hostile(void)
 {
     char host[64];
     int port = 0;
-    ST_CHECK(sscanf(g_uri, "redis://%63[^:]:%d", host, &port) == 2);
+    CHECK(sscanf(g_uri, "redis://%63[^:]:%d", host, &port) == 2);
     redisContext *rc = redisConnect(host, port);
-    ST_CHECK(rc && !rc->err);
+    CHECK(rc && !rc->err);
     struct sl_store *s = NULL;
-    ST_EQ(sl_store_open(g_uri, &s), 0);
+    CHECK_EQ(sl_store_open(g_uri, &s), 0);
     if (!rc || rc->err || !s)
         return;
     const char *kstr = "sl:{198.18.0.2:80-198.18.0.9:1}:rec";
@@ -323,7 +332,7 @@ static void test_hostile(void)
     const char *good2 = "sl:{198.18.0.2:80-198.18.0.9:6}:rec";
     size_t big = 8u << 20;
     char *bigv = malloc(big);
-    ST_CHECK(bigv != NULL);
+    CHECK(bigv != NULL);
     if (!bigv)
         return;
     memset(bigv, 'x', big);
@@ -334,40 +343,40 @@ static void test_hostile(void)
     static char buf[65536];
     size_t len = 0;
     uint64_t v = 0, e = 0;
-    ST_EQ(sl_store_get(s, kstr, buf, sizeof(buf), &len, &v), -EBADMSG);
+    CHECK_EQ(sl_store_get(s, kstr, buf, sizeof(buf), &len, &v), -EBADMSG);
     long long o0 = net_out(rc);
-    ST_EQ(sl_store_get(s, kbig, buf, sizeof(buf), &len, &v), -ENOBUFS);
+    CHECK_EQ(sl_store_get(s, kbig, buf, sizeof(buf), &len, &v), -ENOBUFS);
     long long o1 = net_out(rc);
-    ST_EQ(len, big);
+    CHECK_EQ(len, big);
     printf("     a %zu-byte value with a %zu-byte buffer: %lld bytes sent by the server\n", big,
            sizeof(buf), o1 - o0);
-    ST_CHECK(o0 >= 0 && o1 - o0 < 65536);
+    CHECK(o0 >= 0 && o1 - o0 < 65536);
     char *all = malloc(big);
     if (all) {
-        ST_EQ(sl_store_get(s, kbig, all, big, &len, &v), 0); /* a cap, not a ban */
-        ST_EQ(len, big);
+        CHECK_EQ(sl_store_get(s, kbig, all, big, &len, &v), 0); /* a cap, not a ban */
+        CHECK_EQ(len, big);
         free(all);
     }
-    ST_EQ(sl_store_epoch_get(s, ktyp, &e), -EBADMSG);
+    CHECK_EQ(sl_store_epoch_get(s, ktyp, &e), -EBADMSG);
     /* one batch: the foreign keys fail alone */
     struct sl_store_result res[6];
-    ST_EQ(sl_store_begin(s), 0);
+    CHECK_EQ(sl_store_begin(s), 0);
     sl_store_put(s, good1, "one", 3, SL_STORE_ANY, SL_STORE_ANY, NULL);
     sl_store_put(s, kstr, "two", 3, SL_STORE_ANY, SL_STORE_ANY, NULL);
     sl_store_put(s, knum, "three", 5, SL_STORE_ANY, 12, NULL);
     sl_store_cas_epoch(s, ktyp, 1, 2, NULL);
     sl_store_del(s, ktyp, 1);
     sl_store_put(s, good2, "six", 3, SL_STORE_ANY, SL_STORE_ANY, NULL);
-    ST_EQ(sl_store_commit(s, res, 6), -EBADMSG);
-    ST_EQ(res[0].rc, 0);
-    ST_EQ(res[1].rc, -EBADMSG);
-    ST_EQ(res[2].rc, -EBADMSG);
-    ST_EQ(res[3].rc, -EBADMSG);
-    ST_EQ(res[4].rc, -EBADMSG);
-    ST_EQ(res[5].rc, 0);
-    ST_EQ(sl_store_get(s, good2, buf, sizeof(buf), &len, &v), 0);
-    ST_CHECK(len == 3 && !memcmp(buf, "six", 3));
-    ST_CHECK(sl_store_stats(s)->err_badmsg >= 6);
+    CHECK_EQ(sl_store_commit(s, res, 6), -EBADMSG);
+    CHECK_EQ(res[0].rc, 0);
+    CHECK_EQ(res[1].rc, -EBADMSG);
+    CHECK_EQ(res[2].rc, -EBADMSG);
+    CHECK_EQ(res[3].rc, -EBADMSG);
+    CHECK_EQ(res[4].rc, -EBADMSG);
+    CHECK_EQ(res[5].rc, 0);
+    CHECK_EQ(sl_store_get(s, good2, buf, sizeof(buf), &len, &v), 0);
+    CHECK(len == 3 && !memcmp(buf, "six", 3));
+    CHECK(sl_store_stats(s)->err_badmsg >= 6);
     const char *keys[] = {kstr, kbig, knum, ktyp, good1, good2};
     for (unsigned i = 0; i < 6; i++) {
         redisReply *r = redisCommand(rc, "DEL %s", keys[i]);
@@ -404,21 +413,21 @@ int main(int argc, char **argv)
         sl_store_close(s);
     } else if (!strcmp(mode, "reconnect") && argc >= 4) {
         snprintf(g_dir, sizeof(g_dir), "%s", argv[3]);
-        ST_RUN(test_reconnect);
+        RUN(test_reconnect);
     } else if (!strcmp(mode, "wait") && argc >= 4) {
         g_wait_expect = argv[3];
-        ST_RUN(test_wait);
+        RUN(test_wait);
     } else if (!strcmp(mode, "hostile")) {
-        ST_RUN(test_hostile);
+        RUN(test_hostile);
     } else if (!strcmp(mode, "bench")) {
         if (argc >= 4)
             g_bench_n = strtoull(argv[3], NULL, 10);
         if (g_bench_n < 1000)
             g_bench_n = 1000;
-        ST_RUN(bench);
+        RUN(bench);
     } else {
         fprintf(stderr, "bad mode %s\n", mode);
         return 2;
     }
-    return st_finish(name);
+    return check_finish(name);
 }

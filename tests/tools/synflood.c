@@ -18,14 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "wire/wire.h"
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t next(void)
@@ -83,15 +77,15 @@ int main(int argc, char **argv)
     memcpy(sll.sll_addr, dmac, 6);
     int one = 1;
     setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
-    rng ^= now_us();
+    rng ^= sl_clock_us();
 
     enum { BATCH = 64 };
     static uint8_t frames[BATCH][128];
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];
-    uint64_t sent = 0, t0 = now_us(), end = t0 + (uint64_t)(secs * 1e6);
+    uint64_t sent = 0, t0 = sl_clock_us(), end = t0 + (uint64_t)(secs * 1e6);
     for (;;) {
-        uint64_t t = now_us();
+        uint64_t t = sl_clock_us();
         if (t >= end)
             break;
         if (max_pps > 0 && (double)sent > max_pps * (double)(t - t0) / 1e6) {
@@ -137,7 +131,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    double el = (double)(now_us() - t0) / 1e6;
+    double el = (double)(sl_clock_us() - t0) / 1e6;
     printf("sent %llu in %.2f s (%.0f pps)\n", (unsigned long long)sent, el, (double)sent / el);
     return 0;
 }

@@ -1497,5 +1497,5 @@ int main(void)
     RUN(test_must_57_syn_to_broadcast_multicast);
     RUN(test_must_63_syn_invalid_source);
     RUN(test_must_67_mss_option_le_mms_r);
-    return th_finish("test_api_must");
+    return check_finish("test_api_must");
 }

@@ -4,7 +4,7 @@
  * build makes each test from its one file). Its public names are renamed
  * first, so building with http_parse.c on the command line as well also
  * links:
- *   gcc -Iinclude -Iapps/slhttpd apps/slhttpd/http_parse.c tests/unit/test_http_parse.c
+ *   gcc -Iinclude -Iapps/slhttpd apps/slhttpd/http_parse.c apps/common/httptok.c tests/unit/test_http_parse.c
  */
 #define http_parser_init t_http_parser_init
 #define http_parser_reset t_http_parser_reset
@@ -14,8 +14,14 @@
 #define http_reason t_http_reason
 #define http_range_resolve t_http_range_resolve
 #define http_target_to_path t_http_target_to_path
+#define http_field_split t_http_field_split
+#define http_list_has t_http_list_has
+#define http_eq_ci t_http_eq_ci
+#define http_is_tchar t_http_is_tchar
+#define http_is_ows t_http_is_ows
 #include "../../apps/slhttpd/http_parse.h"
 #include "../../apps/slhttpd/http_parse.c"
+#include "../../apps/common/httptok.c"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -48,10 +54,18 @@ static int g_pass, g_fail;
 
 /* ---- feeding helpers ---- */
 
+/* Appends s to the summary in out; a summary that does not fit is a test
+ * failure, never silently cut (and no snprintf, whose possible truncation
+ * gcc -O2 reports as an error). */
 static void append(char *out, size_t outlen, const char *s)
 {
-    size_t n = strlen(out);
-    snprintf(out + n, outlen - n, "%s", s);
+    size_t n = strlen(out), k = strlen(s);
+    if (n + k >= outlen) {
+        g_fail++;
+        fprintf(stderr, "summary buffer of %zu bytes too small\n", outlen);
+        return;
+    }
+    memcpy(out + n, s, k + 1);
 }
 
 static void summarize(const struct http_request *r, char *out, size_t outlen)
@@ -593,9 +607,41 @@ static void test_splits(void)
     CHECK(!bad);
 }
 
+/* The shared header tokenizer (apps/common/httptok.c), as slclient uses it. */
+static void test_tokenizer(void)
+{
+    struct http_field f;
+    const char *l = "Content-Length: \t 42 \t";
+    CHECK(http_field_split(l, strlen(l), &f) == HTTP_FIELD_OK);
+    CHECK(f.name_len == 14 && memcmp(f.name, "Content-Length", 14) == 0);
+    CHECK(f.value_len == 2 && memcmp(f.value, "42", 2) == 0);
+    l = "X-Empty:";
+    CHECK(http_field_split(l, strlen(l), &f) == HTTP_FIELD_OK && f.value_len == 0);
+    l = " folded: x";
+    CHECK(http_field_split(l, strlen(l), &f) == HTTP_FIELD_FOLDED);
+    l = "Bad Name: x";
+    CHECK(http_field_split(l, strlen(l), &f) == HTTP_FIELD_BAD_NAME);
+    l = "Name : x"; /* no whitespace before the colon (RFC 9112 5.1) */
+    CHECK(http_field_split(l, strlen(l), &f) == HTTP_FIELD_BAD_NAME);
+    l = "NoColon";
+    CHECK(http_field_split(l, strlen(l), &f) == HTTP_FIELD_BAD_NAME);
+    CHECK(http_field_split("", 0, &f) == HTTP_FIELD_BAD_NAME);
+    l = "X: a\x01b";
+    CHECK(http_field_split(l, strlen(l), &f) == HTTP_FIELD_CTL);
+    l = "foo, Keep-Alive ,close";
+    CHECK(http_list_has(l, strlen(l), "keep-alive"));
+    CHECK(http_list_has(l, strlen(l), "close"));
+    CHECK(http_list_has(l, strlen(l), "foo"));
+    CHECK(!http_list_has(l, strlen(l), "keep"));
+    CHECK(!http_list_has(l, 3, "close")); /* only within the span */
+    CHECK(!http_list_has(",, ,", 4, "close"));
+    CHECK(http_list_has("chunked", 7, "chunked"));
+}
+
 int main(void)
 {
     test_basic();
+    test_tokenizer();
     test_fields();
     test_pipelined();
     test_bad();

@@ -1,6 +1,6 @@
 /* Unit tests for the impairment wrapper (src/io/io_impair.c), driven over
- * the in-memory pair with a virtual clock. Standalone: prints
- * "test_impair: N passed, M failed" and exits nonzero on failure. */
+ * the in-memory pair with a virtual clock. One case per test_* function
+ * (tests/lib/check.h). */
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -10,41 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "io/io.h"
+#include "wire/wire.h"
 
-static int n_pass, n_fail;
-
-#define CHECK(c)                                                                 \
-    do {                                                                         \
-        if (c) {                                                                 \
-            n_pass++;                                                            \
-        } else {                                                                 \
-            n_fail++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-        }                                                                        \
-    } while (0)
-#define CHECK_EQ(a, b)                                                           \
-    do {                                                                         \
-        long long a_ = (long long)(a), b_ = (long long)(b);                      \
-        if (a_ == b_) {                                                          \
-            n_pass++;                                                            \
-        } else {                                                                 \
-            n_fail++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld != %lld)\n", \
-                    __FILE__, __LINE__, #a, #b, a_, b_);                         \
-        }                                                                        \
-    } while (0)
-#define CHECK_RANGE(v, lo, hi)                                                     \
-    do {                                                                           \
-        long long v_ = (long long)(v);                                             \
-        if (v_ >= (long long)(lo) && v_ <= (long long)(hi)) {                      \
-            n_pass++;                                                              \
-        } else {                                                                   \
-            n_fail++;                                                              \
-            fprintf(stderr, "%s:%d: CHECK_RANGE failed: %s = %lld not in [%lld, %lld]\n", \
-                    __FILE__, __LINE__, #v, v_, (long long)(lo), (long long)(hi)); \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 /* ---- virtual clock ---- */
 struct vclock {
@@ -172,7 +142,7 @@ static void test_spec(void)
     }
     static const char *good[] = {
         "",          "loss=0",    "loss=100",  "loss=0.25,dup=1.5", " loss=1 , seed=7 ",
-        "delay=0.5", "seed=0x2a", "reorder=3,delay=10,dup=1,loss=2,seed=9",
+        "delay=0.5", "seed=0x2a", "reorder=3,delay=10,dup=1,loss=2,seed=9", "ce=2.5",
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         struct sl_io *a, *b, *w;
@@ -548,16 +518,14 @@ static void test_meta_and_wakeup(void)
      * apart, so this may take one or two wake-ups. */
     struct pollfd pf = {.fd = pfd, .events = POLLIN};
     struct sl_frame f[4];
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = sl_clock_ns();
     int wakeups = 0, delivered = 0;
     double ms = 0;
     while (fk.n < 2 && ms < 2000) {
         if (poll(&pf, 1, 2000) == 1)
             wakeups++;
         delivered += w->ops->rx_burst(w, f, 4); /* inner has no rx: stays 0 */
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        ms = (double)(sl_clock_ns() - t0) / 1e6;
     }
     CHECK_EQ(delivered, 0);
     CHECK(wakeups >= 1 && wakeups <= 3);
@@ -579,18 +547,57 @@ static void test_meta_and_wakeup(void)
     w->ops->destroy(w);
 }
 
+/* ce=100 marks every ECT packet CE and keeps its header checksum valid;
+ * Not-ECT packets and non-IP frames pass untouched. */
+static void test_ce_mark(void)
+{
+    struct vclock clk = {.now_us = 1000000};
+    struct sl_io *a, *b, *w;
+    uint64_t ctr[SL_CTR__COUNT] = {0};
+    CHECK_EQ(sl_io_mem_pair(1500, 16, &a, &b), 0);
+    CHECK_EQ(sl_io_impair_wrap(a, "ce=100", vclock_now, &clk, &w, NULL, 0), 0);
+    w->ctr = ctr;
+    static const uint8_t tos[4] = {0xb8 | SL_IP_ECN_ECT0, 0xb8, SL_IP_ECN_ECT1, SL_IP_ECN_CE};
+    for (int i = 0; i < 4; i++) {
+        uint8_t *p = w->ops->tx_alloc(w, 14 + 40);
+        memset(p, 0, 14 + 40);
+        p[12] = 0x08;
+        sl_ip4_build(p + 14, 0xc6120001u, 0xc6120002u, SL_IPPROTO_TCP, (uint16_t)i, 64, 20);
+        p[15] = tos[i];
+        sl_put16(p + 24, 0);
+        sl_put16(p + 24, sl_csum_fold(sl_csum_add(0, p + 14, 20)));
+        CHECK_EQ(w->ops->tx_commit(w, 14 + 40, NULL), 0);
+    }
+    send_id(w, 7); /* not IPv4 */
+    w->ops->tx_flush(w);
+    struct sl_frame f[8];
+    int n = b->ops->rx_burst(b, f, 8);
+    CHECK_EQ(n, 5);
+    static const uint8_t want[4] = {0xb8 | SL_IP_ECN_CE, 0xb8, SL_IP_ECN_CE, SL_IP_ECN_CE};
+    for (int i = 0; i < 4 && i < n; i++) {
+        struct sl_ip4 ip;
+        CHECK_EQ(sl_ip4_parse(f[i].data + 14, f[i].len - 14, false, &ip), SL_CTR_ok);
+        CHECK_EQ(ip.tos, want[i]);
+    }
+    uint32_t id = 0;
+    CHECK(n == 5 && frame_intact(&f[4], &id) && id == 7);
+    CHECK_EQ(ctr[SL_CTR_impair_ce_marked], 2);
+    w->ops->destroy(w);
+    b->ops->destroy(b);
+}
+
 int main(void)
 {
-    test_spec();
-    test_passthrough();
-    test_determinism();
-    test_loss_rate();
-    test_dup();
-    test_reorder();
-    test_reorder_time_bound();
-    test_delay();
-    test_ready_queue();
-    test_meta_and_wakeup();
-    printf("test_impair: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail ? 1 : 0;
+    RUN(test_spec);
+    RUN(test_passthrough);
+    RUN(test_determinism);
+    RUN(test_loss_rate);
+    RUN(test_dup);
+    RUN(test_reorder);
+    RUN(test_reorder_time_bound);
+    RUN(test_delay);
+    RUN(test_ready_queue);
+    RUN(test_meta_and_wakeup);
+    RUN(test_ce_mark);
+    return check_finish("test_impair");
 }

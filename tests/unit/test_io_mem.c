@@ -1,5 +1,5 @@
-/* Unit tests for the in-memory io pair (src/io/io_mem.c). Standalone:
- * prints "test_io_mem: N passed, M failed" and exits nonzero on failure. */
+/* Unit tests for the in-memory io pair (src/io/io_mem.c). One case per
+ * test_* function (tests/lib/check.h). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,28 +7,7 @@
 
 #include "io/io.h"
 
-static int n_pass, n_fail;
-
-#define CHECK(c)                                                                 \
-    do {                                                                         \
-        if (c) {                                                                 \
-            n_pass++;                                                            \
-        } else {                                                                 \
-            n_fail++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-        }                                                                        \
-    } while (0)
-#define CHECK_EQ(a, b)                                                           \
-    do {                                                                         \
-        long long a_ = (long long)(a), b_ = (long long)(b);                      \
-        if (a_ == b_) {                                                          \
-            n_pass++;                                                            \
-        } else {                                                                 \
-            n_fail++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld != %lld)\n", \
-                    __FILE__, __LINE__, #a, #b, a_, b_);                         \
-        }                                                                        \
-    } while (0)
+#include "check.h"
 
 /* Frame k: length 60 + k % 200, byte i = (k * 7 + i) & 0xff, first 4
  * bytes = k (little endian). */
@@ -269,11 +248,10 @@ static void test_destroy_order(void)
 
 int main(void)
 {
-    test_basics();
-    test_order_and_flush();
-    test_bounds();
-    test_copy_semantics();
-    test_destroy_order();
-    printf("test_io_mem: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail ? 1 : 0;
+    RUN(test_basics);
+    RUN(test_order_and_flush);
+    RUN(test_bounds);
+    RUN(test_copy_semantics);
+    RUN(test_destroy_order);
+    return check_finish("test_io_mem");
 }

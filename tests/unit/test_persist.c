@@ -23,6 +23,7 @@
 
 #include "stack/persist.h"
 #include "stack/stack.h"
+#include "state/flow.h"
 #include "store/store.h"
 
 #include "check.h"
@@ -228,10 +229,27 @@ static void crash_restore(int commit, enum sl_durability dur, unsigned every, un
         CHECK(cl.bad == 0);
         CHECK(ctr(cl.s, "tcp_rst_rx") == rst_before);
         CHECK(sl_conn_error(cl.c) == 0);
+        /* the 64-bit stream offset is part of the state: it counts every
+         * byte the echo wrote, across all the instances */
+        CHECK(sv.c != NULL && sl_conn_write_off(sv.c) == TOTAL);
     }
     sl_stack_destroy(sv.s);
     sl_stack_destroy(cl.s);
     sl_store_shm_unlink(g_name);
+}
+
+/* No built-in key: a store without a secret key is refused, with a message. */
+static void no_key(void)
+{
+    struct sl_io *a, *b;
+    struct sl_stack *s = NULL;
+    char err[160] = "";
+    CHECK(sl_io_mem_pair(1500, 4096, &a, &b) == 0);
+    struct sl_config cfg = {.addr = SRV_IP, .prefix_len = 24, .store = "mem:"};
+    CHECK(sl_stack_create_io(&cfg, a, vclock, NULL, &s, err, sizeof(err)) == -EINVAL);
+    CHECK(s == NULL);
+    CHECK(strstr(err, "key") != NULL);
+    b->ops->destroy(b); /* `a` went with the failed stack */
 }
 
 /* Store down: held output is discarded, the flow stalls, then resumes. */
@@ -296,7 +314,7 @@ static void untrusted(int mode)
     CHECK(sl_store_open(g_uri, &st) == 0);
     char key[SL_STORE_KEY_MAX];
     struct sl_flow f = {SRV_IP, CLI_IP, PORT, cl.c->tcb.lport};
-    sl_store_flow_key(key, sizeof(key), &f, "rec");
+    sl_flow_key(key, sizeof(key), &f, "rec");
     static uint8_t rec[1 << 20];
     size_t len = 0;
     uint64_t ver, e = 0;
@@ -321,7 +339,7 @@ static void untrusted(int mode)
         struct sl_flow g = f;
         char gkey[SL_STORE_KEY_MAX];
         g.rport++;
-        sl_store_flow_key(gkey, sizeof(gkey), &g, "rec");
+        sl_flow_key(gkey, sizeof(gkey), &g, "rec");
         CHECK(sl_store_cas_epoch(st, gkey, 0, e, NULL) == 0);
         CHECK(sl_store_put(st, gkey, rec, len, SL_STORE_ANY, e, NULL) == 0);
     }
@@ -495,6 +513,169 @@ static void restore_race(void)
     sl_store_shm_unlink(g_name);
 }
 
+/* A server whose listener starts while the store is down: the flow of the
+ * crashed instance is not restored at start-up and waits in the store for
+ * its next segment (as an evicted flow does). */
+static int srv_start_unrestored(struct srv *sv, struct sl_io *io)
+{
+    char err[128];
+    memset(sv, 0, sizeof(*sv));
+    char uri[240];
+    snprintf(uri, sizeof(uri), "fault:/%.200s", g_uri);
+    struct sl_config cfg = {.addr = SRV_IP, .prefix_len = 24, .gateway = SRV_IP + 1,
+                            .store = uri, .store_key = g_key, .sndbuf = 65536, .rcvbuf = 65536};
+    if (sl_stack_create_io(&cfg, io, vclock, NULL, &sv->s, err, sizeof(err)) < 0)
+        return -1;
+    sl_store_fault_disconnect(sl_persist_store(sv->s), true);
+    struct sl_listen_opts lo = {.durability = SL_DUR_SYNC, .on_restore = srv_on_restore};
+    int rc = sl_listen(sv->s, PORT, &lo, srv_listen_cb, sv, &sv->l);
+    sl_store_fault_disconnect(sl_persist_store(sv->s), false);
+    return rc;
+}
+
+/* A bare ACK from raddr:rport to the server's port, straight into the stack. */
+static void spoof_ack(struct sl_stack *s, uint32_t raddr, uint16_t rport, uint32_t seq,
+                      uint32_t ack)
+{
+    struct sl_tcp_seg seg = {.sport = rport, .dport = PORT, .seq = seq, .ack = ack,
+                             .flags = SL_TCP_ACK, .doff_bytes = 20, .wnd = 1000};
+    sl_stack_tcp_rx(s, raddr, SRV_IP, &seg);
+}
+
+/* Crash mid-transfer; the next instance starts with the flow left in the
+ * store. mode 0: a storm of unknown 4-tuples spends the lookup budget
+ * before the client's next segment arrives: that segment must be dropped
+ * and counted, not answered with a RST (the flow is in the store). mode 1:
+ * a spoofed tuple whose 32-bit hash under the former unkeyed negative-cache
+ * hash equals the live flow's is looked up (a miss, cached) first: the live
+ * flow must still be looked up, not reset. Both end byte-exact. */
+static void unknown_flow_no_rst(int mode)
+{
+    struct sl_io *a, *b, *io;
+    struct srv sv;
+    struct cli cl;
+    sl_store_shm_unlink(g_name);
+    CHECK(sl_io_mem_pair(1500, 4096, &a, &b) == 0);
+    CHECK(srv_start(&sv, a, 0, SL_DUR_SYNC) == 0);
+    CHECK(cli_start(&cl, b) == 0);
+    run(&sv, &cl, 60);
+    CHECK(cl.rcvd > 0 && cl.rcvd < TOTAL);
+    sl_stack_crash(sv.s, &io);
+    CHECK(srv_start_unrestored(&sv, io) == 0);
+    CHECK(ctr(sv.s, "restore_ok") == 0);
+    sv.s->now = vnow; /* no step yet: the client's frames wait in the device */
+    uint16_t rport = cl.c->tcb.lport;
+    if (mode == 0) {
+        for (uint32_t i = 0; i < 5000; i++) /* more than a second's budget */
+            spoof_ack(sv.s, 0x0b000000u + i, (uint16_t)(1024 + i), 1000, 2000);
+        CHECK(ctr(sv.s, "restore_lookup_limited") > 0);
+    } else {
+        /* the hash the negative cache used to compare (32 bits, no key) */
+#define OLD_HASH(ra, rp, lp)                                                                      \
+    ((((ra) * 0x9e3779b1u) ^ (((uint32_t)(rp) << 16 | (lp)) * 0x85ebca77u)) ^                     \
+     ((((ra) * 0x9e3779b1u) ^ (((uint32_t)(rp) << 16 | (lp)) * 0x85ebca77u)) >> 15))
+        uint32_t want = OLD_HASH(CLI_IP, rport, PORT);
+        uint32_t binv = 0x85ebca77u; /* inverse of the odd multiplier mod 2^32 (Newton) */
+        for (int i = 0; i < 5; i++)
+            binv *= 2u - 0x85ebca77u * binv;
+        uint32_t x = want ^ (want >> 15) ^ (want >> 30); /* undo h ^= h >> 15 */
+        uint32_t found = 0, fport = 0;
+        for (uint32_t ra = 0x0b000001u; ra < 0x0c000000u && !found; ra++) {
+            uint32_t v = (x ^ ra * 0x9e3779b1u) * binv;
+            if ((v & 0xffffu) == PORT) {
+                found = ra;
+                fport = v >> 16;
+            }
+        }
+        CHECK(found != 0);
+        CHECK(OLD_HASH(found, fport, PORT) == want);
+        spoof_ack(sv.s, found, (uint16_t)fport, 1000, 2000);
+        CHECK(ctr(sv.s, "restore_lookup_miss") == 1);
+    }
+    /* the client's next segment, as it is on the wire, at once */
+    spoof_ack(sv.s, CLI_IP, rport, cl.c->tcb.snd_nxt, cl.c->tcb.rcv_nxt);
+    /* budget spent: dropped, restored later; collision: restored now */
+    CHECK(ctr(sv.s, "restore_on_demand") == (mode == 0 ? 0u : 1u));
+    run(&sv, &cl, 20);
+    uint64_t rst = ctr(cl.s, "tcp_rst_rx");
+    vnow += 2000000; /* the budget refills */
+    run(&sv, &cl, 60000);
+    printf("  unknown flow, %s: lookups limited %llu, negative-cache hits %llu, restored on "
+           "demand %llu; %llu/%u bytes, client RSTs %llu\n",
+           mode ? "colliding spoofed tuple" : "lookup budget spent",
+           (unsigned long long)ctr(sv.s, "restore_lookup_limited"),
+           (unsigned long long)ctr(sv.s, "restore_negcache_hit"),
+           (unsigned long long)ctr(sv.s, "restore_on_demand"), (unsigned long long)cl.rcvd, TOTAL,
+           (unsigned long long)ctr(cl.s, "tcp_rst_rx"));
+    CHECK(rst == 0);
+    CHECK(ctr(cl.s, "tcp_rst_rx") == 0);
+    CHECK(ctr(sv.s, "restore_on_demand") == 1);
+    CHECK(cl.rcvd == TOTAL && cl.bad == 0);
+    sl_stack_destroy(sv.s);
+    sl_stack_destroy(cl.s);
+    sl_store_shm_unlink(g_name);
+}
+
+static void plain_listen_cb(sl_listener *l, void *user)
+{
+    sl_conn *c;
+    while (sl_accept(l, &c) == 0)
+        sl_conn_set_cb(c, srv_conn_cb, user);
+}
+
+/* Durability is per listener: one sync and one non-durable listener on one
+ * stack. With the store down the sync connection stalls (its frames are
+ * held, then discarded), while the other one keeps flowing: its frames are
+ * never held. Both end byte-exact once the store is back. */
+static void mixed_durability(void)
+{
+    struct sl_io *a, *b;
+    struct srv sv, sv_off;
+    struct cli c80, c81;
+    char saved[224];
+    memcpy(saved, g_uri, sizeof(saved));
+    snprintf(g_uri, sizeof(g_uri), "fault:/%.200s", saved);
+    sl_store_shm_unlink(g_name);
+    CHECK(sl_io_mem_pair(1500, 4096, &a, &b) == 0);
+    CHECK(srv_start(&sv, a, 0, SL_DUR_SYNC) == 0);
+    memset(&sv_off, 0, sizeof(sv_off));
+    struct sl_listener *l81;
+    CHECK(sl_listen(sv.s, PORT + 1, NULL, plain_listen_cb, &sv_off, &l81) == 0);
+    CHECK(cli_start(&c80, b) == 0);
+    memset(&c81, 0, sizeof(c81));
+    c81.s = c80.s;
+    CHECK(sl_connect(c81.s, SRV_IP, PORT + 1, &c81.c) == 0);
+    sl_conn_set_cb(c81.c, cli_cb, &c81);
+    for (unsigned i = 0; i < 60; i++) {
+        run(&sv, &c80, 1);
+        cli_cb(c81.c, 0, &c81);
+    }
+    CHECK(c80.rcvd > 0 && c81.rcvd > 0);
+    uint64_t at80 = c80.rcvd, at81 = c81.rcvd;
+    CHECK(sl_store_fault_disconnect(sl_persist_store(sv.s), true) == 0);
+    for (unsigned i = 0; i < 3000; i++) {
+        run(&sv, &c80, 1);
+        cli_cb(c81.c, 0, &c81);
+    }
+    uint64_t down80 = c80.rcvd - at80, down81 = c81.rcvd - at81;
+    CHECK(ctr(sv.s, "persist_store_errors") > 0);
+    CHECK(ctr(sv.s, "drop_tx_held_discard") > 0);
+    CHECK(down80 < 200000);   /* the sync flow stalls: at most what was in flight */
+    CHECK(c81.rcvd == TOTAL); /* the other one does not wait for the store */
+    CHECK(sl_store_fault_disconnect(sl_persist_store(sv.s), false) == 0);
+    run(&sv, &c80, 60000);
+    printf("  mixed durability, store down: sync listener %llu bytes, non-durable listener "
+           "%llu bytes while down; after: %llu and %llu of %u\n",
+           (unsigned long long)down80, (unsigned long long)down81,
+           (unsigned long long)c80.rcvd, (unsigned long long)c81.rcvd, TOTAL);
+    CHECK(c80.rcvd == TOTAL && c80.bad == 0 && c81.bad == 0);
+    CHECK(ctr(c80.s, "tcp_rst_rx") == 0);
+    sl_stack_destroy(sv.s);
+    sl_stack_destroy(c80.s);
+    memcpy(g_uri, saved, sizeof(saved));
+    sl_store_shm_unlink(g_name);
+}
+
 int main(void)
 {
     snprintf(g_name, sizeof(g_name), "sltest-persist-%d", (int)getpid());
@@ -507,12 +688,17 @@ int main(void)
     crash_restore(1, SL_DUR_SYNC, 7, 4);
     printf("crash and restore, async (may lose the last iteration: no byte checks):\n");
     crash_restore(0, SL_DUR_ASYNC, 40, 5);
+    no_key();
     store_down();
+    mixed_durability();
     untrusted(0);
     untrusted(1);
     untrusted(2);
     superseded();
     restore_race();
+    printf("unknown flows:\n");
+    unknown_flow_no_rst(0);
+    unknown_flow_no_rst(1);
     printf("fault sweep:\n");
     fault_sweep();
     printf("test_persist: %d passed, %d failed\n", passed, failed);

@@ -12,8 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fleet/fleet_key.h"
 #include "stack/persist.h"
 #include "stack/stack.h"
+#include "state/flow.h"
 #include "store/store.h"
 
 #include "check.h"
@@ -32,6 +34,18 @@ static uint64_t vclock(void *arg)
 
 static char g_uri[224], g_name[64];
 static const uint8_t g_key[32] = "0123456789abcdef0123456789abcde";
+/* The key records are sealed with: the stack derives it from the store key
+ * (the fleet secret), so a forger with the store key does the same. */
+static const uint8_t *rec_key(void)
+{
+    static struct sl_fleet_keys fk;
+    static int done;
+    if (!done) {
+        sl_fleet_keys_derive(g_key, &fk);
+        done = 1;
+    }
+    return fk.record_mac;
+}
 
 static uint8_t pat(uint64_t i) { return (uint8_t)(i * 131u + (i >> 9)); }
 
@@ -163,11 +177,11 @@ static void put_forged(struct sl_store *st, const struct sl_record *r, const str
                               .rcv_seq = r->rcv_seq, .rcv = sl_rec_flat(r->rcv, r->rcv_len),
                               .ckpt = r->ckpt, .ckpt_len = r->ckpt_len};
     static uint8_t out[1 << 19];
-    ssize_t n = sl_record_encode(&in, g_key, out, sizeof(out));
+    ssize_t n = sl_record_encode(&in, rec_key(), out, sizeof(out));
     CHECK(n > 0);
     struct sl_flow f = {t.laddr, t.raddr, t.lport, t.rport};
     char key[SL_STORE_KEY_MAX];
-    sl_store_flow_key(key, sizeof(key), &f, "rec");
+    sl_flow_key(key, sizeof(key), &f, "rec");
     CHECK(sl_store_cas_epoch(st, key, 0, 3, NULL) == 0);
     CHECK(sl_store_put(st, key, out, (size_t)n, SL_STORE_ANY, 3, NULL) == 0);
 }
@@ -201,22 +215,22 @@ static void hostile_records(void)
     CHECK(sl_store_open(g_uri, &st) == 0);
     struct sl_flow f = {SRV_IP, CLI_IP, PORT, cl.c->tcb.lport};
     char key[SL_STORE_KEY_MAX];
-    sl_store_flow_key(key, sizeof(key), &f, "rec");
+    sl_flow_key(key, sizeof(key), &f, "rec");
     static uint8_t rec[1 << 19];
     size_t len = 0;
     uint64_t ver;
     CHECK(sl_store_get(st, key, rec, sizeof(rec), &len, &ver) == 0);
     struct sl_record r;
-    CHECK(sl_record_decode(rec, len, g_key, &f, vnow, &r) == 0);
+    CHECK(sl_record_decode(rec, len, rec_key(), &f, vnow, &r) == 0);
     for (unsigned i = 0; i < NFORGED; i++)
         put_forged(st, &r, &FORGED[i], (uint16_t)(50000 + i));
     /* garbage and a foreign value under the prefix, each with an owner */
     char gk[SL_STORE_KEY_MAX];
     struct sl_flow g = {SRV_IP, 0xc6120007u, PORT, 4242};
-    sl_store_flow_key(gk, sizeof(gk), &g, "rec");
+    sl_flow_key(gk, sizeof(gk), &g, "rec");
     put_garbage(st, gk, "not a record at all", 19);
     g.rport = 4343;
-    sl_store_flow_key(gk, sizeof(gk), &g, "rec");
+    sl_flow_key(gk, sizeof(gk), &g, "rec");
     put_garbage(st, gk, "{\"json\": \"from another application\"}", 36);
     sl_store_close(st);
 
@@ -266,7 +280,7 @@ static void oversized_value(void)
     CHECK(v != NULL);
     struct sl_flow f = {SRV_IP, CLI_IP, PORT, 999};
     char key[SL_STORE_KEY_MAX];
-    sl_store_flow_key(key, sizeof(key), &f, "rec");
+    sl_flow_key(key, sizeof(key), &f, "rec");
     CHECK(sl_store_cas_epoch(st, key, 0, 1, NULL) == 0);
     CHECK(sl_store_put(st, key, v, n, SL_STORE_ANY, 1, NULL) == 0);
     free(v);

@@ -6,8 +6,16 @@
  * applied). Each time the workload must stop with exactly the injected
  * error, and re-running it without faults must converge to the right final
  * state. */
-#define STORE_SUITE_ONLY
-#include "test_store_mem.c"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "store_suite.h"
 
 #define NFLOWS 20
 
@@ -87,11 +95,11 @@ static int final_state_ok(struct sl_store *s)
 static uint64_t count_ops(void)
 {
     struct sl_store *s;
-    ST_EQ(sl_store_open("fault:/mem:", &s), 0);
-    ST_EQ(workload(s), 0);
+    CHECK_EQ(sl_store_open("fault:/mem:", &s), 0);
+    CHECK_EQ(workload(s), 0);
     uint64_t n = sl_store_fault_ops(s);
-    ST_CHECK(final_state_ok(s));
-    ST_EQ(sl_store_fault_injected(s), 0);
+    CHECK(final_state_ok(s));
+    CHECK_EQ(sl_store_fault_injected(s), 0);
     sl_store_close(s);
     return n;
 }
@@ -100,14 +108,14 @@ static void sweep(bool lost_reply)
 {
     static const int errs[3] = {-EIO, -ETIMEDOUT, -ECONNREFUSED};
     uint64_t n = count_ops();
-    ST_CHECK(n >= NFLOWS + 8);
+    CHECK(n >= NFLOWS + 8);
     int wrong_rc = 0, not_converged = 0, not_injected = 0;
     for (uint64_t i = 1; i <= n; i++) {
         struct sl_store *mem, *s;
-        ST_EQ(sl_store_open("mem:", &mem), 0);
+        CHECK_EQ(sl_store_open("mem:", &mem), 0);
         struct sl_store_fault_cfg cfg = {.fail_nth = i, .err = errs[i % 3],
                                          .lost_reply = lost_reply};
-        ST_EQ(sl_store_fault_wrap(mem, &cfg, &s), 0);
+        CHECK_EQ(sl_store_fault_wrap(mem, &cfg, &s), 0);
         int rc = workload(s);
         if (rc != cfg.err) {
             wrong_rc++;
@@ -130,9 +138,9 @@ static void sweep(bool lost_reply)
     }
     printf("     sweep%s: %llu ops, each failed once\n", lost_reply ? " (lost replies)" : "",
            (unsigned long long)n);
-    ST_EQ(wrong_rc, 0);
-    ST_EQ(not_converged, 0);
-    ST_EQ(not_injected, 0);
+    CHECK_EQ(wrong_rc, 0);
+    CHECK_EQ(not_converged, 0);
+    CHECK_EQ(not_injected, 0);
 }
 
 static void test_fault_sweep(void) { sweep(false); }
@@ -144,33 +152,33 @@ static struct sl_store *g_plain; /* not a fault wrapper: the fault calls refuse 
 static void test_fault_after_and_down(void)
 {
     struct sl_store *s;
-    ST_EQ(sl_store_open("fault:after=3,err=ETIMEDOUT/mem:", &s), 0);
+    CHECK_EQ(sl_store_open("fault:after=3,err=ETIMEDOUT/mem:", &s), 0);
     uint64_t nv, e;
     char buf[8];
     size_t len;
-    ST_EQ(sl_store_put(s, "a:{x}:r", "1", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
-    ST_EQ(sl_store_put(s, "a:{x}:r", "2", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
-    ST_EQ(sl_store_get(s, "a:{x}:r", buf, sizeof(buf), &len, &nv), 0);
+    CHECK_EQ(sl_store_put(s, "a:{x}:r", "1", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
+    CHECK_EQ(sl_store_put(s, "a:{x}:r", "2", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
+    CHECK_EQ(sl_store_get(s, "a:{x}:r", buf, sizeof(buf), &len, &nv), 0);
     for (int i = 0; i < 5; i++)
-        ST_EQ(sl_store_epoch_get(s, "a:{x}:r", &e), -ETIMEDOUT);
-    ST_EQ(sl_store_fault_injected(s), 5);
-    ST_EQ(sl_store_stats(s)->err_timeout, 5);
-    ST_EQ(sl_store_fault_set(s, NULL), 0);
-    ST_EQ(sl_store_get(s, "a:{x}:r", buf, sizeof(buf), &len, &nv), 0);
+        CHECK_EQ(sl_store_epoch_get(s, "a:{x}:r", &e), -ETIMEDOUT);
+    CHECK_EQ(sl_store_fault_injected(s), 5);
+    CHECK_EQ(sl_store_stats(s)->err_timeout, 5);
+    CHECK_EQ(sl_store_fault_set(s, NULL), 0);
+    CHECK_EQ(sl_store_get(s, "a:{x}:r", buf, sizeof(buf), &len, &nv), 0);
 
-    ST_EQ(sl_store_fault_disconnect(s, true), 0);
-    ST_EQ(sl_store_get(s, "a:{x}:r", buf, sizeof(buf), &len, &nv), -ECONNREFUSED);
-    ST_EQ(sl_store_put(s, "a:{x}:r", "3", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), -ECONNREFUSED);
-    ST_EQ(sl_store_begin(s), 0);
-    ST_EQ(sl_store_put(s, "a:{x}:r", "4", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
+    CHECK_EQ(sl_store_fault_disconnect(s, true), 0);
+    CHECK_EQ(sl_store_get(s, "a:{x}:r", buf, sizeof(buf), &len, &nv), -ECONNREFUSED);
+    CHECK_EQ(sl_store_put(s, "a:{x}:r", "3", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), -ECONNREFUSED);
+    CHECK_EQ(sl_store_begin(s), 0);
+    CHECK_EQ(sl_store_put(s, "a:{x}:r", "4", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
     struct sl_store_result r[1];
-    ST_EQ(sl_store_commit(s, r, 1), -ECONNREFUSED);
-    ST_EQ(r[0].rc, -ECONNREFUSED);
-    ST_CHECK(sl_store_stats(s)->err_connrefused >= 3);
-    ST_EQ(sl_store_reconnect(s), 0); /* back */
-    ST_EQ(sl_store_get(s, "a:{x}:r", buf, sizeof(buf), &len, &nv), 0);
-    ST_CHECK(len == 1 && buf[0] == '2'); /* nothing written while down */
-    ST_EQ(sl_store_fault_disconnect(g_plain, true), -EINVAL);
+    CHECK_EQ(sl_store_commit(s, r, 1), -ECONNREFUSED);
+    CHECK_EQ(r[0].rc, -ECONNREFUSED);
+    CHECK(sl_store_stats(s)->err_connrefused >= 3);
+    CHECK_EQ(sl_store_reconnect(s), 0); /* back */
+    CHECK_EQ(sl_store_get(s, "a:{x}:r", buf, sizeof(buf), &len, &nv), 0);
+    CHECK(len == 1 && buf[0] == '2'); /* nothing written while down */
+    CHECK_EQ(sl_store_fault_disconnect(g_plain, true), -EINVAL);
     sl_store_close(s);
 }
 
@@ -178,22 +186,22 @@ static void test_fault_after_and_down(void)
 static void test_fault_delay(void)
 {
     struct sl_store *s;
-    ST_EQ(sl_store_open("fault:delay_ms=20/mem:", &s), 0);
+    CHECK_EQ(sl_store_open("fault:delay_ms=20/mem:", &s), 0);
     uint64_t nv;
-    uint64_t t0 = st_now_ns();
-    ST_EQ(sl_store_put(s, "d:{x}:r", "1", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
-    uint64_t one = st_now_ns() - t0;
-    ST_CHECK(one >= 20000000ull);
-    ST_EQ(sl_store_begin(s), 0);
+    uint64_t t0 = sl_clock_ns();
+    CHECK_EQ(sl_store_put(s, "d:{x}:r", "1", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
+    uint64_t one = sl_clock_ns() - t0;
+    CHECK(one >= 20000000ull);
+    CHECK_EQ(sl_store_begin(s), 0);
     for (int i = 0; i < 50; i++) {
         char k[32];
         snprintf(k, sizeof(k), "d:{%d}:r", i);
         sl_store_put(s, k, "v", 1, SL_STORE_ANY, SL_STORE_ANY, &nv);
     }
-    t0 = st_now_ns();
-    ST_EQ(sl_store_commit(s, NULL, 0), 0);
-    uint64_t batch = st_now_ns() - t0;
-    ST_CHECK(batch >= 20000000ull && batch < 20000000ull * 10);
+    t0 = sl_clock_ns();
+    CHECK_EQ(sl_store_commit(s, NULL, 0), 0);
+    uint64_t batch = sl_clock_ns() - t0;
+    CHECK(batch >= 20000000ull && batch < 20000000ull * 10);
     sl_store_close(s);
 }
 
@@ -201,25 +209,25 @@ static void test_fault_delay(void)
 static void test_fault_nth_in_batch(void)
 {
     struct sl_store *s;
-    ST_EQ(sl_store_open("fault:nth=3,err=EIO/mem:", &s), 0);
+    CHECK_EQ(sl_store_open("fault:nth=3,err=EIO/mem:", &s), 0);
     uint64_t nv;
-    ST_EQ(sl_store_begin(s), 0);
+    CHECK_EQ(sl_store_begin(s), 0);
     for (int i = 0; i < 5; i++) {
         char k[32];
         snprintf(k, sizeof(k), "n:{%d}:r", i);
         sl_store_put(s, k, "v", 1, SL_STORE_ANY, SL_STORE_ANY, &nv);
     }
     struct sl_store_result r[5];
-    ST_EQ(sl_store_commit(s, r, 5), -EIO);
+    CHECK_EQ(sl_store_commit(s, r, 5), -EIO);
     for (int i = 0; i < 5; i++)
-        ST_EQ(r[i].rc, i == 2 ? -EIO : 0);
+        CHECK_EQ(r[i].rc, i == 2 ? -EIO : 0);
     char buf[4];
     size_t len;
-    ST_EQ(sl_store_get(s, "n:{2}:r", buf, sizeof(buf), &len, &nv), -ENOENT);
-    ST_EQ(sl_store_get(s, "n:{3}:r", buf, sizeof(buf), &len, &nv), 0);
-    ST_EQ(sl_store_stats(s)->err_io, 1);
+    CHECK_EQ(sl_store_get(s, "n:{2}:r", buf, sizeof(buf), &len, &nv), -ENOENT);
+    CHECK_EQ(sl_store_get(s, "n:{3}:r", buf, sizeof(buf), &len, &nv), 0);
+    CHECK_EQ(sl_store_stats(s)->err_io, 1);
     sl_store_close(s);
-    ST_EQ(sl_store_open("fault:nth=1,err=EWHAT/mem:", &s), -EINVAL);
+    CHECK_EQ(sl_store_open("fault:nth=1,err=EWHAT/mem:", &s), -EINVAL);
 }
 
 int main(void)
@@ -233,11 +241,11 @@ int main(void)
     suite_run(s, NULL);
     sl_store_close(s);
     sl_store_open("mem:", &g_plain);
-    ST_RUN(test_fault_sweep);
-    ST_RUN(test_fault_sweep_lost_reply);
-    ST_RUN(test_fault_after_and_down);
-    ST_RUN(test_fault_delay);
-    ST_RUN(test_fault_nth_in_batch);
+    RUN(test_fault_sweep);
+    RUN(test_fault_sweep_lost_reply);
+    RUN(test_fault_after_and_down);
+    RUN(test_fault_delay);
+    RUN(test_fault_nth_in_batch);
     sl_store_close(g_plain);
-    return st_finish("test_store_fault");
+    return check_finish("test_store_fault");
 }

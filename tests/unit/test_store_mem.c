@@ -1,523 +1,39 @@
-/* Store conformance suite, run here against "mem:".
- *
- * The suite (everything above main) is backend-neutral: test_store_shm.c
- * and tests/tools/store_redis_check.c include this file with
- * STORE_SUITE_ONLY defined and run it against "shm:" and "redis://".
- * It checks the contract written in src/store/store.h: versions, expected
- * versions, owner epochs and fencing, reserved keys, listing, group commit
- * with per-op results, error codes and the counters that go with them. */
+/* The "mem:" store: the conformance suite (tests/lib/store_suite.c) and
+ * what is particular to mem: (URI checks, growth). */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "store/store.h"
+#include "store_suite.h"
 
-/* ---------------- minimal test bookkeeping ---------------- */
-
-static int st_passed, st_failed, st_test_failed;
-static const char *st_test;
-
-#define ST_CHECK(c)                                                                       \
-    do {                                                                                  \
-        if (!(c)) {                                                                       \
-            st_test_failed++;                                                             \
-            fprintf(stderr, "%s:%d: [%s] CHECK failed: %s\n", __FILE__, __LINE__,        \
-                    st_test ? st_test : "?", #c);                                         \
-        }                                                                                 \
-    } while (0)
-#define ST_EQ(a, b)                                                                       \
-    do {                                                                                  \
-        long long st_a_ = (long long)(a), st_b_ = (long long)(b);                         \
-        if (st_a_ != st_b_) {                                                             \
-            st_test_failed++;                                                             \
-            fprintf(stderr, "%s:%d: [%s] CHECK_EQ failed: %s == %s (got %lld, want %lld)\n", \
-                    __FILE__, __LINE__, st_test ? st_test : "?", #a, #b, st_a_, st_b_);   \
-        }                                                                                 \
-    } while (0)
-
-static void st_run(const char *name, void (*fn)(void))
-{
-    static int once;
-    if (!once) {
-        setvbuf(stdout, NULL, _IONBF, 0);
-        once = 1;
-    }
-    st_test = name;
-    st_test_failed = 0;
-    fn();
-    if (st_test_failed) {
-        st_failed++;
-        printf("FAIL %s\n", name);
-    } else {
-        st_passed++;
-        printf("ok   %s\n", name);
-    }
-    st_test = NULL;
-}
-#define ST_RUN(fn) st_run(#fn, fn)
-
-static int st_finish(const char *binary)
-{
-    printf("%s: %d passed, %d failed\n", binary, st_passed, st_failed);
-    fflush(stdout);
-    return st_failed ? 1 : 0;
-}
-
-static uint64_t st_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* ---------------- the suite ---------------- */
-
-/* The store under test; suite_uri opens a second handle on the same data
- * (NULL when handles do not share data, as with "mem:"). */
-static struct sl_store *su_s;
-static const char *su_uri2;
-static char su_ns[32]; /* key namespace of this run: keys never collide across runs */
-
-static void su_key(char *buf, size_t cap, const char *flow, const char *part)
-{
-    snprintf(buf, cap, "t%s:{%s}:%s", su_ns, flow, part);
-}
-
-static void suite_basic(void)
-{
-    struct sl_store *s = su_s;
-    char k[SL_STORE_KEY_MAX], buf[64];
-    su_key(k, sizeof(k), "basic", "rec");
-    size_t len = 99;
-    uint64_t v = 99;
-    ST_EQ(sl_store_get(s, k, buf, sizeof(buf), &len, &v), -ENOENT);
-    uint64_t nv = 0;
-    ST_EQ(sl_store_put(s, k, "hello", 5, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
-    ST_EQ(nv, 1);
-    ST_EQ(sl_store_get(s, k, buf, sizeof(buf), &len, &v), 0);
-    ST_EQ(len, 5);
-    ST_EQ(v, 1);
-    ST_CHECK(!memcmp(buf, "hello", 5));
-    ST_EQ(sl_store_put(s, k, "world!", 6, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
-    ST_EQ(nv, 2);
-    /* too small a buffer: -ENOBUFS and the size needed */
-    ST_EQ(sl_store_get(s, k, buf, 3, &len, &v), -ENOBUFS);
-    ST_EQ(len, 6);
-    ST_EQ(sl_store_get(s, k, buf, sizeof(buf), &len, &v), 0);
-    ST_CHECK(len == 6 && !memcmp(buf, "world!", 6) && v == 2);
-    /* zero-length value */
-    ST_EQ(sl_store_put(s, k, NULL, 0, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
-    ST_EQ(sl_store_get(s, k, buf, sizeof(buf), &len, &v), 0);
-    ST_EQ(len, 0);
-    ST_EQ(v, 3);
-    /* binary data with NULs */
-    uint8_t bin[256];
-    for (int i = 0; i < 256; i++)
-        bin[i] = (uint8_t)i;
-    ST_EQ(sl_store_put(s, k, bin, sizeof(bin), SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
-    uint8_t back[256];
-    ST_EQ(sl_store_get(s, k, back, sizeof(back), &len, &v), 0);
-    ST_CHECK(len == 256 && !memcmp(bin, back, 256));
-    ST_EQ(sl_store_del(s, k, SL_STORE_ANY), 0);
-    ST_EQ(sl_store_get(s, k, buf, sizeof(buf), &len, &v), -ENOENT);
-    ST_EQ(sl_store_del(s, k, SL_STORE_ANY), -ENOENT);
-}
-
-static void suite_large(void)
-{
-    struct sl_store *s = su_s;
-    char k[SL_STORE_KEY_MAX];
-    su_key(k, sizeof(k), "large", "rec");
-    size_t n = 200 * 1024;
-    uint8_t *a = malloc(n), *b = malloc(n);
-    for (size_t i = 0; i < n; i++)
-        a[i] = (uint8_t)(i * 7 + (i >> 9));
-    uint64_t nv, v;
-    size_t len;
-    ST_EQ(sl_store_put(s, k, a, n, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
-    ST_EQ(sl_store_get(s, k, b, n, &len, &v), 0);
-    ST_CHECK(len == n && !memcmp(a, b, n));
-    ST_EQ(sl_store_del(s, k, SL_STORE_ANY), 0);
-    free(a);
-    free(b);
-}
-
-static void suite_expected_version(void)
-{
-    struct sl_store *s = su_s;
-    char k[SL_STORE_KEY_MAX];
-    su_key(k, sizeof(k), "ver", "rec");
-    uint64_t nv = 0;
-    ST_EQ(sl_store_put(s, k, "a", 1, 0, SL_STORE_ANY, &nv), 0); /* create only */
-    ST_EQ(nv, 1);
-    ST_EQ(sl_store_put(s, k, "b", 1, 0, SL_STORE_ANY, &nv), -ESTALE);
-    ST_EQ(sl_store_put(s, k, "b", 1, 5, SL_STORE_ANY, &nv), -ESTALE);
-    ST_EQ(sl_store_put(s, k, "b", 1, 1, SL_STORE_ANY, &nv), 0);
-    ST_EQ(nv, 2);
-    char buf[4];
-    size_t len;
-    uint64_t v;
-    ST_EQ(sl_store_get(s, k, buf, sizeof(buf), &len, &v), 0);
-    ST_CHECK(len == 1 && buf[0] == 'b' && v == 2);
-    char k2[SL_STORE_KEY_MAX];
-    su_key(k2, sizeof(k2), "ver", "absent");
-    ST_EQ(sl_store_put(s, k2, "x", 1, 3, SL_STORE_ANY, &nv), -ESTALE); /* absent = version 0 */
-    ST_EQ(sl_store_get(s, k2, buf, sizeof(buf), &len, &v), -ENOENT);
-    ST_EQ(sl_store_del(s, k, SL_STORE_ANY), 0);
-}
-
-static void suite_epoch_fencing(void)
-{
-    struct sl_store *s = su_s;
-    char k[SL_STORE_KEY_MAX], k2[SL_STORE_KEY_MAX], ek[SL_STORE_KEY_MAX];
-    su_key(k, sizeof(k), "fence", "rec");
-    su_key(k2, sizeof(k2), "fence", "ckpt");
-    su_key(ek, sizeof(ek), "fence", "epoch");
-    uint64_t e = 99, cur = 99, nv;
-    ST_EQ(sl_store_epoch_get(s, k, &e), 0);
-    ST_EQ(e, 0);
-    /* unfenced writes work without an owner; a fenced write needs the epoch */
-    ST_EQ(sl_store_put(s, k, "x", 1, SL_STORE_ANY, 1, &nv), -ESTALE);
-    ST_EQ(sl_store_put(s, k, "x", 1, SL_STORE_ANY, 0, &nv), 0);
-    ST_EQ(sl_store_cas_epoch(s, k, 0, 5, &cur), 0);
-    ST_EQ(cur, 5);
-    ST_EQ(sl_store_cas_epoch(s, k2, 0, 6, &cur), -ESTALE); /* same flow, same epoch */
-    ST_EQ(cur, 5);
-    ST_EQ(sl_store_epoch_get(s, k2, &e), 0);
-    ST_EQ(e, 5);
-    ST_EQ(sl_store_epoch_get(s, ek, &e), 0); /* the epoch key itself names the flow too */
-    ST_EQ(e, 5);
-    ST_EQ(sl_store_put(s, k, "y", 1, SL_STORE_ANY, 5, &nv), 0);
-    ST_EQ(sl_store_put(s, k2, "c", 1, SL_STORE_ANY, 5, &nv), 0);
-    ST_EQ(sl_store_put(s, k, "z", 1, SL_STORE_ANY, 4, &nv), -ESTALE);
-    ST_EQ(sl_store_del(s, k2, 4), -ESTALE);
-    /* takeover: the old owner (5) is fenced off for every key of the flow */
-    ST_EQ(sl_store_cas_epoch(s, k, 5, 9, &cur), 0);
-    ST_EQ(sl_store_put(s, k, "old", 3, SL_STORE_ANY, 5, &nv), -ESTALE);
-    ST_EQ(sl_store_del(s, k2, 5), -ESTALE);
-    char buf[8];
-    size_t len;
-    uint64_t v;
-    ST_EQ(sl_store_get(s, k, buf, sizeof(buf), &len, &v), 0);
-    ST_CHECK(len == 1 && buf[0] == 'y');
-    ST_EQ(sl_store_put(s, k, "new", 3, v, 9, &nv), 0); /* both conditions at once */
-    ST_EQ(sl_store_put(s, k, "new", 3, v, 9, &nv), -ESTALE);
-    ST_EQ(sl_store_del(s, k2, 9), 0);
-    ST_EQ(sl_store_del(s, k, 9), 0);
-    /* epochs need not be consecutive; desired 0 releases the flow */
-    ST_EQ(sl_store_cas_epoch(s, k, 9, 0, &cur), 0);
-    ST_EQ(sl_store_epoch_get(s, k, &e), 0);
-    ST_EQ(e, 0);
-    ST_EQ(sl_store_cas_epoch(s, k, 9, 10, &cur), -ESTALE);
-    ST_EQ(cur, 0);
-    /* big epochs survive the trip (redis: strings; no Lua number rounding) */
-    uint64_t big = 0xfedcba9876543210ull;
-    ST_EQ(sl_store_cas_epoch(s, k, 0, big, &cur), 0);
-    ST_EQ(sl_store_epoch_get(s, k, &e), 0);
-    ST_CHECK(e == big);
-    ST_EQ(sl_store_put(s, k, "b", 1, SL_STORE_ANY, big, &nv), 0);
-    ST_EQ(sl_store_put(s, k, "b", 1, SL_STORE_ANY, big - 1, &nv), -ESTALE);
-    ST_EQ(sl_store_del(s, k, big), 0);
-    ST_EQ(sl_store_cas_epoch(s, k, big, 0, &cur), 0);
-}
-
-static void suite_invalid(void)
-{
-    struct sl_store *s = su_s;
-    char k[SL_STORE_KEY_MAX + 10], ek[SL_STORE_KEY_MAX];
-    uint64_t nv, cur;
-    su_key(ek, sizeof(ek), "inval", "epoch");
-    ST_EQ(sl_store_put(s, ek, "1", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), -EINVAL); /* reserved */
-    ST_EQ(sl_store_del(s, ek, SL_STORE_ANY), -EINVAL);
-    memset(k, 'a', sizeof(k) - 1);
-    k[sizeof(k) - 1] = 0;
-    ST_EQ(sl_store_put(s, k, "1", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), -EINVAL);
-    ST_EQ(sl_store_put(s, "", "1", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), -EINVAL);
-    ST_EQ(sl_store_cas_epoch(s, ek, SL_STORE_ANY, 1, &cur), -EINVAL);
-    ST_EQ(sl_store_commit(s, NULL, 0), -EINVAL); /* no batch open */
-}
-
-struct su_list {
-    int n, bad;
-    const char *prefix;
-};
-static int su_list_cb(void *arg, const char *key)
-{
-    struct su_list *l = arg;
-    if (strncmp(key, l->prefix, strlen(l->prefix)))
-        l->bad++;
-    l->n++;
-    return 0;
-}
-static int su_list_stop(void *arg, const char *key)
-{
-    (*(int *)arg)++;
-    return 42;
-}
-
-static void suite_list(void)
-{
-    struct sl_store *s = su_s;
-    char k[SL_STORE_KEY_MAX], p1[96], p2[96];
-    uint64_t nv, cur;
-    snprintf(p1, sizeof(p1), "t%s:{lst-A-", su_ns);
-    snprintf(p2, sizeof(p2), "t%s:{lst-B-", su_ns);
-    for (int i = 0; i < 30; i++) {
-        char flow[32];
-        snprintf(flow, sizeof(flow), "lst-%c-%d", i % 3 ? 'A' : 'B', i);
-        su_key(k, sizeof(k), flow, "rec");
-        ST_EQ(sl_store_put(s, k, "r", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
-        if (i < 4) /* epochs are listed too (flows with an owner) */
-            ST_EQ(sl_store_cas_epoch(s, k, 0, 1, &cur), 0);
-    }
-    struct su_list la = {0, 0, p1}, lb = {0, 0, p2};
-    ST_EQ(sl_store_list(s, p1, su_list_cb, &la), 0);
-    ST_EQ(sl_store_list(s, p2, su_list_cb, &lb), 0);
-    /* A: i%3 != 0 -> 20 records, epochs for i=1,2; B: 10 records, epochs i=0,3 */
-    ST_EQ(la.n, 22);
-    ST_EQ(lb.n, 12);
-    ST_EQ(la.bad + lb.bad, 0);
-    int calls = 0;
-    ST_EQ(sl_store_list(s, p1, su_list_stop, &calls), 42);
-    ST_EQ(calls, 1);
-    for (int i = 0; i < 30; i++) {
-        char flow[32];
-        snprintf(flow, sizeof(flow), "lst-%c-%d", i % 3 ? 'A' : 'B', i);
-        su_key(k, sizeof(k), flow, "rec");
-        ST_EQ(sl_store_del(s, k, SL_STORE_ANY), 0);
-        if (i < 4)
-            ST_EQ(sl_store_cas_epoch(s, k, 1, 0, &cur), 0);
-    }
-    la.n = 0;
-    ST_EQ(sl_store_list(s, p1, su_list_cb, &la), 0);
-    ST_EQ(la.n, 0);
-}
-
-static void suite_batch(void)
-{
-    struct sl_store *s = su_s;
-    enum { N = 1000 };
-    char k[SL_STORE_KEY_MAX];
-    uint64_t nv, cur;
-    ST_EQ(sl_store_begin(s), 0);
-    ST_EQ(sl_store_begin(s), -EBUSY);
-    uint8_t val[100];
-    for (int i = 0; i < N; i++) {
-        char flow[32];
-        snprintf(flow, sizeof(flow), "b-%d", i);
-        su_key(k, sizeof(k), flow, "rec");
-        memset(val, i & 0xff, sizeof(val));
-        /* data is copied at queue time: reuse of val must not matter */
-        ST_EQ(sl_store_put(s, k, val, (size_t)(i % 100), SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
-    }
-    ST_EQ(sl_store_pending(s), N);
-    /* nothing is applied before commit (redis/mem/shm alike would differ
-     * otherwise; the contract only promises results at commit) */
-    static struct sl_store_result res[N];
-    ST_EQ(sl_store_commit(s, res, N), 0);
-    ST_EQ(sl_store_pending(s), 0);
-    int okc = 0;
-    for (int i = 0; i < N; i++)
-        okc += res[i].rc == 0 && res[i].value == 1;
-    ST_EQ(okc, N);
-    for (int i = 0; i < N; i += 97) {
-        char flow[32], buf[128];
-        size_t len;
-        uint64_t v;
-        snprintf(flow, sizeof(flow), "b-%d", i);
-        su_key(k, sizeof(k), flow, "rec");
-        ST_EQ(sl_store_get(s, k, buf, sizeof(buf), &len, &v), 0);
-        ST_EQ(len, (size_t)(i % 100));
-        ST_CHECK(len == 0 || (uint8_t)buf[len - 1] == (uint8_t)(i & 0xff));
-    }
-    /* mixed batch: per-op results in queue order */
-    char kf[SL_STORE_KEY_MAX];
-    su_key(kf, sizeof(kf), "b-0", "rec");
-    ST_EQ(sl_store_begin(s), 0);
-    ST_EQ(sl_store_cas_epoch(s, kf, 0, 7, &cur), 0);          /* 0: ok */
-    ST_EQ(sl_store_put(s, kf, "A", 1, SL_STORE_ANY, 7, &nv), 0); /* 1: ok (after 0) */
-    ST_EQ(sl_store_put(s, kf, "B", 1, SL_STORE_ANY, 6, &nv), 0); /* 2: stale fence */
-    ST_EQ(sl_store_cas_epoch(s, kf, 0, 8, &cur), 0);          /* 3: stale, cur 7 */
-    su_key(k, sizeof(k), "b-nope", "rec");
-    ST_EQ(sl_store_del(s, k, SL_STORE_ANY), 0);               /* 4: -ENOENT */
-    ST_EQ(sl_store_put(s, kf, "C", 1, 2, 7, &nv), 0);         /* 5: ok: version 1 -> 2 -> 3 */
-    struct sl_store_result r6[6];
-    ST_EQ(sl_store_commit(s, r6, 6), -ESTALE); /* the first failure */
-    ST_EQ(r6[0].rc, 0);
-    ST_EQ(r6[0].value, 7);
-    ST_EQ(r6[1].rc, 0);
-    ST_EQ(r6[1].value, 2);
-    ST_EQ(r6[2].rc, -ESTALE);
-    ST_EQ(r6[3].rc, -ESTALE);
-    ST_EQ(r6[3].value, 7);
-    ST_EQ(r6[4].rc, -ENOENT);
-    ST_EQ(r6[5].rc, 0);
-    ST_EQ(r6[5].value, 3);
-    /* abort drops the queue; an empty commit is fine */
-    ST_EQ(sl_store_begin(s), 0);
-    ST_EQ(sl_store_put(s, kf, "Z", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
-    sl_store_abort(s);
-    char b1[4];
-    size_t len;
-    uint64_t v;
-    ST_EQ(sl_store_get(s, kf, b1, sizeof(b1), &len, &v), 0);
-    ST_CHECK(len == 1 && b1[0] == 'C');
-    ST_EQ(sl_store_begin(s), 0);
-    ST_EQ(sl_store_commit(s, NULL, 0), 0);
-    /* reads inside a batch run at once */
-    ST_EQ(sl_store_begin(s), 0);
-    ST_EQ(sl_store_get(s, kf, b1, sizeof(b1), &len, &v), 0);
-    ST_EQ(sl_store_commit(s, NULL, 0), 0);
-    /* clean up with one batch */
-    ST_EQ(sl_store_begin(s), 0);
-    for (int i = 0; i < N; i++) {
-        char flow[32];
-        snprintf(flow, sizeof(flow), "b-%d", i);
-        su_key(k, sizeof(k), flow, "rec");
-        sl_store_del(s, k, SL_STORE_ANY);
-    }
-    sl_store_cas_epoch(s, kf, 7, 0, &cur);
-    ST_EQ(sl_store_commit(s, NULL, 0), 0);
-    ST_EQ(sl_store_epoch_get(s, kf, &cur), 0);
-    ST_EQ(cur, 0);
-}
-
-static void suite_stats(void)
-{
-    struct sl_store *s = su_s;
-    struct sl_store_stats a = *sl_store_stats(s);
-    char k[SL_STORE_KEY_MAX], buf[4];
-    size_t len;
-    uint64_t v, nv;
-    su_key(k, sizeof(k), "stats", "rec");
-    ST_EQ(sl_store_get(s, k, buf, sizeof(buf), &len, &v), -ENOENT);
-    ST_EQ(sl_store_put(s, k, "x", 1, SL_STORE_ANY, 3, &nv), -ESTALE);
-    ST_EQ(sl_store_put(s, k, "x", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
-    ST_EQ(sl_store_get(s, k, buf, 0, &len, &v), -ENOBUFS);
-    ST_EQ(sl_store_del(s, k, SL_STORE_ANY), 0);
-    const struct sl_store_stats *b = sl_store_stats(s);
-    ST_EQ(b->op_get - a.op_get, 2);
-    ST_EQ(b->op_put - a.op_put, 2);
-    ST_EQ(b->op_del - a.op_del, 1);
-    ST_EQ(b->err_noent - a.err_noent, 1);
-    ST_EQ(b->err_stale - a.err_stale, 1);
-    ST_EQ(b->err_nobufs - a.err_nobufs, 1);
-    ST_EQ(b->bytes_put - a.bytes_put, 1);
-    char dump[4096];
-    FILE *f = fmemopen(dump, sizeof(dump), "w");
-    sl_store_stats_dump(s, f);
-    fclose(f);
-    ST_CHECK(strstr(dump, "store_op_put ") != NULL);
-    ST_CHECK(strstr(dump, "store_err_stale ") != NULL);
-}
-
-/* A second handle on the same store sees the first one's writes and
- * epochs (shm: another mapping; redis: another connection). */
-static void suite_second_handle(void)
-{
-    if (!su_uri2)
-        return;
-    struct sl_store *s2 = NULL;
-    ST_EQ(sl_store_open(su_uri2, &s2), 0);
-    if (!s2)
-        return;
-    char k[SL_STORE_KEY_MAX], buf[8];
-    size_t len;
-    uint64_t v, nv, cur;
-    su_key(k, sizeof(k), "two", "rec");
-    ST_EQ(sl_store_put(su_s, k, "one", 3, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
-    ST_EQ(sl_store_get(s2, k, buf, sizeof(buf), &len, &v), 0);
-    ST_CHECK(len == 3 && !memcmp(buf, "one", 3) && v == nv);
-    ST_EQ(sl_store_cas_epoch(s2, k, 0, 3, &cur), 0);
-    ST_EQ(sl_store_put(su_s, k, "two", 3, SL_STORE_ANY, 2, &nv), -ESTALE);
-    ST_EQ(sl_store_put(su_s, k, "two", 3, SL_STORE_ANY, 3, &nv), 0);
-    ST_EQ(sl_store_get(s2, k, buf, sizeof(buf), &len, &v), 0);
-    ST_CHECK(len == 3 && !memcmp(buf, "two", 3));
-    ST_EQ(sl_store_del(s2, k, 3), 0);
-    ST_EQ(sl_store_cas_epoch(su_s, k, 3, 0, &cur), 0);
-    sl_store_close(s2);
-}
-
-static void suite_keys(void)
-{
-    struct sl_flow f = {.laddr = 0xc6120002, .raddr = 0xc6120001, .lport = 80, .rport = 41234};
-    char k[SL_STORE_KEY_MAX], ek[SL_STORE_KEY_MAX], p[64];
-    ST_CHECK(sl_store_flow_key(k, sizeof(k), &f, "tcb") > 0);
-    ST_CHECK(!strcmp(k, "sl:{198.18.0.2:80-198.18.0.1:41234}:tcb"));
-    struct sl_flow g;
-    const char *part;
-    ST_EQ(sl_store_flow_parse(k, &g, &part), 0);
-    ST_CHECK(!memcmp(&f, &g, sizeof(f)) && !strcmp(part, "tcb"));
-    ST_EQ(sl_store_flow_parse("sl:{1.2.3.4:5-6.7.8.9:70000}:x", &g, &part), -EINVAL);
-    ST_EQ(sl_store_flow_parse("sl:{1.2.3:5-6.7.8.9:7}:x", &g, &part), -EINVAL);
-    ST_EQ(sl_store_flow_parse("sl:{1.2.3.256:5-6.7.8.9:7}:x", &g, &part), -EINVAL);
-    ST_CHECK(sl_store_epoch_key(ek, sizeof(ek), k) > 0);
-    ST_CHECK(!strcmp(ek, "sl:{198.18.0.2:80-198.18.0.1:41234}:epoch"));
-    ST_CHECK(sl_store_is_epoch_key(ek));
-    ST_CHECK(!sl_store_is_epoch_key(k));
-    ST_CHECK(!sl_store_is_epoch_key("sl:{a}:x:epoch"));
-    ST_CHECK(sl_store_listener_prefix(p, sizeof(p), f.laddr, 80) > 0);
-    ST_CHECK(!strncmp(k, p, strlen(p)) && !strcmp(p, "sl:{198.18.0.2:80-"));
-    const char *tag;
-    size_t tl;
-    sl_store_key_tag(k, &tag, &tl);
-    ST_CHECK(tl == strlen("{198.18.0.2:80-198.18.0.1:41234}") && tag[0] == '{');
-    sl_store_key_tag("plain", &tag, &tl);
-    ST_CHECK(tl == 5);
-    ST_EQ(sl_store_flow_key(k, 10, &f, "tcb"), -ENAMETOOLONG);
-}
-
-/* Runs the whole suite against s (uri2: see su_uri2). */
-static void suite_run(struct sl_store *s, const char *uri2)
-{
-    su_s = s;
-    su_uri2 = uri2;
-    snprintf(su_ns, sizeof(su_ns), "%d-%llu", (int)getpid(), (unsigned long long)(st_now_ns() % 1000000));
-    ST_RUN(suite_basic);
-    ST_RUN(suite_large);
-    ST_RUN(suite_expected_version);
-    ST_RUN(suite_epoch_fencing);
-    ST_RUN(suite_invalid);
-    ST_RUN(suite_list);
-    ST_RUN(suite_batch);
-    ST_RUN(suite_stats);
-    ST_RUN(suite_second_handle);
-    ST_RUN(suite_keys);
-}
-
-#ifndef STORE_SUITE_ONLY
 /* ---------------- mem-specific ---------------- */
 
 static void test_mem_open(void)
 {
     struct sl_store *s = NULL;
-    ST_EQ(sl_store_open("mem:", &s), 0);
-    ST_CHECK(s && !strcmp(sl_store_name(s), "mem"));
+    CHECK_EQ(sl_store_open("mem:", &s), 0);
+    CHECK(s && !strcmp(sl_store_name(s), "mem"));
     sl_store_close(s);
-    ST_EQ(sl_store_open("mem:x", &s), -EINVAL);
-    ST_EQ(sl_store_open("nope:", &s), -EINVAL);
-    ST_EQ(sl_store_open("redis://nohost", &s), -EINVAL);
-    ST_EQ(sl_store_open("redis://h:0", &s), -EINVAL);
-    ST_EQ(sl_store_open("redis://h:1?bogus=1", &s), -EINVAL);
-    ST_EQ(sl_store_open("shm:bad/name", &s), -EINVAL);
-    ST_EQ(sl_store_open("fault:nth=1", &s), -EINVAL);
-    ST_EQ(sl_store_open("fault:what=1/mem:", &s), -EINVAL);
+    CHECK_EQ(sl_store_open("mem:x", &s), -EINVAL);
+    CHECK_EQ(sl_store_open("nope:", &s), -EINVAL);
+    CHECK_EQ(sl_store_open("redis://nohost", &s), -EINVAL);
+    CHECK_EQ(sl_store_open("redis://h:0", &s), -EINVAL);
+    CHECK_EQ(sl_store_open("redis://h:1?bogus=1", &s), -EINVAL);
+    CHECK_EQ(sl_store_open("shm:bad/name", &s), -EINVAL);
+    CHECK_EQ(sl_store_open("fault:nth=1", &s), -EINVAL);
+    CHECK_EQ(sl_store_open("fault:what=1/mem:", &s), -EINVAL);
 }
 
 /* Many keys: the table grows; everything stays reachable. */
 static void test_mem_grow(void)
 {
     struct sl_store *s;
-    ST_EQ(sl_store_open("mem:", &s), 0);
+    CHECK_EQ(sl_store_open("mem:", &s), 0);
     char k[64];
     uint64_t nv, v;
     for (int i = 0; i < 20000; i++) {
         snprintf(k, sizeof(k), "g:{%d}:r", i);
-        ST_EQ(sl_store_put(s, k, &i, sizeof(i), SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
+        CHECK_EQ(sl_store_put(s, k, &i, sizeof(i), SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
     }
     int bad = 0;
     for (int i = 0; i < 20000; i++) {
@@ -526,7 +42,7 @@ static void test_mem_grow(void)
         snprintf(k, sizeof(k), "g:{%d}:r", i);
         bad += sl_store_get(s, k, &x, sizeof(x), &len, &v) != 0 || x != i;
     }
-    ST_EQ(bad, 0);
+    CHECK_EQ(bad, 0);
     sl_store_close(s);
 }
 
@@ -539,8 +55,7 @@ int main(void)
     }
     suite_run(s, NULL);
     sl_store_close(s);
-    ST_RUN(test_mem_open);
-    ST_RUN(test_mem_grow);
-    return st_finish("test_store_mem");
+    RUN(test_mem_open);
+    RUN(test_mem_grow);
+    return check_finish("test_store_mem");
 }
-#endif

@@ -1,4 +1,4 @@
-/* "shm:" store: the conformance suite (test_store_mem.c), persistence
+/* "shm:" store: the conformance suite (tests/lib/store_suite.c), persistence
  * across handles and processes, and the crash tests:
  *   - a writer child is SIGKILLed mid-update, hundreds of times, while
  *     reader children verify every read (store checksum + record MAC +
@@ -7,8 +7,17 @@
  *   - processes racing compare-and-set on one epoch: exactly one wins;
  *   - fencing across processes: once a takeover CAS returns, no write of
  *     the old owner lands. */
-#define STORE_SUITE_ONLY
-#include "test_store_mem.c"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "state/record.h"
+#include "store_suite.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -41,7 +50,7 @@ static struct shared *shared_new(void)
     return p;
 }
 
-static uint64_t ms_since(uint64_t t0) { return (st_now_ns() - t0) / 1000000; }
+static uint64_t ms_since(uint64_t t0) { return (sl_clock_ns() - t0) / 1000000; }
 
 /* ---------------- records for the crash test ---------------- */
 
@@ -146,7 +155,7 @@ static void test_shm_kill_writer(void)
 {
     const char *key = "sl:{198.18.0.2:80-198.18.0.1:40000}:rec";
     struct sl_store *s;
-    ST_EQ(sl_store_open(g_uri, &s), 0);
+    CHECK_EQ(sl_store_open(g_uri, &s), 0);
     g_sh = shared_new();
     enum { READERS = 2, ROUNDS = 300 };
     pid_t readers[READERS];
@@ -165,7 +174,7 @@ static void test_shm_kill_writer(void)
         if (w == 0)
             child_writer(key, gen_base);
         /* wait (bounded) until this writer published something */
-        uint64_t t0 = st_now_ns();
+        uint64_t t0 = sl_clock_ns();
         while (g_sh->writes < w0 + 1 + (round % 3) && ms_since(t0) < 10000)
             ;
         if (g_sh->writes < w0 + 1) {
@@ -175,8 +184,8 @@ static void test_shm_kill_writer(void)
         }
         /* then kill it at a random moment of a later write */
         seed = seed * 1103515245u + 12345u;
-        uint64_t spin = (seed >> 8) % 200000, t1 = st_now_ns();
-        while (st_now_ns() - t1 < spin)
+        uint64_t spin = (seed >> 8) % 200000, t1 = sl_clock_ns();
+        while (sl_clock_ns() - t1 < spin)
             ;
         kill(w, SIGKILL);
         int status;
@@ -205,16 +214,16 @@ static void test_shm_kill_writer(void)
         waitpid(readers[i], &status, 0);
         rbad += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
     }
-    ST_EQ(bad, 0);
-    ST_EQ(stuck, 0);
-    ST_EQ(rbad, 0);
-    ST_EQ(g_sh->bad_reads, 0);
-    ST_CHECK(g_sh->reads > 1000);
-    ST_CHECK(g_sh->writes > ROUNDS);
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(stuck, 0);
+    CHECK_EQ(rbad, 0);
+    CHECK_EQ(g_sh->bad_reads, 0);
+    CHECK(g_sh->reads > 1000);
+    CHECK(g_sh->writes > ROUNDS);
     printf("     kill test: %d rounds, %llu writes, %llu verified concurrent reads, last version %llu\n",
            ROUNDS, (unsigned long long)g_sh->writes, (unsigned long long)g_sh->reads,
            (unsigned long long)last_version);
-    ST_EQ(sl_store_del(s, key, SL_STORE_ANY), 0);
+    CHECK_EQ(sl_store_del(s, key, SL_STORE_ANY), 0);
     free(buf);
     munmap(g_sh, sizeof(*g_sh));
     sl_store_close(s);
@@ -226,7 +235,7 @@ static void test_shm_cas_race(void)
     enum { ROUNDS = 40, RACERS = 8 };
     int multi = 0, none = 0, wrong_epoch = 0;
     struct sl_store *s;
-    ST_EQ(sl_store_open(g_uri, &s), 0);
+    CHECK_EQ(sl_store_open(g_uri, &s), 0);
     for (int round = 0; round < ROUNDS; round++) {
         char key[64];
         snprintf(key, sizeof(key), "sl:{race-%d}:rec", round);
@@ -290,9 +299,9 @@ static void test_shm_cas_race(void)
         uint64_t cur;
         sl_store_cas_epoch(s, key, e, 0, &cur);
     }
-    ST_EQ(multi, 0);
-    ST_EQ(none, 0);
-    ST_EQ(wrong_epoch, 0);
+    CHECK_EQ(multi, 0);
+    CHECK_EQ(none, 0);
+    CHECK_EQ(wrong_epoch, 0);
     sl_store_close(s);
 }
 
@@ -302,9 +311,9 @@ static void test_shm_fence_takeover(void)
 {
     const char *key = "sl:{fence-proc}:rec";
     struct sl_store *s;
-    ST_EQ(sl_store_open(g_uri, &s), 0);
+    CHECK_EQ(sl_store_open(g_uri, &s), 0);
     uint64_t cur, nv;
-    ST_EQ(sl_store_cas_epoch(s, key, 0, 1, &cur), 0);
+    CHECK_EQ(sl_store_cas_epoch(s, key, 0, 1, &cur), 0);
     g_sh = shared_new();
     pid_t a = fork();
     if (a == 0) {
@@ -323,24 +332,24 @@ static void test_shm_fence_takeover(void)
             __atomic_add_fetch(&g_sh->writes, 1, __ATOMIC_RELAXED);
         }
     }
-    uint64_t t0 = st_now_ns();
+    uint64_t t0 = sl_clock_ns();
     while (g_sh->writes < 1000 && ms_since(t0) < 10000)
         ;
-    ST_EQ(sl_store_cas_epoch(s, key, 1, 2, &cur), 0);
+    CHECK_EQ(sl_store_cas_epoch(s, key, 1, 2, &cur), 0);
     uint64_t v1, v2, x1 = 0, x2 = 0;
     size_t len;
-    ST_EQ(sl_store_get(s, key, &x1, sizeof(x1), &len, &v1), 0);
+    CHECK_EQ(sl_store_get(s, key, &x1, sizeof(x1), &len, &v1), 0);
     int status;
     waitpid(a, &status, 0);
-    ST_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    ST_EQ(g_sh->saw_stale, 1);
-    ST_EQ(sl_store_get(s, key, &x2, sizeof(x2), &len, &v2), 0);
-    ST_EQ(v2, v1); /* nothing landed after the takeover */
-    ST_EQ(x2, x1);
-    ST_EQ(g_sh->last_ok_version, v1);
-    ST_EQ(sl_store_put(s, key, "n", 1, SL_STORE_ANY, 2, &nv), 0);
-    ST_EQ(sl_store_del(s, key, 2), 0);
-    ST_EQ(sl_store_cas_epoch(s, key, 2, 0, &cur), 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ(g_sh->saw_stale, 1);
+    CHECK_EQ(sl_store_get(s, key, &x2, sizeof(x2), &len, &v2), 0);
+    CHECK_EQ(v2, v1); /* nothing landed after the takeover */
+    CHECK_EQ(x2, x1);
+    CHECK_EQ(g_sh->last_ok_version, v1);
+    CHECK_EQ(sl_store_put(s, key, "n", 1, SL_STORE_ANY, 2, &nv), 0);
+    CHECK_EQ(sl_store_del(s, key, 2), 0);
+    CHECK_EQ(sl_store_cas_epoch(s, key, 2, 0, &cur), 0);
     munmap(g_sh, sizeof(*g_sh));
     sl_store_close(s);
 }
@@ -360,18 +369,18 @@ static void test_shm_persists(void)
     }
     int status;
     waitpid(p, &status, 0);
-    ST_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     struct sl_store *s;
-    ST_EQ(sl_store_open(g_uri, &s), 0);
+    CHECK_EQ(sl_store_open(g_uri, &s), 0);
     char buf[16];
     size_t len;
     uint64_t v, e, cur;
-    ST_EQ(sl_store_get(s, key, buf, sizeof(buf), &len, &v), 0);
-    ST_CHECK(len == 8 && !memcmp(buf, "survivor", 8));
-    ST_EQ(sl_store_epoch_get(s, key, &e), 0);
-    ST_EQ(e, 77);
-    ST_EQ(sl_store_del(s, key, 77), 0);
-    ST_EQ(sl_store_cas_epoch(s, key, 77, 0, &cur), 0);
+    CHECK_EQ(sl_store_get(s, key, buf, sizeof(buf), &len, &v), 0);
+    CHECK(len == 8 && !memcmp(buf, "survivor", 8));
+    CHECK_EQ(sl_store_epoch_get(s, key, &e), 0);
+    CHECK_EQ(e, 77);
+    CHECK_EQ(sl_store_del(s, key, 77), 0);
+    CHECK_EQ(sl_store_cas_epoch(s, key, 77, 0, &cur), 0);
     sl_store_close(s);
 }
 
@@ -383,7 +392,7 @@ static void test_shm_lock_timeout(void)
     snprintf(uri, sizeof(uri), "shm:%s?lock_ms=200", g_name);
     const char *key = "sl:{stopped}:rec";
     struct sl_store *s;
-    ST_EQ(sl_store_open(uri, &s), 0);
+    CHECK_EQ(sl_store_open(uri, &s), 0);
     g_sh = shared_new();
     pid_t w = fork();
     if (w == 0) {
@@ -397,15 +406,15 @@ static void test_shm_lock_timeout(void)
             __atomic_add_fetch(&g_sh->writes, 1, __ATOMIC_RELAXED);
         }
     }
-    uint64_t t0 = st_now_ns();
+    uint64_t t0 = sl_clock_ns();
     while (g_sh->writes < 5 && ms_since(t0) < 10000)
         ;
     /* stop it; try until we catch it holding the lock (most of its time) */
     int timeouts = 0, tries = 0;
-    uint64_t worst = 0, t_try = st_now_ns();
+    uint64_t worst = 0, t_try = sl_clock_ns();
     for (; !timeouts && ms_since(t_try) < 20000; tries++) {
         kill(w, SIGSTOP);
-        uint64_t t1 = st_now_ns(), nv;
+        uint64_t t1 = sl_clock_ns(), nv;
         int rc = sl_store_put(s, key, "x", 1, SL_STORE_ANY, SL_STORE_ANY, &nv);
         uint64_t d = ms_since(t1);
         if (d > worst)
@@ -414,14 +423,14 @@ static void test_shm_lock_timeout(void)
             timeouts++;
         kill(w, SIGCONT);
     }
-    ST_CHECK(timeouts > 0);
-    ST_CHECK(worst < 2000);
+    CHECK(timeouts > 0);
+    CHECK(worst < 2000);
     kill(w, SIGKILL);
     int status;
     waitpid(w, &status, 0);
     uint64_t nv;
-    ST_EQ(sl_store_put(s, key, "y", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
-    ST_EQ(sl_store_del(s, key, SL_STORE_ANY), 0);
+    CHECK_EQ(sl_store_put(s, key, "y", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
+    CHECK_EQ(sl_store_del(s, key, SL_STORE_ANY), 0);
     munmap(g_sh, sizeof(*g_sh));
     sl_store_close(s);
 }
@@ -432,47 +441,47 @@ static void test_shm_open_options(void)
     char uri[200];
     /* existing region, explicit dimensions that disagree */
     snprintf(uri, sizeof(uri), "shm:%s?slots=16", g_name);
-    ST_EQ(sl_store_open(uri, &s), -EINVAL);
-    ST_EQ(sl_store_open("shm:", &s), -EINVAL);
-    ST_EQ(sl_store_open("shm:a?slots=x", &s), -EINVAL);
-    ST_EQ(sl_store_open("shm:a?zz=1", &s), -EINVAL);
-    ST_EQ(sl_store_open("shm:.hidden", &s), -EINVAL);
+    CHECK_EQ(sl_store_open(uri, &s), -EINVAL);
+    CHECK_EQ(sl_store_open("shm:", &s), -EINVAL);
+    CHECK_EQ(sl_store_open("shm:a?slots=x", &s), -EINVAL);
+    CHECK_EQ(sl_store_open("shm:a?zz=1", &s), -EINVAL);
+    CHECK_EQ(sl_store_open("shm:.hidden", &s), -EINVAL);
     /* a small region: full is -ENOSPC, too large a value is -ENOSPC */
     char small[64];
     snprintf(small, sizeof(small), "%s-small", g_name);
     sl_store_shm_unlink(small);
     snprintf(uri, sizeof(uri), "shm:%s?slots=8&max=1024", small);
-    ST_EQ(sl_store_open(uri, &s), 0);
+    CHECK_EQ(sl_store_open(uri, &s), 0);
     if (!s)
         return;
     uint8_t big[2048] = {0};
     uint64_t nv;
-    ST_EQ(sl_store_put(s, "k:{a}:r", big, 2048, SL_STORE_ANY, SL_STORE_ANY, &nv), -ENOSPC);
-    ST_EQ(sl_store_put(s, "k:{a}:r", big, 1024, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
+    CHECK_EQ(sl_store_put(s, "k:{a}:r", big, 2048, SL_STORE_ANY, SL_STORE_ANY, &nv), -ENOSPC);
+    CHECK_EQ(sl_store_put(s, "k:{a}:r", big, 1024, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
     int nospc = 0;
     for (int i = 0; i < 10; i++) {
         char k[32];
         snprintf(k, sizeof(k), "k:{b%d}:r", i);
         nospc += sl_store_put(s, k, "v", 1, SL_STORE_ANY, SL_STORE_ANY, &nv) == -ENOSPC;
     }
-    ST_EQ(nospc, 3); /* 8 slots, one taken */
+    CHECK_EQ(nospc, 3); /* 8 slots, one taken */
     /* deleting frees slots for reuse (tombstones) */
-    ST_EQ(sl_store_del(s, "k:{b0}:r", SL_STORE_ANY), 0);
-    ST_EQ(sl_store_put(s, "k:{c}:r", "v", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
+    CHECK_EQ(sl_store_del(s, "k:{b0}:r", SL_STORE_ANY), 0);
+    CHECK_EQ(sl_store_put(s, "k:{c}:r", "v", 1, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
     char b[4];
     size_t len;
     uint64_t v;
-    ST_EQ(sl_store_get(s, "k:{b1}:r", b, sizeof(b), &len, &v), 0);
-    ST_EQ(sl_store_get(s, "k:{zzz}:r", b, sizeof(b), &len, &v), -ENOENT); /* full table: terminates */
+    CHECK_EQ(sl_store_get(s, "k:{b1}:r", b, sizeof(b), &len, &v), 0);
+    CHECK_EQ(sl_store_get(s, "k:{zzz}:r", b, sizeof(b), &len, &v), -ENOENT); /* full table: terminates */
     sl_store_close(s);
     /* reopening without options adopts the region's dimensions */
     snprintf(uri, sizeof(uri), "shm:%s", small);
-    ST_EQ(sl_store_open(uri, &s), 0);
+    CHECK_EQ(sl_store_open(uri, &s), 0);
     if (s) {
-        ST_EQ(sl_store_get(s, "k:{b1}:r", b, sizeof(b), &len, &v), 0);
+        CHECK_EQ(sl_store_get(s, "k:{b1}:r", b, sizeof(b), &len, &v), 0);
         sl_store_close(s);
     }
-    ST_EQ(sl_store_shm_unlink(small), 0);
+    CHECK_EQ(sl_store_shm_unlink(small), 0);
 }
 
 /* A region whose creator died before finishing initialization is
@@ -484,19 +493,19 @@ static void test_shm_half_initialized(void)
     snprintf(path, sizeof(path), "/dev/shm/%s", name);
     sl_store_shm_unlink(name);
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-    ST_CHECK(fd >= 0);
+    CHECK(fd >= 0);
     if (fd < 0)
         return;
     close(fd); /* empty file: as if the creator died right after shm_open */
     snprintf(uri, sizeof(uri), "shm:%s?slots=64&max=4096", name);
     struct sl_store *s = NULL;
-    ST_EQ(sl_store_open(uri, &s), 0);
+    CHECK_EQ(sl_store_open(uri, &s), 0);
     uint64_t nv;
     if (s) {
-        ST_EQ(sl_store_put(s, "h:{x}:r", "ok", 2, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
+        CHECK_EQ(sl_store_put(s, "h:{x}:r", "ok", 2, SL_STORE_ANY, SL_STORE_ANY, &nv), 0);
         sl_store_close(s);
     }
-    ST_EQ(sl_store_shm_unlink(name), 0);
+    CHECK_EQ(sl_store_shm_unlink(name), 0);
 }
 
 /* A region someone else created first (a local user squatting the name
@@ -523,54 +532,54 @@ static void test_shm_squatted(void)
         }
         int status;
         waitpid(p, &status, 0);
-        ST_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        ST_EQ(sl_store_open(uri, &s), -EPERM);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        CHECK_EQ(sl_store_open(uri, &s), -EPERM);
         /* even with mode 0600 it is not ours */
-        ST_EQ(chmod(path, 0600), 0);
-        ST_EQ(sl_store_open(uri, &s), -EPERM);
-        ST_EQ(sl_store_shm_unlink(name), 0);
+        CHECK_EQ(chmod(path, 0600), 0);
+        CHECK_EQ(sl_store_open(uri, &s), -EPERM);
+        CHECK_EQ(sl_store_shm_unlink(name), 0);
     } else {
         printf("     (not root: the other-uid case is skipped)\n");
     }
     /* ours, but readable by others */
     fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-    ST_CHECK(fd >= 0);
+    CHECK(fd >= 0);
     if (fd >= 0) {
-        ST_EQ(fchmod(fd, 0644), 0);
+        CHECK_EQ(fchmod(fd, 0644), 0);
         close(fd);
     }
-    ST_EQ(sl_store_open(uri, &s), -EPERM);
-    ST_EQ(sl_store_shm_unlink(name), 0);
+    CHECK_EQ(sl_store_open(uri, &s), -EPERM);
+    CHECK_EQ(sl_store_shm_unlink(name), 0);
     /* a symlink planted under the name (to a file of ours) */
     char target[96];
     snprintf(target, sizeof(target), "/dev/shm/%s-target", name);
     fd = open(target, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    ST_CHECK(fd >= 0);
+    CHECK(fd >= 0);
     if (fd >= 0)
         close(fd);
-    ST_EQ(symlink(target, path), 0);
-    ST_EQ(sl_store_open(uri, &s), -EPERM);
+    CHECK_EQ(symlink(target, path), 0);
+    CHECK_EQ(sl_store_open(uri, &s), -EPERM);
     unlink(path);
     unlink(target);
     /* a dangling symlink is not followed to create a file elsewhere */
-    ST_EQ(symlink(target, path), 0);
-    ST_EQ(sl_store_open(uri, &s), -EPERM);
-    ST_EQ(access(target, F_OK), -1);
+    CHECK_EQ(symlink(target, path), 0);
+    CHECK_EQ(sl_store_open(uri, &s), -EPERM);
+    CHECK_EQ(access(target, F_OK), -1);
     unlink(path);
     /* created by us under a restrictive umask: still 0600, reused later */
     mode_t old = umask(0277);
-    ST_EQ(sl_store_open(uri, &s), 0);
+    CHECK_EQ(sl_store_open(uri, &s), 0);
     umask(old);
     if (s)
         sl_store_close(s);
     struct stat st;
-    ST_EQ(stat(path, &st), 0);
-    ST_EQ(st.st_mode & 07777, 0600);
+    CHECK_EQ(stat(path, &st), 0);
+    CHECK_EQ(st.st_mode & 07777, 0600);
     s = NULL;
-    ST_EQ(sl_store_open(uri, &s), 0);
+    CHECK_EQ(sl_store_open(uri, &s), 0);
     if (s)
         sl_store_close(s);
-    ST_EQ(sl_store_shm_unlink(name), 0);
+    CHECK_EQ(sl_store_shm_unlink(name), 0);
 }
 
 int main(void)
@@ -586,14 +595,14 @@ int main(void)
     }
     suite_run(s, g_uri);
     sl_store_close(s);
-    ST_RUN(test_shm_persists);
-    ST_RUN(test_shm_kill_writer);
-    ST_RUN(test_shm_cas_race);
-    ST_RUN(test_shm_fence_takeover);
-    ST_RUN(test_shm_lock_timeout);
-    ST_RUN(test_shm_open_options);
-    ST_RUN(test_shm_half_initialized);
-    ST_RUN(test_shm_squatted);
+    RUN(test_shm_persists);
+    RUN(test_shm_kill_writer);
+    RUN(test_shm_cas_race);
+    RUN(test_shm_fence_takeover);
+    RUN(test_shm_lock_timeout);
+    RUN(test_shm_open_options);
+    RUN(test_shm_half_initialized);
+    RUN(test_shm_squatted);
     sl_store_shm_unlink(g_name);
-    return st_finish("test_store_shm");
+    return check_finish("test_store_shm");
 }

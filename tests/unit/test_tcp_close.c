@@ -477,5 +477,5 @@ int main(void)
     RUN(test_time_wait_syn_reuse);
     RUN(test_fin_wait_2_window_update);
     RUN(test_fin_into_zero_window);
-    return th_finish("test_tcp_close");
+    return check_finish("test_tcp_close");
 }

@@ -637,5 +637,5 @@ int main(void)
     RUN(test_send_ring_wrap);
     RUN(test_data_then_fin);
     RUN(test_early_fin_waits);
-    return th_finish("test_tcp_data");
+    return check_finish("test_tcp_data");
 }

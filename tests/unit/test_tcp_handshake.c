@@ -583,5 +583,5 @@ int main(void)
     RUN(test_listen_check);
     RUN(test_closed_reply);
     RUN(test_input_on_closed_tcb);
-    return th_finish("test_tcp_handshake");
+    return check_finish("test_tcp_handshake");
 }

@@ -818,5 +818,5 @@ int main(void)
     RUN(test_must_37_zero_window_stays_open);
     RUN(test_must_69_header_padding_zero);
     RUN(test_must_30_urgent);
-    return th_finish("test_tcp_must");
+    return check_finish("test_tcp_must");
 }

@@ -340,5 +340,5 @@ int main(void)
     RUN(test_icmp_ptb_no_ts);
     RUN(test_isn);
     RUN(test_state_names);
-    return th_finish("test_tcp_options");
+    return check_finish("test_tcp_options");
 }

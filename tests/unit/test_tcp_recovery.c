@@ -595,5 +595,5 @@ int main(void)
     RUN(test_recover_wraparound);
     RUN(test_cwnd_no_overflow);
     RUN(test_cubic);
-    return th_finish("test_tcp_recovery");
+    return check_finish("test_tcp_recovery");
 }

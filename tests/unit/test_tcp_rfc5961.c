@@ -406,5 +406,5 @@ int main(void)
     RUN(test_paws_24_days);
     RUN(test_out_of_window_ack_rate_limit);
     RUN(test_old_syn_with_data_not_accepted);
-    return th_finish("test_tcp_rfc5961");
+    return check_finish("test_tcp_rfc5961");
 }

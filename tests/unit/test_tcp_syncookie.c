@@ -115,5 +115,5 @@ int main(void)
     RUN(test_cookie_make_check);
     RUN(test_cookie_handshake_with_ts);
     RUN(test_cookie_handshake_without_ts);
-    return th_finish("test_tcp_syncookie");
+    return check_finish("test_tcp_syncookie");
 }

@@ -715,5 +715,5 @@ int main(void)
     RUN(test_time_wait_2msl);
     RUN(test_fin_wait_2_timeout);
     RUN(test_next_deadline);
-    return th_finish("test_tcp_timers");
+    return check_finish("test_tcp_timers");
 }

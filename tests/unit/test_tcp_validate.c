@@ -202,5 +202,5 @@ int main(void)
     RUN(test_rcvseq);
     RUN(test_window);
     RUN(test_timer);
-    return th_finish("test_tcp_validate");
+    return check_finish("test_tcp_validate");
 }

@@ -1,44 +1,22 @@
-/* Unit tests for the wire layer (src/wire). Standalone: prints
- * "test_wire: N passed, M failed" and exits nonzero on any failure. */
+/* Unit tests for the wire layer (src/wire). One case per test_* function
+ * (tests/lib/check.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "wire/wire.h"
 
-static int n_pass, n_fail;
+#include "check.h"
 
-#define CHECK(c)                                                                 \
-    do {                                                                         \
-        if (c) {                                                                 \
-            n_pass++;                                                            \
-        } else {                                                                 \
-            n_fail++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-        }                                                                        \
-    } while (0)
-#define CHECK_EQ(a, b)                                                             \
-    do {                                                                           \
-        long long a_ = (long long)(a), b_ = (long long)(b);                        \
-        if (a_ == b_) {                                                            \
-            n_pass++;                                                              \
-        } else {                                                                   \
-            n_fail++;                                                              \
-            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld != %lld)\n",   \
-                    __FILE__, __LINE__, #a, #b, a_, b_);                           \
-        }                                                                          \
-    } while (0)
 /* Parser verdicts, printed by name on mismatch. */
-#define CHECK_CTR(a, b)                                                          \
-    do {                                                                         \
-        enum sl_ctr a_ = (a), b_ = (b);                                          \
-        if (a_ == b_) {                                                          \
-            n_pass++;                                                            \
-        } else {                                                                 \
-            n_fail++;                                                            \
-            fprintf(stderr, "%s:%d: %s: got %s, want %s\n", __FILE__, __LINE__,  \
-                    #a, sl_ctr_names[a_], sl_ctr_names[b_]);                     \
-        }                                                                        \
+#define CHECK_CTR(a, b)                                                                  \
+    do {                                                                                 \
+        enum sl_ctr a_ = (a), b_ = (b);                                                  \
+        if (a_ == b_)                                                                    \
+            check_true(true, __FILE__, __LINE__, #a);                                    \
+        else                                                                             \
+            check_fail(__FILE__, __LINE__, "%s: got %s, want %s", #a, sl_ctr_names[a_], \
+                       sl_ctr_names[b_]);                                                \
     } while (0)
 
 #define IP(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
@@ -999,16 +977,15 @@ static void test_no_overread(void)
 
 int main(void)
 {
-    test_csum();
-    test_eth();
-    test_arp();
-    test_ip4();
-    test_ip4_source_route();
-    test_icmp();
-    test_tcp_linux();
-    test_tcp_roundtrip();
-    test_tcp_malformed();
-    test_no_overread();
-    printf("test_wire: %d passed, %d failed\n", n_pass, n_fail);
-    return n_fail != 0;
+    RUN(test_csum);
+    RUN(test_eth);
+    RUN(test_arp);
+    RUN(test_ip4);
+    RUN(test_ip4_source_route);
+    RUN(test_icmp);
+    RUN(test_tcp_linux);
+    RUN(test_tcp_roundtrip);
+    RUN(test_tcp_malformed);
+    RUN(test_no_overread);
+    return check_finish("test_wire");
 }

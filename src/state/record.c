@@ -1,5 +1,5 @@
 /* Flow record codec and compact control block; see record.h. */
-#include "store/record.h"
+#include "state/record.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -33,13 +33,14 @@ static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd
 /* ------------------------------------------------------------------ */
 /* compact control block                                               */
 
-/* Packing version 1. Field by field (v = unsigned LEB128 varint, z =
+/* Packing version 2. Field by field (v = unsigned LEB128 varint, z =
  * zigzag varint of a signed 32-bit difference, u32 = 4 bytes LE):
  *
- *   u8  packing version (1)
+ *   u8  packing version (2)
  *   u8  state | cc << 4
  *   v   flags without SL_TF_RTT_VALID
  *   u32 snd_una; v snd_una-iss; v snd_nxt-snd_una; v snd_max-snd_una; v snd_end-snd_una
+ *   v   snd_off_hi (high 32 bits of the send stream offset)
  *   v   snd_wnd; v max_snd_wnd; z snd_wl1-rcv_nxt; z snd_wl2-snd_una
  *   u32 rcv_nxt; v rcv_nxt-irs; z rcv_adv-rcv_nxt; v rcv_nxt-rcv_read
  *   u8  log2(snd_bufsz)+1 (0 = 0); u8 log2(rcv_bufsz)+1
@@ -85,9 +86,9 @@ static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd
  *   - oow_count (the out-of-window ACK rate window restarts, as the
  *     challenge-ACK one).
  */
-#define TCB_PACK_VERSION 1
+#define TCB_PACK_VERSION 2
 #define TCB_CC_MAX 1 /* enum sl_cc: NEWRENO, CUBIC (include/sltcp/sltcp.h) */
-#define TCB_FLAGS_KNOWN 0xfffffu
+#define TCB_FLAGS_KNOWN 0x7fffffu
 #define TCB_FLAGS_DROP SL_TF_RTT_VALID
 
 struct wbuf {
@@ -231,6 +232,7 @@ int sl_tcb_pack(const struct sl_tcb *t, uint64_t now_us, uint8_t *out, size_t ca
     wv(&w, t->snd_nxt - t->snd_una);
     wv(&w, t->snd_max - t->snd_una);
     wv(&w, t->snd_end - t->snd_una);
+    wv(&w, t->snd_off_hi);
     wv(&w, t->snd_wnd);
     wv(&w, t->max_snd_wnd);
     wz(&w, t->snd_wl1 - t->rcv_nxt);
@@ -321,6 +323,7 @@ int sl_tcb_unpack(const uint8_t *in, size_t len, const struct sl_flow *flow, uin
     x.snd_nxt = x.snd_una + rv(&r);
     x.snd_max = x.snd_una + rv(&r);
     x.snd_end = x.snd_una + rv(&r);
+    x.snd_off_hi = rv(&r);
     x.snd_wnd = rv(&r);
     x.max_snd_wnd = rv(&r);
     uint32_t wl1 = rz(&r), wl2 = rz(&r);

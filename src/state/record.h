@@ -42,20 +42,15 @@
  *                     that disagree with the tcb)
  *   -EXDEV            authentic record of another flow than the one expected
  */
-#ifndef SL_STORE_RECORD_H
-#define SL_STORE_RECORD_H
+#ifndef SL_STATE_RECORD_H
+#define SL_STATE_RECORD_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "state/flow.h"
 #include "tcp/tcp.h"
-
-/* A flow: the 4-tuple, host order, seen from our side. */
-struct sl_flow {
-    uint32_t laddr, raddr;
-    uint16_t lport, rport;
-};
 
 #define SL_REC_MAGIC 0x52464c53u /* "SLFR" read as little-endian u32 */
 #define SL_REC_VERSION 1
@@ -128,7 +123,7 @@ int sl_record_peek(const uint8_t *buf, size_t len, struct sl_flow *flow, uint64_
  * onto the reader's `now`, so a flow can move between processes and hosts
  * whose clocks differ. What is dropped, and why that is safe, is listed in
  * record.c above sl_tcb_pack. */
-#define SL_TCB_PACKED_MAX 224 /* bound (every varint at its widest: 221); real tcbs: see tests */
+#define SL_TCB_PACKED_MAX 228 /* bound (every varint at its widest: 226); real tcbs: see tests */
 /* Returns the packed length, or -ENOBUFS. */
 int sl_tcb_pack(const struct sl_tcb *t, uint64_t now_us, uint8_t *out, size_t cap);
 /* Returns 0, -EMSGSIZE (truncated/trailing), -EPROTONOSUPPORT (unknown
