@@ -35,9 +35,9 @@
 #include <sodium.h>
 
 #include "fleet/fleet_key.h"
+#include "state/flow.h"
 #include "stack/persist.h"
 #include "stack/stack.h"
-#include "state/flow.h"
 #include "store/store.h"
 
 static const uint8_t KEY[SL_REC_KEY_LEN] = "fuzz key for records, 32 bytes!";

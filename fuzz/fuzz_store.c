@@ -31,6 +31,7 @@
 #include "stack/persist.h"
 #include "stack/stack.h"
 #include "state/flow.h"
+#include "state/record.h"
 #include "store/store.h"
 
 #define SRV 0xc6120002u /* 198.18.0.2 */
@@ -38,18 +39,6 @@
 #define PORT 80
 
 static const uint8_t KEY[SL_REC_KEY_LEN] = "fuzz key for records, 32 bytes!";
-
-/* Records are sealed with the key the stack derives from its store key. */
-static const uint8_t *rec_key(void)
-{
-    static struct sl_fleet_keys fk;
-    static int done;
-    if (!done) {
-        sl_fleet_keys_derive(KEY, &fk);
-        done = 1;
-    }
-    return fk.record_mac;
-}
 static uint64_t vnow;
 static uint64_t vclock(void *arg)
 {
@@ -151,7 +140,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             val[17] = (uint8_t)(f.lport >> 8);
             val[18] = (uint8_t)f.rport;
             val[19] = (uint8_t)(f.rport >> 8);
-            crypto_auth(val + len - SL_REC_MAC_LEN, val, len - SL_REC_MAC_LEN, rec_key());
+            struct sl_fleet_keys fk; /* the stack seals with the key derived from KEY */
+            sl_fleet_keys_derive(KEY, &fk);
+            crypto_auth(val + len - SL_REC_MAC_LEN, val, len - SL_REC_MAC_LEN, fk.record_mac);
         }
         static const char *const parts[4] = {"rec", NULL, "ckpt", NULL};
         char key[SL_STORE_KEY_MAX];

@@ -153,13 +153,13 @@ int main(int argc, char **argv)
             cfg.dev = optarg;
             break;
         case O_ADDR:
-            if (sl_parse_cidr(optarg, &cfg.addr, &cfg.prefix_len) < 0 || cfg.prefix_len == 0 ||
+            if (app_parse_cidr(optarg, &cfg.addr, &cfg.prefix_len) < 0 || cfg.prefix_len == 0 ||
                 cfg.addr == 0)
                 return bad_usage("--addr: expected A.B.C.D/LEN, got '%s'", optarg);
             have_addr = 1;
             break;
         case O_GATEWAY:
-            if (sl_parse_ip(optarg, &cfg.gateway) < 0)
+            if (app_parse_ip(optarg, &cfg.gateway) < 0)
                 return bad_usage("--gateway: expected A.B.C.D, got '%s'", optarg);
             break;
         case O_PORT:

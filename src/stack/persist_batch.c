@@ -218,8 +218,7 @@ int sl_persist_apply(struct sl_stack *s, uint32_t k, int deferred, int *first_er
         if (r == -EBADMSG) { /* its keys hold a foreign value: this flow ends, alone */
             SCTR(s, persist_foreign_value);
             pc->flags |= SL_PC_DONE;
-            sl_tcp_abort(&c->tcb, s->now, sl_out_reset(s));
-            sl_conn_after(s, c);
+            sl_stack_refuse(s, c);
             continue;
         }
         if (o->kind == 0) {

@@ -62,8 +62,8 @@ static int load_record(struct sl_stack *s, const char *key, const struct sl_flow
                      s->tcfg.rcvbuf + SL_REC_MAX_CKPT + SL_REC_MAC_LEN;
         if (len > max) {
             SCTR(s, restore_oversize);
-            sl_persist_log("record %s refused: %zu bytes, more than any record (%zu)", key,
-                           len, max);
+            sl_persist_log("record %s refused: %zu bytes, more than any record (%zu)", key, len,
+                           max);
             return -EMSGSIZE;
         }
         if (sl_persist_grow(&p->enc, &p->enc_cap, len) < 0)
