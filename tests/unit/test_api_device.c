@@ -107,7 +107,7 @@ static void srv_accept(sl_listener *l, void *u)
         if (r == -ENOENT && !sl_conn_restored(c)) {
             sv->fresh_enoent++;
             CHECK(b == NULL && len == 0);
-            CHECK(sl_conn_checkpoint(c, "hello", 5) == (sv->durable ? 0 : -EINVAL));
+            CHECK_EQ(sl_conn_checkpoint(c, "hello", 5), sv->durable ? 0 : -EINVAL);
         } else if (r == 0) {
             sv->restored++;
             CHECK(b == sv->cb_blob); /* the blob on_restore was given */
