@@ -64,6 +64,13 @@ int app_stack_opt(int c, const char *arg, struct sl_config *cfg, char *err, size
     case APP_O_NOGSO:
         cfg->no_gso = 1;
         return 1;
+    case APP_O_RXRING:
+        if (app_parse_u32(arg, 64, 1u << 20, &v) < 0) {
+            snprintf(err, errlen, "--rx-ring: expected 64..1048576 frames, got '%s'", arg);
+            return -1;
+        }
+        cfg->rx_ring = v;
+        return 1;
     default:
         return 0;
     }

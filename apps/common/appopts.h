@@ -18,6 +18,7 @@ enum {
     APP_O_SNDBUF,
     APP_O_RCVBUF,
     APP_O_NOGSO,
+    APP_O_RXRING,
 };
 
 /* The struct option entries, to put first in an application's table. */
@@ -29,7 +30,8 @@ enum {
     {"cc", required_argument, NULL, APP_O_CC},                        \
     {"sndbuf", required_argument, NULL, APP_O_SNDBUF},                \
     {"rcvbuf", required_argument, NULL, APP_O_RCVBUF},                \
-    {"no-gso", no_argument, NULL, APP_O_NOGSO}
+    {"no-gso", no_argument, NULL, APP_O_NOGSO},                       \
+    {"rx-ring", required_argument, NULL, APP_O_RXRING}
 
 /* Their --help lines. */
 #define APP_STACK_HELP_REQUIRED                                                     \
@@ -41,7 +43,9 @@ enum {
     "                                impair our own packets (testing)\n"            \
     "  --cc newreno|cubic            congestion control (default newreno)\n"        \
     "  --sndbuf BYTES, --rcvbuf BYTES  per-connection buffers (power of two)\n"     \
-    "  --no-gso                      don't use TSO/GSO on transmit\n"
+    "  --no-gso                      don't use TSO/GSO on transmit\n"                \
+    "  --rx-ring FRAMES              receive ring slots (packet:), about three per\n" \
+    "                                connection opening at once (default 32768)\n"
 
 /* One getopt result `c` with argument `arg`: 1 if it was a shared option
  * (cfg updated), 0 if not one of them, -1 for a bad value (the reason,

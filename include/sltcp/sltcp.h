@@ -55,6 +55,10 @@ struct sl_config {
     uint32_t rcvbuf;      /* per-connection, power of two; 0 = default */
     enum sl_cc cc;
     int no_gso;           /* disable TSO/GSO on transmit even if available */
+    uint32_t rx_ring;     /* receive ring slots (packet:), one frame each: the
+                             most frames that can wait for the loop, about
+                             three per connection opening at once; 0 = 32768
+                             (fewer at a large MTU: 56 MB at most) */
     const uint8_t *isn_key; /* 16 bytes, NULL = random per process */
     uint8_t ttl;          /* IPv4 TTL of every segment; 0 = 64 (RFC 9293 MUST-49) */
     uint8_t tos;          /* IPv4 DS field / TOS byte (RFC 9293 MUST-48) */

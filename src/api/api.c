@@ -23,7 +23,8 @@ int sl_stack_create(const struct sl_config *cfg, sl_stack **out, char *err, size
         return -EINVAL;
     }
     struct sl_io *io;
-    r = sl_io_open(cfg->dev, &io, err, errlen);
+    struct sl_io_opts io_opts = {.rx_frames = cfg->rx_ring};
+    r = sl_io_open_opts(cfg->dev, &io_opts, &io, err, errlen);
     if (r < 0)
         return r;
     return sl_stack_create_io(cfg, io, NULL, NULL, out, err, errlen);
@@ -460,7 +461,9 @@ int sl_conn_setopt(sl_conn *c, enum sl_opt opt, int value)
     case SL_OPT_KEEPIDLE:
         if (value < 1)
             return -EINVAL;
-        c->keepidle_cfg = (uint32_t)value;
+        c->tcb.keepidle_cfg = (uint32_t)value;
+        if (c->p)
+            sl_persist_mark(c->stack, c);
         if (!c->tcb.keepidle_s)
             return 0;
         /* fall through: re-arm with the new idle time */
@@ -469,7 +472,7 @@ int sl_conn_setopt(sl_conn *c, enum sl_opt opt, int value)
     case SL_OPT_KEEPALIVE:
         if (value < 0)
             return -EINVAL;
-        c->tcb.keepidle_s = value ? c->keepidle_cfg : 0;
+        c->tcb.keepidle_s = value ? c->tcb.keepidle_cfg : 0;
         if (c->tcb.state == SL_TCP_ESTABLISHED || c->tcb.state == SL_TCP_CLOSE_WAIT) {
             struct sl_stack *s = c->stack;
             c->tcb.t_keep = value ? SL_NOW(s) + (uint64_t)c->tcb.keepidle_s * 1000000u : 0;
@@ -481,11 +484,15 @@ int sl_conn_setopt(sl_conn *c, enum sl_opt opt, int value)
         if (value < 0 || value > 255)
             return -EINVAL;
         c->tcb.r2 = (uint8_t)value;
+        if (c->p)
+            sl_persist_mark(c->stack, c); /* the record keeps it */
         return 0;
     case SL_OPT_TOS: /* RFC 9293 3.9.1.9 MUST-48 */
         if (value < 0 || value > 255)
             return -EINVAL;
-        c->tos = (uint8_t)value;
+        c->tcb.tos = (uint8_t)value;
+        if (c->p)
+            sl_persist_mark(c->stack, c);
         return 0;
     }
     return -EINVAL;

@@ -17,6 +17,7 @@
     X(rx_frames) X(rx_bytes) X(tx_frames) X(tx_bytes) X(tx_gso_frames)       \
     X(rx_csum_unverified)       /* CSUMNOTREADY / NEEDS_CSUM: trusted */     \
     X(rx_oversize_frames)       /* GRO frames larger than the MTU */         \
+    X(rx_copied_frames)         /* larger than a ring slot: read with recv */ \
     X(drop_tx_ring_full) X(drop_tx_error) X(drop_rx_truncated)            \
     X(drop_rx_ring_full)        /* kernel dropped: our RX ring was full */               \
     X(tx_offload_changes)       /* the device's transmit offloads changed */ \
@@ -103,6 +104,7 @@
     X(restore_lookup_miss)      /* unknown flow, not in the store: RST */    \
     X(restore_lookup_limited)   /* lookup budget spent: dropped, never a RST */ \
     X(restore_negcache_hit)     /* recently missed: not asked again */       \
+    X(restore_retries)          /* a listener's flows restored again from a timer */ \
     X(drop_tcp_flow_elsewhere)  /* flow owned by another instance, or store away: no RST */ \
     X(persist_evicted)          /* idle connection moved out of memory */
 

@@ -25,6 +25,12 @@ static void io_err(char *err, size_t errlen, const char *fmt, ...)
 
 int sl_io_open(const char *spec, struct sl_io **out, char *err, size_t errlen)
 {
+    return sl_io_open_opts(spec, NULL, out, err, errlen);
+}
+
+int sl_io_open_opts(const char *spec, const struct sl_io_opts *opts, struct sl_io **out, char *err,
+                    size_t errlen)
+{
     if (err && errlen)
         err[0] = '\0';
     if (!spec || !out) {
@@ -40,7 +46,7 @@ int sl_io_open(const char *spec, struct sl_io **out, char *err, size_t errlen)
     size_t klen = (size_t)(colon - spec);
     const char *arg = colon + 1;
     if (klen == 6 && memcmp(spec, "packet", 6) == 0)
-        return sl_io_packet_open(arg, out, err, errlen);
+        return sl_io_packet_open(arg, opts, out, err, errlen);
     if (klen == 3 && memcmp(spec, "tap", 3) == 0)
         return sl_io_tap_open(arg, out, err, errlen);
     io_err(err, errlen, "io spec '%s': unknown backend '%.*s' (expected packet or tap)", spec,

@@ -69,12 +69,23 @@ struct sl_io {
     uint64_t *ctr;      /* counter array (SL_CTR__COUNT), set by the stack */
 };
 
-/* Open a backend from a spec: "packet:IFACE", "tap:NAME". Returns 0 or
- * -errno and writes a human-readable reason into err. */
+/* Backend options; zero means the default. */
+struct sl_io_opts {
+    /* Receive ring slots (packet backend): one frame each, so the most
+     * frames that can wait for the loop; about three per connection
+     * opening at once. Default 32768 (fewer at a large MTU). */
+    uint32_t rx_frames;
+};
+
+/* Open a backend from a spec: "packet:IFACE", "tap:NAME". opts may be
+ * NULL. Returns 0 or -errno and writes a human-readable reason into err. */
 int sl_io_open(const char *spec, struct sl_io **out, char *err, size_t errlen);
+int sl_io_open_opts(const char *spec, const struct sl_io_opts *opts, struct sl_io **out, char *err,
+                    size_t errlen);
 
 /* Backends. */
-int sl_io_packet_open(const char *ifname, struct sl_io **out, char *err, size_t errlen);
+int sl_io_packet_open(const char *ifname, const struct sl_io_opts *opts, struct sl_io **out,
+                      char *err, size_t errlen);
 int sl_io_tap_open(const char *name, struct sl_io **out, char *err, size_t errlen);
 
 /* In-memory pair for tests: frames transmitted on one end are received on

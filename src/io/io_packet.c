@@ -6,8 +6,13 @@
  * RX: the kernel writes each frame into a ring slot; rx_burst hands out
  *     views straight into the ring and gives the slots back to the kernel
  *     (TP_STATUS_KERNEL) on the next rx_burst / rx_release. Slots are
- *     ~68 KB so that the 64 KB GSO super-frames a local TSO sender pushes
- *     through veth arrive whole (they are larger than the MTU).
+ *     sized for one MTU-sized frame, so that a ring of modest size holds
+ *     many frames (a burst of thousands of SYNs); the number of slots is
+ *     a parameter (sl_io_opts.rx_frames, slhttpd --rx-ring). Frames larger
+ *     than a slot (the 64 KB GSO super-frames a local TSO sender pushes
+ *     through veth, GRO aggregates) are written truncated, flagged
+ *     TP_STATUS_COPY, and queued whole on the socket (PACKET_COPY_THRESH):
+ *     rx_burst reads them with recv() into one of a few large buffers.
  *     PACKET_IGNORE_OUTGOING keeps our own transmissions out of the ring.
  * TX: tx_alloc hands out the next ring slot (after room for the vnet
  *     header), tx_commit fills the vnet header + tp_len and marks the slot
@@ -24,6 +29,11 @@
  *  - A transmit that fails *after* the skb was freed (e.g. veth backlog
  *    full) leaves the slot in SEND_REQUEST and returns an error: the frame
  *    is retried on the next kick.
+ *  - tpacket_rcv queues the whole copy of a truncated frame on the socket
+ *    in ring order, under the same lock, and only if it got a slot: the
+ *    n-th TP_STATUS_COPY slot matches the n-th queued frame. Without room
+ *    in the socket's receive buffer there is no copy (no TP_STATUS_COPY):
+ *    the frame is counted as truncated.
  *  - A malformed frame (TP_STATUS_WRONG_FORMAT) stops the kernel at that
  *    slot; we count it and overwrite the slot with a harmless frame to our
  *    own MAC so the ring moves on (we do not use PACKET_LOSS, which would
@@ -65,16 +75,27 @@
 #endif
 
 /* Ring geometry. Blocks are allocated by the kernel as power-of-two page
- * runs, so 1 MB blocks holding 15 frames of 69904 bytes waste < 1%.
- * Every frame takes a whole slot, so the slot count is what absorbs bursts
- * and scheduling hiccups on RX: 240 RX slots (16 MB), 120 TX slots (8 MB). */
+ * runs. TX slots hold a whole super-frame: 15 slots of 69904 bytes per
+ * 1 MB block (< 1% waste), 120 slots (8 MB). RX slots hold one frame of
+ * the MTU (pk_rx_frame_size): at MTU 1500, 1664 bytes, 157 per 256 KB
+ * block; PK_RX_FRAMES_DEFAULT of them unless asked otherwise (52 MB),
+ * fewer at a larger MTU (PK_RX_BYTES_DEFAULT). A burst of N connections
+ * opened at once brings about 3N frames (SYN, ACK, request). */
 #define PK_BLOCK_SIZE (1u << 20)
 #define PK_FRAMES_PER_BLOCK 15u
 #define PK_FRAME_SIZE ((PK_BLOCK_SIZE / PK_FRAMES_PER_BLOCK) & ~(unsigned)(TPACKET_ALIGNMENT - 1))
-#define PK_RX_BLOCK_NR 16u
 #define PK_TX_BLOCK_NR 8u
-#define PK_RX_FRAME_NR (PK_RX_BLOCK_NR * PK_FRAMES_PER_BLOCK)
 #define PK_TX_FRAME_NR (PK_TX_BLOCK_NR * PK_FRAMES_PER_BLOCK)
+#define PK_RX_BLOCK_SIZE (256u << 10)
+#define PK_RX_FRAMES_DEFAULT 32768u
+#define PK_RX_BYTES_DEFAULT (56u << 20) /* caps the default at a large MTU */
+#define PK_RX_FRAMES_MIN 64u
+#define PK_RX_FRAMES_MAX (1u << 20)
+/* Large receive buffers for frames copied out of the socket queue; a
+ * burst stops when they are all in use. */
+#define PK_RX_BIG 16u
+/* Receive buffer for those copies (the kernel makes none beyond it). */
+#define PK_RX_COPY_BUF (64 << 20)
 
 #define PK_ETH_HLEN 14u
 #define PK_MAX_FRAME (PK_ETH_HLEN + 65535u) /* largest IPv4 packet + Ethernet */
@@ -92,9 +113,6 @@
 
 _Static_assert(PK_TX_DATA_OFF + sizeof(struct virtio_net_hdr) + PK_MAX_FRAME <= PK_FRAME_SIZE,
                "tx frame too small");
-_Static_assert(TPACKET_ALIGN(TPACKET2_HDRLEN + 16) + sizeof(struct virtio_net_hdr) + PK_MAX_FRAME <=
-                   PK_FRAME_SIZE,
-               "rx frame too small");
 _Static_assert(PK_FRAMES_PER_BLOCK * PK_FRAME_SIZE <= PK_BLOCK_SIZE, "block too small");
 
 /* Transmit offloads, named as in the kernel's ETH_SS_FEATURES string set
@@ -123,7 +141,12 @@ struct pk_io {
     uint8_t *map;
     size_t map_len;
 
-    uint8_t *rx_fr[PK_RX_FRAME_NR];
+    uint8_t **rx_fr;       /* rx_nr slots */
+    uint32_t rx_nr;
+    uint32_t rx_frame_size;
+    size_t rx_len;         /* bytes of the mapping that are the RX ring */
+    uint8_t *rx_big[PK_RX_BIG]; /* copies of frames larger than a slot */
+    uint32_t rx_big_used;  /* handed out since the last release */
     uint32_t rx_next;      /* next slot to look at */
     uint32_t rx_held_first; /* first slot handed to the caller / skipped */
     uint32_t rx_held_n;     /* slots not yet returned to the kernel */
@@ -194,9 +217,9 @@ static inline void st_store(void *frame, uint32_t st)
     __atomic_store_n(&h->tp_status, st, __ATOMIC_RELEASE);
 }
 
-static inline uint32_t rx_inc(uint32_t i)
+static inline uint32_t rx_inc(const struct pk_io *p, uint32_t i)
 {
-    return i + 1 == PK_RX_FRAME_NR ? 0 : i + 1;
+    return i + 1 == p->rx_nr ? 0 : i + 1;
 }
 
 static inline uint32_t tx_inc(uint32_t i)
@@ -212,10 +235,11 @@ static void pk_rx_release(struct sl_io *io)
     uint32_t i = p->rx_held_first;
     for (uint32_t n = 0; n < p->rx_held_n; n++) {
         st_store(p->rx_fr[i], TP_STATUS_KERNEL);
-        i = rx_inc(i);
+        i = rx_inc(p, i);
     }
     p->rx_held_n = 0;
     p->rx_held_first = p->rx_next;
+    p->rx_big_used = 0;
 }
 
 static int pk_rx_burst(struct sl_io *io, struct sl_frame *frames, int max)
@@ -224,15 +248,17 @@ static int pk_rx_burst(struct sl_io *io, struct sl_frame *frames, int max)
     pk_rx_release(io);
 
     int n = 0;
-    while (n < max && p->rx_held_n < PK_RX_FRAME_NR) {
+    while (n < max && p->rx_held_n < p->rx_nr) {
         uint8_t *fr = p->rx_fr[p->rx_next];
         uint32_t st = st_load(fr);
         if (!(st & TP_STATUS_USER))
             break;
+        if ((st & TP_STATUS_COPY) && p->rx_big_used == PK_RX_BIG)
+            break; /* no buffer left for its copy: next burst */
         /* The slot is ours until the next release, whether we deliver it
          * or skip it; held slots are always contiguous. */
         p->rx_held_n++;
-        p->rx_next = rx_inc(p->rx_next);
+        p->rx_next = rx_inc(p, p->rx_next);
 
         const struct tpacket2_hdr *h = (const struct tpacket2_hdr *)fr;
         if (st & TP_STATUS_LOSING) {
@@ -243,16 +269,30 @@ static int pk_rx_burst(struct sl_io *io, struct sl_frame *frames, int max)
             if (getsockopt(p->fd, SOL_PACKET, PACKET_STATISTICS, &ts, &tl) == 0)
                 ctr_add(io, SL_CTR_drop_rx_ring_full, ts.tp_drops);
         }
+        uint8_t *data = fr + h->tp_mac;
+        uint32_t len = h->tp_snaplen;
+        if (st & TP_STATUS_COPY) {
+            /* the whole frame waits on the socket: take it (always, to
+             * keep slots and copies in step) */
+            uint8_t *b = p->rx_big[p->rx_big_used];
+            ssize_t r = recv(p->fd, b, p->vnet_len + PK_MAX_FRAME, MSG_DONTWAIT | MSG_TRUNC);
+            if (r < (ssize_t)(p->vnet_len + PK_ETH_HLEN) ||
+                r > (ssize_t)(p->vnet_len + PK_MAX_FRAME)) {
+                ctr_add(io, SL_CTR_drop_rx_truncated, 1);
+                continue;
+            }
+            p->rx_big_used++;
+            data = b + p->vnet_len;
+            len = (uint32_t)r - p->vnet_len;
+            ctr_add(io, SL_CTR_rx_copied_frames, 1);
+        } else if (h->tp_snaplen < h->tp_len || h->tp_snaplen < PK_ETH_HLEN) {
+            ctr_add(io, SL_CTR_drop_rx_truncated, 1);
+            continue;
+        }
         const struct sockaddr_ll *sll =
             (const struct sockaddr_ll *)(fr + TPACKET_ALIGN(sizeof(struct tpacket2_hdr)));
         if (sll->sll_pkttype == PACKET_OUTGOING)
             continue; /* our own transmission (IGNORE_OUTGOING unsupported) */
-        if (h->tp_snaplen < h->tp_len || h->tp_snaplen < PK_ETH_HLEN) {
-            ctr_add(io, SL_CTR_drop_rx_truncated, 1);
-            continue;
-        }
-        uint8_t *data = fr + h->tp_mac;
-        uint32_t len = h->tp_snaplen;
         uint32_t flags = 0;
         int unverified = (st & TP_STATUS_CSUMNOTREADY) != 0;
         if (p->vnet) {
@@ -749,6 +789,9 @@ static void pk_destroy(struct sl_io *io)
         close(p->nl_fd);
     free(p->feat_req);
     free(p->gso_buf);
+    free(p->rx_fr);
+    for (uint32_t i = 0; i < PK_RX_BIG; i++)
+        free(p->rx_big[i]);
     free(p);
 }
 
@@ -763,7 +806,17 @@ static const struct sl_io_ops pk_ops = {
     .destroy = pk_destroy,
 };
 
-int sl_io_packet_open(const char *ifname, struct sl_io **out, char *err, size_t errlen)
+/* One RX slot: the tpacket header, the sockaddr_ll, the vnet header and
+ * one frame of the MTU (a VLAN tag included), 64-byte aligned. */
+static uint32_t pk_rx_frame_size(uint32_t mtu)
+{
+    uint32_t need = (uint32_t)TPACKET_ALIGN(TPACKET2_HDRLEN + 16) + PK_VNET_LEN + PK_ETH_HLEN + 4u +
+                    mtu;
+    return (need + 63u) & ~63u;
+}
+
+int sl_io_packet_open(const char *ifname, const struct sl_io_opts *opts, struct sl_io **out,
+                      char *err, size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';
@@ -837,16 +890,48 @@ int sl_io_packet_open(const char *ifname, struct sl_io **out, char *err, size_t 
     if (setsockopt(p->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
         (void)setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 
+    /* Frames larger than an RX slot are queued whole on the socket (see
+     * the top of this file); its receive buffer bounds them. */
+    (void)setsockopt(p->fd, SOL_PACKET, PACKET_COPY_THRESH, &one, sizeof(one));
+    int rcvbuf = PK_RX_COPY_BUF;
+    if (setsockopt(p->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+        (void)setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+
+    p->rx_frame_size = pk_rx_frame_size(p->io.mtu);
+    uint32_t want = opts && opts->rx_frames ? opts->rx_frames : PK_RX_FRAMES_DEFAULT;
+    if (!(opts && opts->rx_frames) && want > PK_RX_BYTES_DEFAULT / p->rx_frame_size)
+        want = PK_RX_BYTES_DEFAULT / p->rx_frame_size;
+    if (want < PK_RX_FRAMES_MIN)
+        want = PK_RX_FRAMES_MIN;
+    if (want > PK_RX_FRAMES_MAX)
+        want = PK_RX_FRAMES_MAX;
+    uint32_t rx_block = PK_RX_BLOCK_SIZE;
+    while (rx_block < p->rx_frame_size)
+        rx_block <<= 1;
+    uint32_t fpb = rx_block / p->rx_frame_size;
+    uint32_t rx_blocks = (want + fpb - 1) / fpb;
+    p->rx_nr = rx_blocks * fpb;
+    p->rx_fr = calloc(p->rx_nr, sizeof(*p->rx_fr));
+    int oom = !p->rx_fr;
+    for (uint32_t i = 0; i < PK_RX_BIG; i++)
+        oom |= !(p->rx_big[i] = malloc(PK_VNET_LEN + PK_MAX_FRAME));
+    if (oom) {
+        rc = -ENOMEM;
+        pk_err(err, errlen, "packet: out of memory for %u receive slots", p->rx_nr);
+        goto fail;
+    }
     struct tpacket_req req = {
-        .tp_block_size = PK_BLOCK_SIZE,
-        .tp_block_nr = PK_RX_BLOCK_NR,
-        .tp_frame_size = PK_FRAME_SIZE,
-        .tp_frame_nr = PK_RX_FRAME_NR,
+        .tp_block_size = rx_block,
+        .tp_block_nr = rx_blocks,
+        .tp_frame_size = p->rx_frame_size,
+        .tp_frame_nr = p->rx_nr,
     };
     if (setsockopt(p->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0) {
         what = "PACKET_RX_RING";
         goto sys_fail;
     }
+    req.tp_block_size = PK_BLOCK_SIZE;
+    req.tp_frame_size = PK_FRAME_SIZE;
     req.tp_block_nr = PK_TX_BLOCK_NR;
     req.tp_frame_nr = PK_TX_FRAME_NR;
     if (setsockopt(p->fd, SOL_PACKET, PACKET_TX_RING, &req, sizeof(req)) < 0) {
@@ -854,19 +939,18 @@ int sl_io_packet_open(const char *ifname, struct sl_io **out, char *err, size_t 
         goto sys_fail;
     }
     /* one mapping: RX ring first, TX ring right after */
-    size_t rx_len = (size_t)PK_BLOCK_SIZE * PK_RX_BLOCK_NR;
-    p->map_len = rx_len + (size_t)PK_BLOCK_SIZE * PK_TX_BLOCK_NR;
+    p->rx_len = (size_t)rx_block * rx_blocks;
+    p->map_len = p->rx_len + (size_t)PK_BLOCK_SIZE * PK_TX_BLOCK_NR;
     p->map = mmap(NULL, p->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, p->fd, 0);
     if (p->map == MAP_FAILED) {
         p->map = NULL;
         what = "mmap(rings)";
         goto sys_fail;
     }
-    for (uint32_t i = 0; i < PK_RX_FRAME_NR; i++)
-        p->rx_fr[i] = p->map + (size_t)(i / PK_FRAMES_PER_BLOCK) * PK_BLOCK_SIZE +
-                      (size_t)(i % PK_FRAMES_PER_BLOCK) * PK_FRAME_SIZE;
+    for (uint32_t i = 0; i < p->rx_nr; i++)
+        p->rx_fr[i] = p->map + (size_t)(i / fpb) * rx_block + (size_t)(i % fpb) * p->rx_frame_size;
     for (uint32_t i = 0; i < PK_TX_FRAME_NR; i++)
-        p->tx_fr[i] = p->map + rx_len + (size_t)(i / PK_FRAMES_PER_BLOCK) * PK_BLOCK_SIZE +
+        p->tx_fr[i] = p->map + p->rx_len + (size_t)(i / PK_FRAMES_PER_BLOCK) * PK_BLOCK_SIZE +
                       (size_t)(i % PK_FRAMES_PER_BLOCK) * PK_FRAME_SIZE;
 
     struct sockaddr_ll sll;

@@ -264,8 +264,13 @@ void sl_netif_arp_forget(struct sl_stack *s, uint32_t dst)
 {
     uint32_t nh = next_hop(s, dst);
     struct sl_arp_entry *e = nh ? arp_slot(s, nh, 0) : NULL;
+    /* Ask again (a new owner of the address answers, arp_learn takes its
+     * MAC), but keep using the known MAC meanwhile: the next hop carries
+     * every other flow too (thousands behind one gateway), which must not
+     * wait for the answer because one flow went unanswered (RFC 1122
+     * 2.3.2.1: a link-layer "poll" of the neighbour, not a flush). */
     if (e && e->valid)
-        e->valid = 0; /* the next frame sends a request and waits */
+        arp_resolve(s, nh);
 }
 
 void sl_netif_tx_reply(struct sl_stack *s, uint32_t raddr, const struct sl_tcp_seg *seg,

@@ -64,16 +64,21 @@ int sl_persist_create(struct sl_stack *s, const char *uri, const uint8_t *key,
     if (!uri || !*uri)
         return 0;
     if (!key) { /* no built-in key: a public key would let anyone forge records */
+        char nk[256];
         snprintf(err, errlen, "store %s: no store key (sl_config.store_key): records "
-                 "must be sealed with a secret 32-byte key", uri);
+                 "must be sealed with a secret 32-byte key",
+                 sl_store_uri_redact(uri, nk, sizeof(nk)));
         return -EINVAL;
     }
     struct sl_persist *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
+    char safe[256]; /* the URI as logged: never a password */
+    sl_store_uri_redact(uri, safe, sizeof(safe));
     int rc = sl_store_open(uri, &p->st);
     if (rc < 0) {
-        snprintf(err, errlen, "store %s: %s", uri, strerror(-rc));
+        snprintf(err, errlen, "store %s: %s", safe,
+                 rc == -EPERM ? "not ours or authentication refused" : strerror(-rc));
         free(p);
         return rc;
     }
@@ -94,13 +99,14 @@ int sl_persist_create(struct sl_stack *s, const char *uri, const uint8_t *key,
         snprintf(err, errlen,
                  "store %s cannot hold a record of %zu bytes (send + receive buffers + "
                  "checkpoint): give it room (shm: ?max=%zu) or use smaller --sndbuf/--rcvbuf",
-                 uri, need, need);
+                 safe, need, need);
         sl_store_close(p->st);
         free(p);
         return -EMSGSIZE;
     }
     if (rc < 0)
-        sl_persist_log("%s does not answer yet (%s): connections wait for it", uri, strerror(-rc));
+        sl_persist_log("%s does not answer yet (%s): connections wait for it", safe,
+                       strerror(-rc));
     p->tokens = LOOKUP_PER_SEC;
     p->tok_ts = s->now;
     for (unsigned i = 0; i < SL_MAX_LISTENERS; i++)

@@ -103,6 +103,11 @@ enum sl_restore_why sl_persist_restore(struct sl_stack *s, struct sl_listener *l
 /* A durable listener starts: restore every flow of (addr, port) found in
  * the store. Returns the number restored. */
 int sl_persist_restore_all(struct sl_stack *s, struct sl_listener *l);
+/* End of an iteration: a listener whose flows could not all be restored
+ * (store away, limits) lists and restores them again, with backoff (10 ms
+ * doubling to 1 s, 12 tries; restore_retries), so a flow whose client
+ * sends nothing does not wait for it. */
+void sl_persist_retry(struct sl_stack *s);
 /* A segment for a flow we do not hold: look it up in the store (rate
  * limited, negative cache) and restore it. 1 and *out: restored; 0: not
  * in the store (answer as usual: RST); -EAGAIN: it exists but is not ours

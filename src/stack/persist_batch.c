@@ -11,8 +11,8 @@
 
 #include "stack/persist_int.h"
 
-/* Builds the record of c, sealed, into p->enc. Returns its length or -errno. */
-static ssize_t encode_conn(struct sl_stack *s, struct sl_conn *c, uint64_t epoch)
+ssize_t sl_persist_encode(struct sl_stack *s, struct sl_conn *c, uint64_t epoch,
+                          uint8_t meta_flags)
 {
     struct sl_persist *p = s->persist;
     struct sl_pconn *pc = c->p;
@@ -21,7 +21,7 @@ static ssize_t encode_conn(struct sl_stack *s, struct sl_conn *c, uint64_t epoch
 
     /* metadata: refs, flags, the application's checkpoint */
     struct sl_meta md = {
-        .flags = (uint8_t)(((c->sflags & SL_CF_APP_CLOSED) ? SL_META_APP_CLOSED : 0) |
+        .flags = (uint8_t)(meta_flags | ((c->sflags & SL_CF_APP_CLOSED) ? SL_META_APP_CLOSED : 0) |
                            ((pc->flags & SL_PC_COMMIT) ? SL_META_COMMIT : 0)),
         .n_refs = pc->n_refs, .ckpt = pc->ckpt, .ckpt_len = pc->ckpt_len};
     memcpy(md.refs, pc->refs, sizeof(md.refs));
@@ -154,7 +154,7 @@ uint32_t sl_persist_build(struct sl_stack *s, struct sl_store *st, uint32_t *nfl
             p->ops[k++] = (struct pop){c, POP_CAS, f, 0};
         }
         uint64_t fence = (pc->flags & SL_PC_OWNED) ? pc->epoch : pc->epoch + 1;
-        ssize_t n = encode_conn(s, c, fence);
+        ssize_t n = sl_persist_encode(s, c, fence, 0);
         if (n < 0) {
             SCTR(s, persist_too_big);
             continue;
@@ -373,5 +373,10 @@ void sl_persist_drain(struct sl_stack *s)
 int sl_persist_busy(const struct sl_stack *s)
 {
     const struct sl_persist *p = s->persist;
-    return p && (p->down || (p->off && (p->off->busy || p->dirty_head)));
+    if (!p)
+        return 0;
+    for (unsigned i = 0; i < SL_MAX_LISTENERS; i++)
+        if (p->lru[i].retry_due)
+            return 1; /* a restore to try again soon */
+    return p->down || (p->off && (p->off->busy || p->dirty_head));
 }

@@ -23,13 +23,6 @@
 #define NEGCACHE_US 1000000u
 #define MAX_DELS 4096u
 
-#define STALE_SLOTS 256u
-#define STALE_US 2000000u
-
-struct stale_ent {
-    struct sl_flow f;
-    uint64_t epoch, since;
-};
 
 struct pdel {
     struct sl_flow flow;
@@ -59,11 +52,13 @@ struct offload {
     size_t total;
 };
 
-/* Idle eviction: one LRU per listener port (oldest at the head), so a
+/* Per listener port: idle eviction (one LRU per listener (oldest at the head), so a
  * listener without eviction never blocks one with it. */
 struct plru {
     uint16_t port;        /* 0: unused */
     uint32_t idle_ms;     /* the listener's evict_idle_ms, 0 = never */
+    uint64_t retry_due;   /* restoring the listener's flows failed: try again then (0 = no) */
+    uint8_t retry_tries;
     struct sl_conn *head, *tail;
 };
 
@@ -95,7 +90,6 @@ struct sl_persist {
     struct plru lru[SL_MAX_LISTENERS];
     char *uri;
     struct offload *off; /* async durability: the worker, or NULL (inline) */
-    struct stale_ent stale[STALE_SLOTS];
 };
 
 /* persist.c */
@@ -105,6 +99,10 @@ void sl_persist_conn_flow(const struct sl_conn *c, struct sl_flow *f);
 void sl_persist_unlist(struct sl_persist *p, struct sl_conn *c);
 void sl_persist_pconn_free(struct sl_conn *c);
 /* persist_batch.c */
+/* Builds the record of c carrying `epoch`, sealed, into p->enc (with
+ * meta_flags added to its metadata flags). Returns its length or -errno. */
+ssize_t sl_persist_encode(struct sl_stack *s, struct sl_conn *c, uint64_t epoch,
+                          uint8_t meta_flags);
 int sl_persist_apply(struct sl_stack *s, uint32_t k, int deferred, int *first_err, int *fenced);
 uint32_t sl_persist_build(struct sl_stack *s, struct sl_store *st, uint32_t *nflows,
                           size_t *total);

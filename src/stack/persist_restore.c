@@ -50,12 +50,11 @@ static void ring_put(uint8_t *ring, uint32_t size, uint32_t seq, const uint8_t *
 
 /* Reads and verifies the flow's record into p->enc / r. 0 or -errno (counted). */
 static int load_record(struct sl_stack *s, const char *key, const struct sl_flow *f,
-                       struct sl_record *r)
+                       struct sl_record *r, uint64_t *ver)
 {
     struct sl_persist *p = s->persist;
     size_t len = 0;
-    uint64_t ver;
-    int rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, &ver);
+    int rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, ver);
     if (rc == -ENOBUFS) {
         /* never read (nor allocate for) more than any record of ours */
         size_t max = SL_REC_HDR_LEN + SL_TCB_PACKED_MAX + (size_t)s->tcfg.sndbuf +
@@ -68,7 +67,7 @@ static int load_record(struct sl_stack *s, const char *key, const struct sl_flow
         }
         if (sl_persist_grow(&p->enc, &p->enc_cap, len) < 0)
             return -ENOMEM;
-        rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, &ver);
+        rc = sl_store_get(p->st, key, p->enc, p->enc_cap, &len, ver);
     }
     if (rc == -ENOENT) {
         SCTR(s, restore_lookup_miss);
@@ -90,57 +89,34 @@ static int load_record(struct sl_stack *s, const char *key, const struct sl_flow
     return rc;
 }
 
-/* 1 if the flow's epoch has been `epoch`, ahead of its record, for at
- * least STALE_US (its owner took it and died before writing). */
-static int stale_owner(struct sl_persist *p, const struct sl_flow *f, uint64_t epoch,
-                       uint64_t now)
-{
-    struct stale_ent *x = &p->stale[sl_persist_neg_slot(p, f->raddr, f->rport, f->lport) & (STALE_SLOTS - 1)];
-    if (!memcmp(&x->f, f, sizeof(*f)) && x->epoch == epoch)
-        return now - x->since >= STALE_US;
-    x->f = *f;
-    x->epoch = epoch;
-    x->since = now;
-    return 0;
-}
-
-enum sl_restore_why sl_persist_restore(struct sl_stack *s, struct sl_listener *l,
-                                       const struct sl_flow *f, struct sl_conn **out)
+/* One attempt; SL_RESTORE_RETRY: the live owner wrote meanwhile. */
+#define SL_RESTORE_RETRY ((enum sl_restore_why)100)
+static enum sl_restore_why restore_once(struct sl_stack *s, struct sl_listener *l,
+                                        const struct sl_flow *f, const char *key,
+                                        struct sl_conn **out)
 {
     struct sl_persist *p = s->persist;
-    char key[SL_STORE_KEY_MAX];
-    *out = NULL;
-    sl_flow_key(key, sizeof(key), f, "rec");
-    if (sl_table_find(s, f->raddr, f->rport, f->lport))
-        return SL_RESTORE_HELD;
-    /* 1. the record, and who wrote it */
-    struct sl_record r;
-    uint64_t w = 0, cur = 0;
-    int rc = load_record(s, key, f, &r);
-    if (rc < 0)
-        return load_why(rc); /* counted */
-    w = r.epoch;
-    /* 2. ownership: take it from the WRITER's epoch. If the epoch moved past
-     * the writer, another instance restored the flow first: back off (two
-     * instances restoring at once, exactly one wins). An owner that took
-     * the epoch and died before writing is taken over once that epoch has
-     * stayed unchanged for STALE_US. */
-    rc = sl_store_cas_epoch(p->st, key, w, w + 1, &cur);
-    if (rc == -ESTALE && cur > w && stale_owner(p, f, cur, s->now))
-        rc = sl_store_cas_epoch(p->st, key, cur, (w = cur) + 1, &cur);
-    if (rc == -ESTALE) {
-        SCTR(s, restore_lost_race);
-        return SL_RESTORE_ELSEWHERE;
-    }
+    /* 1. who owns it, then the record (its version is the take's condition) */
+    uint64_t cur = 0, ver = 0;
+    int rc = sl_store_epoch_get(p->st, key, &cur);
     if (rc < 0) {
         SCTR(s, restore_store_error);
         return SL_RESTORE_STORE;
     }
-    uint64_t e = w; /* ours is e + 1 */
-    /* 3. read it again: nobody can write it any more, so this copy is the
-     * latest (the writer may have written between our read and our CAS) */
-    if ((rc = load_record(s, key, f, &r)) < 0)
-        return load_why(rc);
+    struct sl_record r;
+    if ((rc = load_record(s, key, f, &r, &ver)) < 0)
+        return load_why(rc); /* counted */
+    /* 2. ownership is taken below together with the write of the record
+     * carrying it (sl_store_take: one atomic store operation), so no
+     * instant exists where the epoch is ahead of the record: an instance
+     * killed while restoring leaves either the old owner's record and
+     * epoch or ours, never a stranded flow. From the epoch read in the
+     * store (cur): the writer's own (a live or dead owner, or cur 0 once
+     * the store lost its epochs) or, from a version that moved the epoch
+     * first, one ahead of its record, whose holder has nothing durable
+     * beyond the record. If someone moves it meanwhile, the take fails:
+     * exactly one of several instances restoring at once wins. */
+    uint64_t e = cur > r.epoch ? cur : r.epoch; /* ours is e + 1 */
     struct sl_meta md = {0};
     if (sl_meta_parse(r.ckpt, r.ckpt_len, &md) < 0 ||
         sl_meta_check_streams(&r.tcb, &md, r.snd_len, s->tcfg.sndbuf, s->tcfg.rcvbuf) < 0 ||
@@ -176,7 +152,7 @@ enum sl_restore_why sl_persist_restore(struct sl_stack *s, struct sl_listener *l
         return SL_RESTORE_LIMIT;
     }
     struct sl_pconn *pc = c->p;
-    pc->epoch = e + 1;
+    pc->epoch = e + 1; /* ours once the take below succeeds */
     pc->flags |= SL_PC_OWNED | SL_PC_WRITTEN | SL_PC_RESTORED;
     pc->n_refs = md.n_refs;
     memcpy(pc->refs, md.refs, sizeof(md.refs));
@@ -204,6 +180,13 @@ enum sl_restore_why sl_persist_restore(struct sl_stack *s, struct sl_listener *l
                     SCTR(s, restore_ref_error);
                     sl_persist_log("record %s: object %s unreadable: flow reset", key,
                                    pc->refs[i].obj);
+                    /* the record goes now, fenced by the epoch read (nothing
+                     * was taken), so the flow's next segments find it gone */
+                    if (sl_store_del(p->st, key, cur) == 0) {
+                        SCTR(s, persist_deletes);
+                        sl_store_cas_epoch(p->st, key, cur, 0, NULL);
+                    }
+                    pc->flags &= (uint8_t)~SL_PC_WRITTEN;
                     sl_stack_reset_restored(s, c);
                     return SL_RESTORE_REF;
                 }
@@ -217,8 +200,24 @@ enum sl_restore_why sl_persist_restore(struct sl_stack *s, struct sl_listener *l
             t->rcv_read = t->rcv_nxt - ((t->flags & SL_TF_FIN_RCVD) ? 1u : 0u);
         pc->app_read = t->rcv_read;
     }
+    /* 5. take it: ownership and the record carrying it, at once */
+    ssize_t n = sl_persist_encode(s, c, e + 1, md.flags & SL_META_APP_CLOSED);
+    uint64_t now_epoch = 0;
+    rc = n < 0 ? (int)n : sl_store_take(p->st, key, p->enc, (size_t)n, ver, cur, e + 1, &now_epoch);
+    if (rc < 0) {
+        sl_persist_pconn_free(c); /* nothing of ours is in the store */
+        sl_stack_discard(s, c);
+        if (rc == -ESTALE && now_epoch == cur)
+            return SL_RESTORE_RETRY; /* the owner wrote a newer record: read it */
+        if (rc == -ESTALE) {
+            SCTR(s, restore_lost_race);
+            return SL_RESTORE_ELSEWHERE;
+        }
+        SCTR(s, restore_store_error);
+        return n < 0 ? SL_RESTORE_LIMIT : SL_RESTORE_STORE;
+    }
     SCTR(s, restore_ok);
-    /* 5. go: the stack takes it and sends what is due (from SND.UNA) now;
+    /* 6. go: the stack takes it and sends what is due (from SND.UNA) now;
      * it is marked dirty there, so the record carries our epoch */
     sl_stack_adopt(s, l, c,
                    (md.flags & SL_META_APP_CLOSED) ? SL_ADOPT_ORPHAN /* finishing its close */
@@ -226,6 +225,23 @@ enum sl_restore_why sl_persist_restore(struct sl_stack *s, struct sl_listener *l
                                                  : SL_ADOPT_ACCEPT);
     *out = c;
     return SL_RESTORE_OK;
+}
+
+enum sl_restore_why sl_persist_restore(struct sl_stack *s, struct sl_listener *l,
+                                       const struct sl_flow *f, struct sl_conn **out)
+{
+    char key[SL_STORE_KEY_MAX];
+    *out = NULL;
+    sl_flow_key(key, sizeof(key), f, "rec");
+    if (sl_table_find(s, f->raddr, f->rport, f->lport))
+        return SL_RESTORE_HELD;
+    for (unsigned i = 0; i < 3; i++) { /* bounded: a live owner writes every iteration */
+        enum sl_restore_why why = restore_once(s, l, f, key, out);
+        if (why != SL_RESTORE_RETRY)
+            return why;
+    }
+    SCTR(s, restore_lost_race); /* its owner is alive and busy: it keeps it */
+    return SL_RESTORE_ELSEWHERE;
 }
 
 struct list_ctx {
@@ -252,32 +268,96 @@ static int list_cb(void *arg, const char *key)
     return 0;
 }
 
-int sl_persist_restore_all(struct sl_stack *s, struct sl_listener *l)
+/* Restores every flow of l found in the store; *failed: the listing or
+ * some restore failed for a reason that may pass (store, limits). */
+static int restore_listed(struct sl_stack *s, struct sl_listener *l, int *failed)
 {
     struct sl_persist *p = s->persist;
-    if (!p || l->durability == SL_DUR_OFF)
-        return 0;
     char prefix[SL_STORE_KEY_MAX];
     sl_flow_prefix(prefix, sizeof(prefix), s->addr, l->port);
     struct list_ctx x = {0};
+    *failed = 0;
     int rc = sl_store_list(p->st, prefix, list_cb, &x);
     if (rc < 0) {
-        sl_persist_log("listing %s* failed: %s (flows restore on their next segment)", prefix,
-             strerror(-rc));
+        sl_persist_log("listing %s* failed: %s (retried from a timer; flows also restore "
+                       "on their next segment)", prefix, strerror(-rc));
         SCTR(s, restore_store_error);
+        *failed = 1;
     }
     int n = 0;
     for (uint32_t i = 0; i < x.n; i++) {
         struct sl_conn *c;
-        if (sl_persist_restore(s, l, &x.v[i], &c) == SL_RESTORE_OK) {
+        enum sl_restore_why why = sl_persist_restore(s, l, &x.v[i], &c);
+        if (why == SL_RESTORE_OK) {
             SCTR(s, restore_startup);
             n++;
+        } else if (why == SL_RESTORE_STORE || why == SL_RESTORE_LIMIT) {
+            *failed = 1;
         }
     }
     free(x.v);
     if (x.n)
         sl_persist_log("restored %d of %u flow(s) on port %u", n, x.n, l->port);
     return n;
+}
+
+#define RETRY_FIRST_US 10000u  /* 10 ms, doubling */
+#define RETRY_MAX_US 1000000u  /* to 1 s */
+#define RETRY_TRIES 12         /* about 7 s in all */
+
+static void retry_schedule(struct sl_stack *s, struct plru *q, int failed)
+{
+    if (!failed) {
+        q->retry_due = 0;
+        q->retry_tries = 0;
+        return;
+    }
+    if (q->retry_tries >= RETRY_TRIES) {
+        sl_persist_log("port %u: flows still not restored after %u tries: they restore on "
+                       "their next segment", q->port, q->retry_tries);
+        q->retry_due = 0;
+        q->retry_tries = 0;
+        return;
+    }
+    uint64_t back = (uint64_t)RETRY_FIRST_US << q->retry_tries;
+    q->retry_due = s->now + (back > RETRY_MAX_US ? RETRY_MAX_US : back);
+    q->retry_tries++;
+}
+
+int sl_persist_restore_all(struct sl_stack *s, struct sl_listener *l)
+{
+    struct sl_persist *p = s->persist;
+    if (!p || l->durability == SL_DUR_OFF)
+        return 0;
+    int failed;
+    int n = restore_listed(s, l, &failed);
+    struct plru *q = sl_persist_lru_of(p, l->port);
+    if (q) {
+        q->retry_tries = 0;
+        retry_schedule(s, q, failed);
+    }
+    return n;
+}
+
+void sl_persist_retry(struct sl_stack *s)
+{
+    struct sl_persist *p = s->persist;
+    if (!p)
+        return;
+    for (unsigned i = 0; i < SL_MAX_LISTENERS; i++) {
+        struct plru *q = &p->lru[i];
+        if (!q->port || !q->retry_due || s->now < q->retry_due)
+            continue;
+        struct sl_listener *l = sl_find_listener(s, q->port);
+        if (!l || l->durability == SL_DUR_OFF) {
+            q->retry_due = 0;
+            continue;
+        }
+        SCTR(s, restore_retries);
+        int failed;
+        restore_listed(s, l, &failed);
+        retry_schedule(s, q, failed);
+    }
 }
 
 uint32_t sl_persist_neg_slot(const struct sl_persist *p, uint32_t raddr, uint16_t rport,

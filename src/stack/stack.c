@@ -265,8 +265,8 @@ struct sl_conn *sl_conn_new(struct sl_stack *s, int rings)
         return NULL;
     }
     c->stack = s;
-    c->keepidle_cfg = SL_TCP_KEEPIDLE_DEFAULT_S;
-    c->tos = s->tos;
+    c->tcb.keepidle_cfg = SL_TCP_KEEPIDLE_DEFAULT_S;
+    c->tcb.tos = s->tos;
     c->all_next = s->all_head;
     if (s->all_head)
         s->all_head->all_prev = c;
@@ -373,7 +373,7 @@ void sl_conn_after(struct sl_stack *s, struct sl_conn *c)
     if (out->n && s->persist)
         sl_persist_tx(s, c); /* held only if c's state must be durable first */
     for (unsigned i = 0; i < out->n; i++)
-        sl_netif_tx_tcp(s, &c->tcb, c->snd, &out->seg[i], c->tos, &c->route);
+        sl_netif_tx_tcp(s, &c->tcb, c->snd, &out->seg[i], c->tcb.tos, &c->tcb.route);
     if (out->n && s->persist)
         sl_persist_tx(s, NULL);
     out->n = 0;
@@ -560,7 +560,7 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
         c = NULL;
     }
     struct sl_tcp_out *out = sl_out_reset(s);
-    if (c && s->rx_route.type && !c->route_app)
+    if (c && s->rx_route.type && !c->tcb.route_app)
         sl_conn_set_route(c, &s->rx_route, 0); /* RFC 9293 3.9.2.1 MUST-53 */
     if (c) {
         if (!c->snd && c->tcb.state == SL_TCP_SYN_RCVD && (seg->flags & SL_TCP_ACK) &&
@@ -725,8 +725,8 @@ void sl_stack_icmp_error(struct sl_stack *s, const struct sl_icmp *ic)
 void sl_conn_set_route(struct sl_conn *c, const struct sl_srcroute *r, int app)
 {
     struct sl_stack *s = c->stack;
-    c->route = *r;
-    c->route_app = (uint8_t)(app != 0);
+    c->tcb.route = *r;
+    c->tcb.route_app = (uint8_t)(app != 0);
     if (!r->type)
         return;
     if (!app)
@@ -802,21 +802,46 @@ static void deliver(struct sl_stack *s)
     }
 }
 
+#define SL_RX_BURST 64
+#define SL_RX_PER_STEP 1024u
+#define SL_TIMERS_PER_STEP 256u
+#define SL_TIMER_HOLD_US 5000u
+
 static int step(struct sl_stack *s)
 {
     int work = 0;
     s->now = s->clock(s->clock_arg);
-    struct sl_frame fr[64];
-    int n = s->io->ops->rx_burst(s->io, fr, 64);
-    for (int i = 0; i < n; i++)
-        sl_netif_rx(s, &fr[i]);
-    if (n > 0) {
-        s->io->ops->rx_release(s->io);
-        work = 1;
+    /* Read what has arrived, in bursts, up to SL_RX_PER_STEP frames: a
+     * backlog (after the process was off the CPU) is drained in few
+     * iterations, and its ACKs are seen before the timers run. */
+    struct sl_frame fr[SL_RX_BURST];
+    int drained = 0;
+    for (unsigned got = 0; got < SL_RX_PER_STEP;) {
+        int n = s->io->ops->rx_burst(s->io, fr, SL_RX_BURST);
+        for (int i = 0; i < n; i++)
+            sl_netif_rx(s, &fr[i]);
+        if (n > 0) {
+            s->io->ops->rx_release(s->io);
+            work = 1;
+        }
+        if (n < SL_RX_BURST) {
+            drained = 1;
+            break;
+        }
+        got += (unsigned)n;
     }
     struct sl_conn *c;
-    unsigned guard = s->heap_len + 1;
-    while ((c = sl_heap_top(s)) && c->deadline <= s->now && guard--) {
+    /* Timers wait (SL_TIMER_HOLD_US at most) while frames are still
+     * waiting in the ring: the ACK that would stop a retransmission may
+     * be among them. Bounded: thousands of timers due at once (a burst of
+     * connections opened together) are spread over iterations, so that
+     * the receive ring is read in between. */
+    unsigned guard = 0;
+    if (drained || s->now - s->timers_at >= SL_TIMER_HOLD_US) {
+        s->timers_at = s->now;
+        guard = s->heap_len < SL_TIMERS_PER_STEP ? s->heap_len + 1 : SL_TIMERS_PER_STEP;
+    }
+    while (guard-- && (c = sl_heap_top(s)) && c->deadline <= s->now) {
         struct sl_tcp_bufs b = {c->snd, c->rcv};
         sl_tcp_timers(&c->tcb, &b, s->now, sl_out_reset(s));
         sl_conn_after(s, c);
@@ -831,6 +856,7 @@ static int step(struct sl_stack *s)
     if (s->persist) {
         work |= sl_persist_flush(s); /* group commit, then (sync) the held output */
         sl_persist_evict(s);
+        sl_persist_retry(s); /* restores that failed, with backoff */
     }
     else
         s->io->ops->tx_flush(s->io);

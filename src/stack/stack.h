@@ -23,7 +23,7 @@
 #define SL_CF_DEAD 0x40        /* reached CLOSED; free once the app let go */
 
 struct sl_conn {
-    struct sl_tcb tcb;          /* the whole protocol state: a value */
+    struct sl_tcb tcb;          /* the whole protocol state, with what the app set: a value */
     struct sl_stack *stack;
     uint8_t *snd, *rcv;         /* rings; NULL in TIME-WAIT */
     sl_conn_cb cb;
@@ -33,16 +33,12 @@ struct sl_conn {
     uint64_t deadline;          /* key in the timer heap, 0 = not queued */
     uint32_t heap_idx;
     unsigned ev;                /* SL_EV_* waiting to be delivered */
-    uint32_t keepidle_cfg;      /* SL_OPT_KEEPIDLE, seconds */
     uint8_t sflags;
-    uint8_t tos;                /* SL_OPT_TOS (sl_config.tos by default) */
     int16_t soft_err;           /* last soft error, SL_EV_SOFTERR */
     struct sl_pconn *p;         /* persistence state; NULL when not durable */
     struct sl_conn *all_prev, *all_next; /* every connection of the stack */
     struct sl_conn *tw_prev, *tw_next; /* TIME-WAIT list, oldest first */
     uint8_t on_tw;
-    struct sl_srcroute route;   /* source route of every segment (type 0: none) */
-    uint8_t route_app;          /* set by the application: wins (MUST-52) */
 };
 
 struct sl_listener {
@@ -111,6 +107,7 @@ struct sl_stack {
     uint32_t n_free_snd, n_free_rcv, free_cap;
 
     uint64_t now;
+    uint64_t timers_at; /* when the timers last ran (stack.c:step) */
     sl_clock_fn clock; /* sl_clock_us by default; simulations pass a virtual one */
     void *clock_arg;
     uint64_t ctr[SL_CTR__COUNT];

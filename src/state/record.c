@@ -33,10 +33,10 @@ static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd
 /* ------------------------------------------------------------------ */
 /* compact control block                                               */
 
-/* Packing version 2. Field by field (v = unsigned LEB128 varint, z =
+/* Packing version 3. Field by field (v = unsigned LEB128 varint, z =
  * zigzag varint of a signed 32-bit difference, u32 = 4 bytes LE):
  *
- *   u8  packing version (2)
+ *   u8  packing version (3; version 2 ends after err and is read too)
  *   u8  state | cc << 4
  *   v   flags without SL_TF_RTT_VALID
  *   u32 snd_una; v snd_una-iss; v snd_nxt-snd_una; v snd_max-snd_una; v snd_end-snd_una
@@ -55,6 +55,9 @@ static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd
  *   z   high_rxt-snd_una; z rxt_mark-snd_una
  *   v64 remaining time + 1 of t_rexmt, t_delack, t_keep (us), 0 = off
  *   v   keepidle_s; v retrans_total; z err
+ *   u8  r2; u8 tos; v keepidle_cfg; z ecn_mark-snd_una
+ *   u8  route: kind (0 none, 1 LSRR, 2 SSRR) | route_app << 2 | hops << 4;
+ *       u32 each hop
  *
  * Rebased, not dropped: every absolute clock value is stored relative to
  * the writer's `now` and rebuilt from the reader's `now`, so a flow moves
@@ -66,27 +69,11 @@ static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd
  *     backwards, which the peer's PAWS check requires, RFC 7323 5);
  *   - ts_recent_ms and cub_epoch_ms: stored as ages.
  *
- * Dropped (and why it is safe):
- *   - laddr/raddr/lport/rport: the record header holds the flow key.
- *   - rtt_seq, rtt_start_us and SL_TF_RTT_VALID: the RTT sample in flight
- *     is abandoned, as Karn's algorithm does after a retransmission
- *     (RFC 6298 3); a sample spanning a crash would measure the outage.
- *     srtt/rttvar/rto are kept.
- *   - sacked[], n_sacked: the SACK scoreboard is advisory; RFC 2018 8 lets
- *     the receiver renege, so the sender must keep and may retransmit all
- *     data until it is cumulatively acked, and the engine clears it on RTO
- *     the same way. The peer's next ACKs rebuild it. high_rxt/rxt_mark are
- *     kept.
- *   - ooo[], n_ooo, ooo_last: out-of-order received data is not in the
- *     record (only in-order bytes below rcv_nxt are); discarding
- *     SACKed-but-unacknowledged data is reneging, which RFC 2018 8 permits:
- *     the peer retransmits it.
- *   - chack_window, chack_count: the RFC 5961 7 challenge-ACK rate limit
- *     restarts with a fresh one-second window (at most one extra burst).
- *   - oow_count (the out-of-window ACK rate window restarts, as the
- *     challenge-ACK one).
+ * What is kept and what is dropped (and why that is safe) is declared
+ * with each field in SL_TCB_FIELDS (src/tcp/tcp.h);
+ * tests/unit/test_store_record.c holds this codec to it.
  */
-#define TCB_PACK_VERSION 2
+#define TCB_PACK_VERSION 3 /* 3: what the application set, the route and ecn_mark follow; 2 read too */
 #define TCB_CC_MAX 1 /* enum sl_cc: NEWRENO, CUBIC (include/sltcp/sltcp.h) */
 #define TCB_FLAGS_KNOWN 0x7fffffu
 #define TCB_FLAGS_DROP SL_TF_RTT_VALID
@@ -220,7 +207,9 @@ int sl_tcb_pack(const struct sl_tcb *t, uint64_t now_us, uint8_t *out, size_t ca
     uint8_t lsb = log2p1(t->snd_bufsz), lrb = log2p1(t->rcv_bufsz);
     if (lsb == 0xff || lrb == 0xff || lsb > 31 || lrb > 31 || t->state >= SL_TCP__NSTATES ||
         t->cc > TCB_CC_MAX || t->snd_wscale > 14 || t->rcv_wscale > 14 ||
-        (t->flags & ~TCB_FLAGS_KNOWN) || t->err < -4095 || t->err > 0)
+        (t->flags & ~TCB_FLAGS_KNOWN) || t->err < -4095 || t->err > 0 || t->route_app > 1 ||
+        (t->route.type != 0 && t->route.type != SL_IPOPT_LSRR && t->route.type != SL_IPOPT_SSRR) ||
+        (t->route.type ? t->route.n < 1 || t->route.n > SL_SRCROUTE_MAX : t->route.n != 0))
         return -EINVAL;
 
     w8(&w, TCB_PACK_VERSION);
@@ -289,6 +278,17 @@ int sl_tcb_pack(const struct sl_tcb *t, uint64_t now_us, uint8_t *out, size_t ca
     wv(&w, t->retrans_total);
     wz(&w, (uint32_t)(int32_t)t->err);
 
+    /* version 3: what the application set (SL_OPT_RETRIES, SL_OPT_TOS,
+     * SL_OPT_KEEPIDLE) and the source route (RFC 9293 3.9.2.1) */
+    w8(&w, t->r2);
+    w8(&w, t->tos);
+    wv(&w, t->keepidle_cfg);
+    wz(&w, t->ecn_mark - t->snd_una);
+    w8(&w, (uint8_t)((t->route.type == SL_IPOPT_SSRR ? 2 : t->route.type ? 1 : 0) |
+                     (t->route_app ? 4 : 0) | t->route.n << 4));
+    for (unsigned i = 0; i < t->route.n; i++)
+        w32(&w, t->route.hop[i]);
+
     if (w.err)
         return -ENOBUFS;
     return (int)w.n;
@@ -305,7 +305,7 @@ int sl_tcb_unpack(const uint8_t *in, size_t len, const struct sl_flow *flow, uin
     uint8_t ver = r8(&r);
     if (r.err)
         return r.err;
-    if (ver != TCB_PACK_VERSION)
+    if (ver != TCB_PACK_VERSION && ver != 2)
         return -EPROTONOSUPPORT;
     if (flow) {
         x.laddr = flow->laddr;
@@ -385,6 +385,28 @@ int sl_tcb_unpack(const uint8_t *in, size_t len, const struct sl_flow *flow, uin
     x.keepidle_s = rv(&r);
     x.retrans_total = rv(&r);
     int32_t err = (int32_t)rz(&r);
+
+    uint8_t rb = 0;
+    if (ver >= 3) {
+        x.r2 = r8(&r);
+        x.tos = r8(&r);
+        x.keepidle_cfg = rv(&r);
+        x.ecn_mark = x.snd_una + rz(&r);
+        rb = r8(&r);
+        unsigned kind = rb & 3u, n = rb >> 4;
+        if (kind == 3 || (rb & 8u) || (kind ? n < 1 || n > SL_SRCROUTE_MAX : n != 0)) {
+            if (!r.err)
+                r.err = -EINVAL;
+        } else {
+            x.route.type = kind == 2 ? SL_IPOPT_SSRR : kind == 1 ? SL_IPOPT_LSRR : 0;
+            x.route.n = (uint8_t)n;
+            x.route_app = (rb & 4u) != 0;
+            for (unsigned i = 0; i < n; i++)
+                x.route.hop[i] = r32(&r);
+        }
+    } else {
+        x.keepidle_cfg = SL_TCP_KEEPIDLE_DEFAULT_S; /* version 2 kept none of them */
+    }
 
     if (r.err)
         return r.err;
@@ -485,7 +507,7 @@ ssize_t sl_record_encode(const struct sl_record_in *in, const uint8_t key[SL_REC
     p[4] = SL_REC_VERSION;
     p[5] = 0;
     p[6] = (uint8_t)tl;
-    p[7] = 0;
+    p[7] = (uint8_t)(tl >> 8);
     le32(p + 8, t->laddr);
     le32(p + 12, t->raddr);
     le16(p + 16, t->lport);
@@ -523,9 +545,9 @@ static int check_header(const uint8_t *buf, size_t len, uint32_t *tl, uint32_t *
     }
     if (rd32(buf) != SL_REC_MAGIC)
         return -ENOMSG;
-    if (buf[4] != SL_REC_VERSION || buf[5] != 0 || buf[7] != 0)
+    if (buf[4] != SL_REC_VERSION || buf[5] != 0)
         return -EPROTONOSUPPORT;
-    *tl = buf[6];
+    *tl = buf[6] | (uint32_t)buf[7] << 8;
     *sl = rd32(buf + 40);
     *rl = rd32(buf + 48);
     *cl = rd32(buf + 52);

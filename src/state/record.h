@@ -15,8 +15,9 @@
  *     0     4  magic "SLFR" (0x53 0x4c 0x46 0x52)
  *     4     1  format version (1)
  *     5     1  flags, reserved: must be 0
- *     6     1  tcb_len: bytes of packed control block (<= SL_TCB_PACKED_MAX)
- *     7     1  reserved: must be 0
+ *     6     2  tcb_len: bytes of packed control block (<= SL_TCB_PACKED_MAX);
+ *              its high byte was "reserved, 0" before control blocks
+ *              could exceed 255 bytes, so older records read the same
  *     8     4  laddr (IPv4, host order value)
  *    12     4  raddr
  *    16     2  lport
@@ -121,9 +122,9 @@ int sl_record_peek(const uint8_t *buf, size_t len, struct sl_flow *flow, uint64_
  * of it (the record header carries it); sl_tcb_unpack takes it from `flow`.
  * Absolute clocks are stored relative to the writer's `now` and rebased
  * onto the reader's `now`, so a flow can move between processes and hosts
- * whose clocks differ. What is dropped, and why that is safe, is listed in
- * record.c above sl_tcb_pack. */
-#define SL_TCB_PACKED_MAX 228 /* bound (every varint at its widest: 226); real tcbs: see tests */
+ * whose clocks differ. What is kept and what is dropped, and why, is
+ * declared with each field in SL_TCB_FIELDS (src/tcp/tcp.h). */
+#define SL_TCB_PACKED_MAX 288 /* bound (every varint at its widest, an 8-hop route: 273); real tcbs: see tests */
 /* Returns the packed length, or -ENOBUFS. */
 int sl_tcb_pack(const struct sl_tcb *t, uint64_t now_us, uint8_t *out, size_t cap);
 /* Returns 0, -EMSGSIZE (truncated/trailing), -EPROTONOSUPPORT (unknown

@@ -323,6 +323,26 @@ int sl_store_cas_epoch(struct sl_store *s, const char *key, uint64_t expected, u
     return count(s, rc);
 }
 
+int sl_store_take(struct sl_store *s, const char *key, const void *data, size_t len,
+                  uint64_t expected_version, uint64_t expected_epoch, uint64_t desired_epoch,
+                  uint64_t *current)
+{
+    s->stats.op_take++;
+    if (!data_key_ok(key) || (len && !data) || expected_version == SL_STORE_ANY ||
+        expected_epoch == SL_STORE_ANY || desired_epoch == SL_STORE_ANY || desired_epoch == 0)
+        return count(s, -EINVAL);
+    if (s->in_batch)
+        return count(s, -EBUSY);
+    if (!s->ops->take)
+        return count(s, -EOPNOTSUPP);
+    uint64_t cur = 0;
+    int rc = s->ops->take(s, key, data, len, expected_version, expected_epoch, desired_epoch,
+                          &cur);
+    if (current)
+        *current = cur;
+    return count(s, rc);
+}
+
 int sl_store_list(struct sl_store *s, const char *prefix, sl_store_list_fn fn, void *arg)
 {
     s->stats.op_list++;

@@ -31,6 +31,12 @@
  *                                              fenced: it fails with -ESTALE
  *                                              once another owner took over,
  *                                              atomically with the write
+ *   sl_store_take(s, key, v, e, e2, rec, ...)  both at once: if the key is at
+ *                                              version v and the flow at epoch
+ *                                              e, the epoch becomes e2 and the
+ *                                              value rec (carrying e2), in ONE
+ *                                              operation: no instant where the
+ *                                              epoch is ahead of the record
  * Group commit (Stateless TCP offloader, CoNEXT'19: one store round trip
  * per event-loop iteration for all flows):
  *   sl_store_begin(s); put/del/cas for many flows (queued, return 0);
@@ -73,6 +79,7 @@ struct sl_store;
  * counter; every failed call increments exactly one err_* counter. */
 #define SL_STORE_STATS_LIST(X)                                                 \
     X(op_get) X(op_put) X(op_del) X(op_epoch_get) X(op_cas_epoch) X(op_list)   \
+    X(op_take)          /* take ownership and write, one atomic operation */   \
     X(batches)          /* sl_store_commit calls */                            \
     X(batch_ops)        /* ops executed through batches */                     \
     X(err_noent) X(err_stale) X(err_badmsg) X(err_connrefused)                 \
@@ -93,14 +100,15 @@ extern const char *const sl_store_stat_names[];
 #define SL_STORE_NSTATS (sizeof(struct sl_store_stats) / sizeof(uint64_t))
 
 /* One queued write of a batch. */
-enum sl_store_opcode { SL_STORE_OP_PUT = 1, SL_STORE_OP_DEL, SL_STORE_OP_CAS_EPOCH };
+enum sl_store_opcode { SL_STORE_OP_PUT = 1, SL_STORE_OP_DEL, SL_STORE_OP_CAS_EPOCH, SL_STORE_OP_TAKE };
 struct sl_store_op {
     uint8_t code;            /* enum sl_store_opcode */
     char key[SL_STORE_KEY_MAX];
     const void *data;        /* put: owned by the batch until commit returns */
     size_t len;
     uint64_t a;              /* put: expected_version; del: fence; cas: expected */
-    uint64_t b;              /* put: fence epoch;            cas: desired */
+    uint64_t b;              /* put: fence epoch;            cas: desired; take: expected epoch */
+    uint64_t c;              /* take: desired epoch (take's a: expected_version) */
 };
 struct sl_store_result {
     int rc;                  /* 0 or negative errno */
@@ -138,6 +146,13 @@ struct sl_store_ops {
      * written meanwhile may or may not be seen). A nonzero fn result stops
      * the walk and is returned. */
     int (*list)(struct sl_store *s, const char *prefix, sl_store_list_fn fn, void *arg);
+    /* Writes the value if the key's version equals expected_version and
+     * the flow's epoch equals expected_epoch, and sets the epoch to
+     * desired_epoch, atomically (one operation). *current = the epoch
+     * after the call (also on -ESTALE). */
+    int (*take)(struct sl_store *s, const char *key, const void *data, size_t len,
+                uint64_t expected_version, uint64_t expected_epoch, uint64_t desired_epoch,
+                uint64_t *current);
     /* Optional. Executes n queued writes in one round trip, res[i] for
      * ops[i]; returns 0 or a transport error (then every res[i].rc says
      * what is known). NULL: the wrapper runs the ops one by one. */
@@ -177,6 +192,10 @@ int sl_store_epoch_get(struct sl_store *s, const char *key, uint64_t *epoch);
 int sl_store_cas_epoch(struct sl_store *s, const char *key, uint64_t expected, uint64_t desired,
                        uint64_t *current);
 int sl_store_list(struct sl_store *s, const char *prefix, sl_store_list_fn fn, void *arg);
+/* Take ownership and write (see struct sl_store_ops.take); not in a batch. */
+int sl_store_take(struct sl_store *s, const char *key, const void *data, size_t len,
+                  uint64_t expected_version, uint64_t expected_epoch, uint64_t desired_epoch,
+                  uint64_t *current);
 int sl_store_reconnect(struct sl_store *s);
 
 /* ---- group commit ---- */

@@ -76,6 +76,20 @@ static int f_put(struct sl_store *s, const char *key, const void *data, size_t l
     return err ? err : rc;
 }
 
+static int f_take(struct sl_store *s, const char *key, const void *data, size_t len,
+                  uint64_t expected_version, uint64_t expected_epoch, uint64_t desired_epoch,
+                  uint64_t *current)
+{
+    struct fault_store *f = (struct fault_store *)s;
+    delay(f);
+    int err = next_fault(f);
+    if (err && !apply_failed(f))
+        return err;
+    int rc = sl_store_take(f->inner, key, data, len, expected_version, expected_epoch,
+                           desired_epoch, current);
+    return err ? err : rc;
+}
+
 static int f_del(struct sl_store *s, const char *key, uint64_t fence)
 {
     struct fault_store *f = (struct fault_store *)s;
@@ -196,6 +210,7 @@ static const struct sl_store_ops fault_ops = {
     .del = f_del,
     .epoch_get = f_epoch_get,
     .cas_epoch = f_cas_epoch,
+    .take = f_take,
     .list = f_list,
     .exec = f_exec,
     .reconnect = f_reconnect,

@@ -147,6 +147,29 @@ static int mem_put(struct sl_store *s, const char *key, const void *data, size_t
     return 0;
 }
 
+static int mem_cas_epoch(struct sl_store *s, const char *key, uint64_t expected, uint64_t desired,
+                         uint64_t *current);
+
+static int mem_take(struct sl_store *s, const char *key, const void *data, size_t len,
+                    uint64_t expected_version, uint64_t expected_epoch, uint64_t desired_epoch,
+                    uint64_t *current)
+{
+    struct mem_store *m = (struct mem_store *)s;
+    uint64_t e = epoch_of(m, key);
+    *current = e;
+    struct mem_ent **pp = find(m, key, hash_key(m, key));
+    if (e != expected_epoch || (*pp ? (*pp)->version : 0) != expected_version)
+        return -ESTALE;
+    uint64_t nv;
+    int rc = mem_put(s, key, data, len, expected_version, expected_epoch, &nv);
+    if (rc)
+        return rc;
+    uint64_t cur;
+    rc = mem_cas_epoch(s, key, expected_epoch, desired_epoch, &cur); /* one thread: atomic */
+    *current = cur;
+    return rc;
+}
+
 static int mem_del(struct sl_store *s, const char *key, uint64_t fence)
 {
     struct mem_store *m = (struct mem_store *)s;
@@ -239,6 +262,7 @@ static const struct sl_store_ops mem_ops = {
     .del = mem_del,
     .epoch_get = mem_epoch_get,
     .cas_epoch = mem_cas_epoch,
+    .take = mem_take,
     .list = mem_list,
     .close = mem_close,
 };

@@ -44,8 +44,9 @@
 
 /* Every write goes through this one script: it applies a run of ops in
  * order and returns {rc1, value1, rc2, value2, ...}. KEYS: key_i, epoch_key_i
- * per op; ARGV: code_i ('P' put, 'D' del, 'C' cas), data_i, a_i, b_i as in
- * struct sl_store_op ('' = SL_STORE_ANY). Epochs are compared as decimal
+ * per op; ARGV: code_i ('P' put, 'D' del, 'C' cas, 'T' take), data_i, a_i,
+ * b_i as in struct sl_store_op ('' = SL_STORE_ANY; take: b_i is
+ * "expected_epoch:desired_epoch", value = the epoch after the op). Epochs are compared as decimal
  * strings: no Lua number ever holds one (doubles would round above 2^53).
  * rc: 0 ok, -1 epoch mismatch (value = current epoch), -2 version mismatch,
  * -3 no such key, -4 a key holds a value of another type (-EBADMSG). */
@@ -61,7 +62,14 @@ static const char LUA_BATCH[] =
      * the script: one garbage value must not fail other flows' writes.
      * Every op reads (and so type-checks) its keys before it writes. */
     "local ok = pcall(function() "
-    "if c == 'C' then "
+    "if c == 'T' then "
+    "local e = ep(ek) "
+    "local v = redis.call('HGET', k, 'v') or '0' "
+    "local ee, de = string.match(b, '^(%d+):(%d+)$') "
+    "if e ~= ee then rc = -1 val = e elseif v ~= a then rc = -2 val = e "
+    "else redis.call('HSET', k, 'd', d, 'v', tostring(tonumber(v) + 1)) "
+    "redis.call('SET', ek, de) val = de end "
+    "elseif c == 'C' then "
     "local e = ep(ek) "
     "if e ~= a then rc = -1 val = e "
     "else if b == '0' then redis.call('DEL', ek) else redis.call('SET', ek, b) end val = b end "
@@ -364,7 +372,7 @@ static int format_chunk(struct redis_store *r, const struct sl_store_op *ops, si
     const char **argv = calloc(argc_max, sizeof(*argv));
     size_t *al = calloc(argc_max, sizeof(*al));
     char (*ek)[SL_STORE_KEY_MAX] = calloc(n ? n : 1, sizeof(*ek));
-    char (*num)[2][24] = calloc(n ? n : 1, sizeof(*num));
+    char (*num)[2][48] = calloc(n ? n : 1, sizeof(*num));
     char nkeys[24];
     int l = -ENOMEM;
     if (!argv || !al || !ek || !num)
@@ -395,15 +403,19 @@ static int format_chunk(struct redis_store *r, const struct sl_store_op *ops, si
     }
     for (size_t j = 0; j < k; j++) {
         const struct sl_store_op *op = &ops[idx[j]];
-        static const char codes[] = "?PDC";
+        static const char codes[] = "?PDCT";
+        bool data = op->code == SL_STORE_OP_PUT || op->code == SL_STORE_OP_TAKE;
         argv[c] = &codes[op->code], al[c++] = 1;
-        argv[c] = op->code == SL_STORE_OP_PUT && op->len ? (const char *)op->data : "";
-        al[c++] = op->code == SL_STORE_OP_PUT ? op->len : 0;
-        bool cas = op->code == SL_STORE_OP_CAS_EPOCH;
+        argv[c] = data && op->len ? (const char *)op->data : "";
+        al[c++] = data ? op->len : 0;
+        bool cas = op->code == SL_STORE_OP_CAS_EPOCH || op->code == SL_STORE_OP_TAKE;
         num[j][0][0] = num[j][1][0] = 0;
         if (cas || op->a != SL_STORE_ANY)
             snprintf(num[j][0], sizeof(num[j][0]), "%llu", (unsigned long long)op->a);
-        if (op->code != SL_STORE_OP_DEL && (cas || op->b != SL_STORE_ANY))
+        if (op->code == SL_STORE_OP_TAKE)
+            snprintf(num[j][1], sizeof(num[j][1]), "%llu:%llu", (unsigned long long)op->b,
+                     (unsigned long long)op->c);
+        else if (op->code != SL_STORE_OP_DEL && (cas || op->b != SL_STORE_ANY))
             snprintf(num[j][1], sizeof(num[j][1]), "%llu", (unsigned long long)op->b);
         argv[c] = num[j][0], al[c++] = strlen(num[j][0]);
         argv[c] = num[j][1], al[c++] = strlen(num[j][1]);
@@ -439,7 +451,8 @@ static void chunk_results(const redisReply *x, const struct sl_store_op *ops,
             rr->rc = -ENOENT;
         else if (c == -4)
             rr->rc = -EBADMSG;
-        if (rr->rc == -ESTALE && ops[idx[j]].code != SL_STORE_OP_CAS_EPOCH)
+        if (rr->rc == -ESTALE && ops[idx[j]].code != SL_STORE_OP_CAS_EPOCH &&
+            ops[idx[j]].code != SL_STORE_OP_TAKE)
             rr->value = 0;
         if (rr->rc == -ENOENT)
             rr->value = 0;
@@ -587,6 +600,16 @@ static int redis_cas_epoch(struct sl_store *s, const char *key, uint64_t expecte
                            uint64_t desired, uint64_t *current)
 {
     struct sl_store_op op = {.code = SL_STORE_OP_CAS_EPOCH, .a = expected, .b = desired};
+    strcpy(op.key, key);
+    return one_op((struct redis_store *)s, &op, current);
+}
+
+static int redis_take(struct sl_store *s, const char *key, const void *data, size_t len,
+                      uint64_t expected_version, uint64_t expected_epoch, uint64_t desired_epoch,
+                      uint64_t *current)
+{
+    struct sl_store_op op = {.code = SL_STORE_OP_TAKE, .data = data, .len = len,
+                             .a = expected_version, .b = expected_epoch, .c = desired_epoch};
     strcpy(op.key, key);
     return one_op((struct redis_store *)s, &op, current);
 }
@@ -760,6 +783,7 @@ static const struct sl_store_ops redis_ops = {
     .del = redis_del,
     .epoch_get = redis_epoch_get,
     .cas_epoch = redis_cas_epoch,
+    .take = redis_take,
     .list = redis_list,
     .exec = redis_exec,
     .reconnect = redis_reconnect,

@@ -373,8 +373,11 @@ static int shm_get(struct sl_store *s, const char *key, void *buf, size_t cap, s
     return bad ? -EBADMSG : -EAGAIN;
 }
 
-static int shm_put(struct sl_store *s, const char *key, const void *data, size_t len,
-                   uint64_t expected_version, uint64_t fence, uint64_t *new_version)
+/* A put; with desired_epoch != SL_STORE_ANY (and a fence) the flow's
+ * epoch becomes desired_epoch under the same lock: one atomic take. */
+static int put_impl(struct sl_store *s, const char *key, const void *data, size_t len,
+                    uint64_t expected_version, uint64_t fence, uint64_t desired_epoch,
+                    uint64_t *new_version)
 {
     struct shm_store *m = (struct shm_store *)s;
     if (len > m->val_cap)
@@ -423,10 +426,35 @@ static int shm_put(struct sl_store *s, const char *key, const void *data, size_t
         sl->bh[idx].csum = csum(data, len, nv);
         atomic_store_explicit(&sl->seq, nv, memory_order_release); /* publish */
         pthread_mutex_unlock(&sl->lock);
+        if (es && desired_epoch != SL_STORE_ANY) /* still under the epoch lock */
+            atomic_store_explicit(&es->epoch, desired_epoch, memory_order_release);
         unlock_opt(es);
         *new_version = nv;
         return 0;
     }
+}
+
+static int shm_put(struct sl_store *s, const char *key, const void *data, size_t len,
+                   uint64_t expected_version, uint64_t fence, uint64_t *new_version)
+{
+    return put_impl(s, key, data, len, expected_version, fence, SL_STORE_ANY, new_version);
+}
+
+static int shm_epoch_get(struct sl_store *s, const char *key, uint64_t *epoch);
+
+static int shm_take(struct sl_store *s, const char *key, const void *data, size_t len,
+                    uint64_t expected_version, uint64_t expected_epoch, uint64_t desired_epoch,
+                    uint64_t *current)
+{
+    uint64_t nv;
+    int rc = put_impl(s, key, data, len, expected_version, expected_epoch, desired_epoch, &nv);
+    if (rc == 0) {
+        *current = desired_epoch;
+        return 0;
+    }
+    if (rc == -ESTALE && shm_epoch_get(s, key, current) < 0)
+        *current = 0;
+    return rc;
 }
 
 static int shm_del(struct sl_store *s, const char *key, uint64_t fence)
@@ -565,6 +593,7 @@ static const struct sl_store_ops shm_ops = {
     .del = shm_del,
     .epoch_get = shm_epoch_get,
     .cas_epoch = shm_cas_epoch,
+    .take = shm_take,
     .list = shm_list,
     .close = shm_close,
 };

@@ -71,87 +71,114 @@ enum sl_tcp_cc { SL_TCP_CC_NEWRENO = 0, SL_TCP_CC_CUBIC = 1 };
 
 #define SL_TCP_MAX_OOO 4
 
-/* The control block. 256 bytes or less; see docs/architecture.md. */
+/* The control block: the whole protocol state of a connection, a value.
+ * Declared once, here: X(type, name, array, FATE, why) where FATE says what
+ * a flow record does with it: PACKED (src/state/record.c sl_tcb_pack keeps
+ * it; a restored connection has it back) or DROPPED (`why` says why a
+ * restored connection does not need it). A field cannot be added without
+ * a decision, and tests/unit/test_store_record.c checks every PACKED field
+ * survives a record and every DROPPED one has a reason. */
+#define SL_TCB_FIELDS(X)                                                                          \
+    /* identity, host order */                                                                    \
+    X(uint32_t, laddr, , DROPPED, "the record header holds the flow key")                         \
+    X(uint32_t, raddr, , DROPPED, "the record header holds the flow key")                         \
+    X(uint16_t, lport, , DROPPED, "the record header holds the flow key")                         \
+    X(uint16_t, rport, , DROPPED, "the record header holds the flow key")                         \
+    X(uint8_t, state, , PACKED, "enum sl_tcp_state")                                              \
+    X(uint8_t, cc, , PACKED, "enum sl_tcp_cc")                                                        \
+    X(uint8_t, r2, , PACKED, "data retransmissions before giving up; 0 = default (MUST-21)")      \
+    X(uint8_t, oow_count, , DROPPED,                                                              \
+      "out-of-window ACKs sent in chack_window's second: the rate window restarts")               \
+    X(uint32_t, flags, , PACKED, "SL_TF_*, except SL_TF_RTT_VALID (see rtt_seq)")                 \
+    /* send sequence space (RFC 9293 3.3.1); snd_max: highest seq sent + 1 */                     \
+    X(uint32_t, iss, , PACKED, "")                                                                \
+    X(uint32_t, snd_una, , PACKED, "")                                                            \
+    X(uint32_t, snd_nxt, , PACKED, "")                                                            \
+    X(uint32_t, snd_max, , PACKED, "")                                                            \
+    X(uint32_t, snd_end, , PACKED, "seq after the last byte the app queued")                      \
+    X(uint32_t, snd_wnd, , PACKED, "peer's window, scaled, bytes")                                \
+    X(uint32_t, snd_wl1, , PACKED, "")                                                            \
+    X(uint32_t, snd_wl2, , PACKED, "")                                                            \
+    X(uint32_t, max_snd_wnd, , PACKED, "largest window the peer offered (SWS, 3.8.6.2.1)")        \
+    /* receive sequence space */                                                                  \
+    X(uint32_t, irs, , PACKED, "")                                                                \
+    X(uint32_t, rcv_nxt, , PACKED, "")                                                            \
+    X(uint32_t, rcv_adv, , PACKED, "right edge of the window we advertised")                      \
+    X(uint32_t, rcv_up, , PACKED, "RCV.UP (3.3.1): seq after the urgent data, while in use")      \
+    X(uint32_t, snd_up, , PACKED, "SND.UP, while in use")                                         \
+    X(uint32_t, rcv_read, , PACKED, "next byte the application reads")                            \
+    X(uint32_t, snd_bufsz, , PACKED, "ring size, a power of two")                                 \
+    X(uint32_t, rcv_bufsz, , PACKED, "ring size, a power of two")                                 \
+    X(uint16_t, snd_mss, , PACKED, "payload bytes per segment we send")                           \
+    X(uint16_t, rcv_mss, , PACKED, "MSS we advertised")                                           \
+    X(uint16_t, peer_mss, , PACKED, "MSS the peer advertised (536 if none)")                      \
+    X(uint16_t, path_mss, , PACKED, "from PMTU (RFC 5927/1191), 0 = unknown")                     \
+    X(uint8_t, snd_wscale, , PACKED, "shift applied to the peer's window")                        \
+    X(uint8_t, rcv_wscale, , PACKED, "shift applied to our window")                               \
+    X(uint8_t, backoff, , PACKED, "RTO doublings so far (RFC 6298 5.5)")                          \
+    X(uint8_t, dupacks, , PACKED, "")                                                             \
+    /* timestamps (RFC 7323) */                                                                   \
+    X(uint32_t, ts_recent, , PACKED, "with SL_TF_TS_OK")                                          \
+    X(uint32_t, ts_recent_ms, , PACKED, "when ts_recent was set (ms clock): stored as an age")    \
+    X(uint32_t, ts_offset, , PACKED,                                                              \
+      "per-connection TSval offset: the TSval due at the writer's now is stored")                 \
+    X(uint32_t, last_ack_sent, , PACKED, "with SL_TF_TS_OK")                                      \
+    /* RTT estimation (RFC 6298), microseconds */                                                 \
+    X(uint32_t, srtt, , PACKED, "")                                                               \
+    X(uint32_t, rttvar, , PACKED, "")                                                             \
+    X(uint32_t, rto, , PACKED, "")                                                                \
+    X(uint32_t, rtt_seq, , DROPPED,                                                               \
+      "the sample in flight is abandoned as after a retransmission (Karn, RFC 6298 3): "          \
+      "one spanning a crash would measure the outage")                                            \
+    X(uint32_t, rtt_start_us, , DROPPED, "see rtt_seq")                                           \
+    /* congestion control (RFC 5681, 6582, 9438) */                                               \
+    X(uint32_t, cwnd, , PACKED, "")                                                               \
+    X(uint32_t, ssthresh, , PACKED, "")                                                           \
+    X(uint32_t, recover, , PACKED, "RFC 6582 recover")                                            \
+    X(uint32_t, ca_acked, , PACKED, "bytes acked in congestion avoidance")                        \
+    X(uint32_t, cub_wmax, , PACKED, "CUBIC W_max, bytes")                                         \
+    X(uint32_t, cub_k_ms, , PACKED, "CUBIC K, ms")                                                \
+    X(uint32_t, cub_epoch_ms, , PACKED, "start of the CUBIC epoch (ms clock), 0 = none: an age")  \
+    X(uint32_t, cub_west, , PACKED, "Reno-friendly estimate, bytes")                              \
+    /* SACK scoreboard of our data the peer holds (RFC 2018 / 6675) */                            \
+    X(struct sl_sack_block, sacked, [SL_TCP_MAX_SACK], DROPPED,                                   \
+      "advisory: RFC 2018 8 lets the receiver renege, so the sender keeps all data until it "     \
+      "is cumulatively acked (the engine clears it on RTO the same way); the peer's next ACKs "   \
+      "rebuild it")                                                                               \
+    X(uint32_t, high_rxt, , PACKED, "RFC 6675 HighRxt")                                           \
+    X(uint32_t, rxt_mark, , PACKED, "SND.MAX when the latest hole was retransmitted")             \
+    X(uint8_t, n_sacked, , DROPPED, "see sacked")                                                 \
+    X(uint8_t, n_ooo, , DROPPED, "see ooo")                                                       \
+    X(uint8_t, ka_probes, , PACKED, "keepalive probes sent without answer")                       \
+    X(uint8_t, ooo_last, , DROPPED, "see ooo")                                                    \
+    /* out-of-order receive ranges, data held in the receive ring */                              \
+    X(struct sl_sack_block, ooo, [SL_TCP_MAX_OOO], DROPPED,                                       \
+      "out-of-order data is not in the record (only in-order bytes below rcv_nxt): "              \
+      "discarding SACKed data is reneging, which RFC 2018 8 permits; the peer retransmits it")    \
+    /* timers: absolute deadlines in microseconds, 0 = off */                                     \
+    X(uint64_t, t_rexmt, , PACKED, "RTO, SYN retransmit, persist: stored as remaining time")      \
+    X(uint64_t, t_delack, , PACKED, "delayed ACK: remaining time")                                \
+    X(uint64_t, t_keep, , PACKED, "keepalive, FIN-WAIT-2, TIME-WAIT: remaining time")             \
+    X(uint32_t, keepidle_s, , PACKED, "keep-alive idle time in force, 0 = keep-alive off")        \
+    X(uint32_t, chack_window, , DROPPED,                                                          \
+      "RFC 5961 7 challenge-ACK rate window: restarts (at most one extra burst)")                 \
+    X(uint16_t, chack_count, , DROPPED, "see chack_window")                                       \
+    X(int16_t, err, , PACKED, "negative errno that ended the connection")                         \
+    X(uint32_t, retrans_total, , PACKED, "")                                                      \
+    X(uint32_t, snd_off_hi, , PACKED,                                                             \
+      "high 32 bits of the send stream offset: bytes the app queued = "                           \
+      "snd_off_hi << 32 | (snd_end - iss - 1)")                                                   \
+    X(uint32_t, ecn_mark, , PACKED,                                                               \
+      "RFC 3168 6.1.2: no new reaction to ECE until an ACK passes this (SND.MAX at the last cut)") \
+    /* what the application set; the stack's defaults at open */                                  \
+    X(uint32_t, keepidle_cfg, , PACKED, "SL_OPT_KEEPIDLE, seconds (used once keep-alive is on)")  \
+    X(uint8_t, tos, , PACKED, "SL_OPT_TOS: the DS byte of every datagram (MUST-48)")              \
+    X(uint8_t, route_app, , PACKED, "the source route was set by the application (MUST-52)")      \
+    X(struct sl_srcroute, route, , PACKED, "source route of every segment (type 0: none)")
+
+#define SL_TCB_DECLARE(type, name, arr, fate, why) type name arr;
 struct sl_tcb {
-    /* identity */
-    uint32_t laddr, raddr; /* host order */
-    uint16_t lport, rport;
-    uint8_t state;         /* enum sl_tcp_state */
-    uint8_t cc;            /* enum sl_tcp_cc */
-    uint8_t r2;            /* data retransmissions before giving up; 0 = default (MUST-21) */
-    uint8_t oow_count;     /* out-of-window ACKs sent in chack_window's second */
-    uint32_t flags;        /* SL_TF_* */
-
-    /* send sequence space (RFC 9293 3.3.1) */
-    uint32_t iss, snd_una, snd_nxt, snd_max; /* snd_max: highest seq sent + 1 */
-    uint32_t snd_end;      /* seq after the last byte the app queued */
-    uint32_t snd_wnd;      /* peer's window, scaled, bytes */
-    uint32_t snd_wl1, snd_wl2;
-    uint32_t max_snd_wnd;  /* largest window the peer offered (SWS, RFC 9293 3.8.6.2.1) */
-
-    /* receive sequence space */
-    uint32_t irs, rcv_nxt;
-    uint32_t rcv_adv;      /* right edge of the window we advertised */
-    uint32_t rcv_up, snd_up; /* urgent pointers (RFC 9293 3.3.1 RCV.UP/SND.UP):
-                              the sequence number after the urgent data */
-    uint32_t rcv_read;     /* next byte the application reads */
-
-    uint32_t snd_bufsz, rcv_bufsz; /* ring sizes, powers of two */
-
-    uint16_t snd_mss;      /* payload bytes per segment we send */
-    uint16_t rcv_mss;      /* MSS we advertised */
-    uint16_t peer_mss;     /* MSS the peer advertised (536 if none) */
-    uint16_t path_mss;     /* from PMTU (RFC 5927/1191), 0 = unknown */
-    uint8_t snd_wscale, rcv_wscale; /* shift applied to peer's / our window */
-    uint8_t backoff;       /* RTO doublings so far (RFC 6298 5.5) */
-    uint8_t dupacks;
-
-    /* timestamps (RFC 7323) */
-    uint32_t ts_recent;
-    uint32_t ts_recent_ms; /* when ts_recent was set (ms clock) */
-    uint32_t ts_offset;    /* per-connection random offset for TSval */
-    uint32_t last_ack_sent;
-
-    /* RTT estimation (RFC 6298), microseconds */
-    uint32_t srtt, rttvar, rto;
-    uint32_t rtt_seq;      /* seq being timed (Karn: never a retransmission) */
-    uint32_t rtt_start_us; /* low 32 bits of the send time */
-
-    /* congestion control (RFC 5681, 6582, 9438) */
-    uint32_t cwnd, ssthresh;
-    uint32_t recover;      /* RFC 6582 "recover" */
-    uint32_t ca_acked;     /* bytes acked in congestion avoidance */
-    uint32_t cub_wmax;     /* CUBIC W_max, bytes */
-    uint32_t cub_k_ms;     /* CUBIC K, ms */
-    uint32_t cub_epoch_ms; /* start of the current epoch (ms clock), 0 = none */
-    uint32_t cub_west;     /* Reno-friendly estimate, bytes */
-
-    /* SACK scoreboard of our data the peer holds (RFC 2018 / 6675) */
-    struct sl_sack_block sacked[SL_TCP_MAX_SACK];
-    uint32_t high_rxt;     /* RFC 6675 HighRxt */
-    uint32_t rxt_mark;     /* SND.MAX when the latest hole was retransmitted */
-    uint8_t n_sacked;
-    uint8_t n_ooo;
-    uint8_t ka_probes;     /* keepalive probes sent without answer */
-    uint8_t ooo_last;      /* 1 + index in ooo[] of the latest out-of-order block, 0 = none */
-
-    /* out-of-order receive ranges, data held in the recv ring */
-    struct sl_sack_block ooo[SL_TCP_MAX_OOO];
-
-    /* timers: absolute deadlines in microseconds, 0 = off */
-    uint64_t t_rexmt;  /* RTO, SYN retransmit, persist (SL_TF_PERSIST) */
-    uint64_t t_delack; /* delayed ACK */
-    uint64_t t_keep;   /* keepalive, FIN-WAIT-2 and TIME-WAIT timeout */
-
-    uint32_t keepidle_s;   /* 0 = keepalive off */
-    uint32_t chack_window; /* RFC 5961 7: start (s) of the rate window */
-    uint16_t chack_count;
-    int16_t err;           /* negative errno that ended the connection */
-    uint32_t retrans_total;
-    uint32_t snd_off_hi;   /* high 32 bits of the send stream offset: bytes the
-                              app queued = snd_off_hi << 32 | (snd_end - iss - 1) */
-    uint32_t ecn_mark;     /* RFC 3168 6.1.2: no new reaction to ECE until an
-                              ACK passes this (SND.MAX at the last cut) */
+    SL_TCB_FIELDS(SL_TCB_DECLARE)
 };
 
 /* Engine events (bitmask in sl_tcp_out.events). */

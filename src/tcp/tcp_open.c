@@ -17,7 +17,16 @@ static void tcb_init(struct sl_tcb *t, const struct sl_tcp_cfg *cfg, uint32_t la
                      uint16_t lport, uint32_t raddr, uint16_t rport, uint32_t iss,
                      uint32_t ts_offset)
 {
+    /* what the stack or the application set before the open stays: the
+     * keep-alive idle time, the DS byte, the source route */
+    uint32_t keepidle_cfg = t->keepidle_cfg;
+    uint8_t tos = t->tos, route_app = t->route_app;
+    struct sl_srcroute route = t->route;
     memset(t, 0, sizeof(*t));
+    t->keepidle_cfg = keepidle_cfg;
+    t->tos = tos;
+    t->route_app = route_app;
+    t->route = route;
     t->laddr = laddr;
     t->lport = lport;
     t->raddr = raddr;

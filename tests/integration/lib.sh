@@ -657,8 +657,10 @@ start_redis_srv() {
 # worker, config/pid/logs/temp under $WORK/NAME/, access log with connection
 # serial numbers ($WORK/NAME/access.log; NGINX_ACCESS_LOG=off disables it).
 # Waits until it listens. Sets NGINX_PID and NGINX_DIR.
+# NGINX_WORKER_CONNECTIONS (default 4096) raises the connection limit (and
+# the worker's open-file limit with it).
 start_nginx() {
-  local name=$1 ns=$2 listen=$3 root=$4 extra=${5:-} alog
+  local name=$1 ns=$2 listen=$3 root=$4 extra=${5:-} alog wc=${NGINX_WORKER_CONNECTIONS:-4096}
   alog="$WORK/$name/access.log conn"
   [[ ${NGINX_ACCESS_LOG:-} == off ]] && alog=off
   need_cmd nginx
@@ -671,7 +673,8 @@ worker_processes 1;
 user root;
 pid $NGINX_DIR/nginx.pid;
 error_log $NGINX_DIR/error.log warn;
-events { worker_connections 4096; }
+worker_rlimit_nofile $((wc * 2 + 64));
+events { worker_connections $wc; }
 http {
     default_type application/octet-stream;
     log_format conn '\$connection \$connection_requests \$status \$body_bytes_sent "\$request"';
@@ -700,6 +703,50 @@ EOF
     die "nginx ($name) did not start listening on $listen"
   fi
   log "nginx ($name) pid $NGINX_PID listening on $listen in $ns"
+}
+
+# ---------------------------------------------------------------- wrk
+
+# wrk_load NAME CONNS SECS URL [NS]: wrk -t2 -cCONNS -dSECSs --timeout 5s
+# --latency from namespace NS (default the client's), open-file limit
+# raised for CONNS sockets; wrk opens all CONNS connections at once when it
+# starts. Output in $WORK/NAME.wrk; then wrk_parse NAME.
+# wrk_bg: the same in the background (BG_PID); wrk_parse NAME once it ended.
+_wrk_cmd() {
+  echo "ulimit -n $(($2 + 1024)) && exec timeout $(($3 + 60)) wrk -t2 -c$2 -d${3}s --timeout 5s --latency '$4'"
+}
+wrk_load() {
+  need_cmd wrk
+  run_in "${5:-$CLI_NS}" bash -c "$(_wrk_cmd "$@")" >"$WORK/$1.wrk" 2>&1
+  wrk_parse "$1"
+}
+wrk_bg() {
+  need_cmd wrk
+  bg_start "$1.wrk-run" "${5:-$CLI_NS}" bash -c "$(_wrk_cmd "$@") >'$WORK/$1.wrk' 2>&1"
+}
+
+# wrk_parse NAME: from $WORK/NAME.wrk set WRK_REQS, WRK_RPS, WRK_P50 and
+# WRK_P99 (ms), WRK_TIMEOUTS, WRK_ERRORS (connect + read + write + timeout
+# socket errors + non-2xx/3xx responses) and WRK_LINE (one-line summary).
+wrk_parse() {
+  local out=$WORK/$1.wrk sock non2xx
+  WRK_REQS=$(awk '/requests in/ { print $1; exit }' "$out")
+  WRK_RPS=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
+  # latency lines "     50%  1.23ms" (units us, ms, s, m) -> ms
+  _wrk_pct() {
+    awk -v p="$1%" '$1 == p {
+      v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+      m = (u == "us") ? 0.001 : (u == "s") ? 1000 : (u == "m") ? 60000 : 1
+      printf "%.2f", v * m; exit }' "$out"
+  }
+  WRK_P50=$(_wrk_pct 50)
+  WRK_P99=$(_wrk_pct 99)
+  WRK_TIMEOUTS=$(sed -n 's/.*Socket errors:.*timeout \([0-9]*\).*/\1/p' "$out")
+  WRK_TIMEOUTS=${WRK_TIMEOUTS:-0}
+  sock=$(grep -m1 'Socket errors:' "$out" | grep -o '[0-9]\+' | awk '{ s += $1 } END { print s + 0 }')
+  non2xx=$(awk -F: '/Non-2xx or 3xx responses/ { gsub(/ /, "", $2); print $2; exit }' "$out")
+  WRK_ERRORS=$((sock + ${non2xx:-0}))
+  WRK_LINE="${WRK_RPS:-?} req/s, p50 ${WRK_P50:-?} ms, p99 ${WRK_P99:-?} ms, $WRK_ERRORS errors ($WRK_TIMEOUTS timeouts), ${WRK_REQS:-0} requests"
 }
 
 # ---------------------------------------------------------------- slproxy

@@ -26,7 +26,7 @@ PW_ACL_RAW=${PW_ACL//%40/@}
 
 topo_up
 make_file big.bin 24M
-head -c 32 /dev/urandom >"$WORK/store.key"
+(umask 077 && head -c 32 /dev/urandom >"$WORK/store.key") # slhttpd refuses a key others can read
 
 mkdir -p "$WORK/redis"
 bg_start redis "$SRV_NS" redis-server --bind 127.0.0.1 --port 6379 --save '' \

@@ -2,7 +2,7 @@
  * (test_store_mem, test_store_shm, test_store_fault, store_redis_check).
  *
  * It checks the contract written in src/store/store.h: versions, expected
- * versions, owner epochs and fencing, reserved keys, listing, group commit
+ * versions, owner epochs and fencing, the atomic take, reserved keys, listing, group commit
  * with per-op results, error codes and the counters that go with them.
  * Every part is a named case of tests/lib/check.h. */
 #include "state/flow.h"
@@ -166,6 +166,38 @@ static void suite_epoch_fencing(void)
     CHECK_EQ(sl_store_put(s, k, "b", 1, SL_STORE_ANY, big - 1, &nv), -ESTALE);
     CHECK_EQ(sl_store_del(s, k, big), 0);
     CHECK_EQ(sl_store_cas_epoch(s, k, big, 0, &cur), 0);
+}
+
+/* Take: ownership and the record carrying it in one operation, only from
+ * the expected epoch and version; never a state where one moved alone. */
+static void suite_take(void)
+{
+    struct sl_store *s = su_s;
+    char k[SL_STORE_KEY_MAX];
+    su_key(k, sizeof(k), "take", "rec");
+    uint64_t nv, cur = 99, e, v;
+    char buf[8];
+    size_t len;
+    CHECK_EQ(sl_store_cas_epoch(s, k, 0, 3, &cur), 0);
+    CHECK_EQ(sl_store_put(s, k, "w3", 2, SL_STORE_ANY, 3, &nv), 0);
+    CHECK_EQ(sl_store_take(s, k, "w4", 2, nv, 2, 4, &cur), -ESTALE); /* not the epoch */
+    CHECK_EQ(cur, 3);
+    CHECK_EQ(sl_store_take(s, k, "w4", 2, nv + 1, 3, 4, &cur), -ESTALE); /* not the version */
+    CHECK_EQ(cur, 3);
+    CHECK_EQ(sl_store_get(s, k, buf, sizeof(buf), &len, &v), 0);
+    CHECK(len == 2 && !memcmp(buf, "w3", 2) && v == nv); /* nothing moved */
+    CHECK_EQ(sl_store_epoch_get(s, k, &e), 0);
+    CHECK_EQ(e, 3);
+    CHECK_EQ(sl_store_take(s, k, "w4", 2, nv, 3, 4, &cur), 0);
+    CHECK_EQ(cur, 4);
+    CHECK_EQ(sl_store_get(s, k, buf, sizeof(buf), &len, &v), 0);
+    CHECK(len == 2 && !memcmp(buf, "w4", 2) && v == nv + 1);
+    CHECK_EQ(sl_store_epoch_get(s, k, &e), 0);
+    CHECK_EQ(e, 4);
+    CHECK_EQ(sl_store_put(s, k, "w3", 2, SL_STORE_ANY, 3, &nv), -ESTALE); /* old owner fenced */
+    CHECK_EQ(sl_store_take(s, k, "x", 1, 0, 3, 0, &cur), -EINVAL);
+    CHECK_EQ(sl_store_del(s, k, 4), 0);
+    CHECK_EQ(sl_store_cas_epoch(s, k, 4, 0, &cur), 0);
 }
 
 static void suite_invalid(void)
@@ -424,6 +456,7 @@ void suite_run(struct sl_store *s, const char *uri2)
     RUN(suite_large);
     RUN(suite_expected_version);
     RUN(suite_epoch_fencing);
+    RUN(suite_take);
     RUN(suite_invalid);
     RUN(suite_list);
     RUN(suite_batch);

@@ -1181,7 +1181,7 @@ static void test_must_51_53_source_route(void)
         step(&e);
         sl_conn *c;
         CHECK_EQ(sl_accept(l, &c), 0);
-        CHECK(c->route.type == SL_IPOPT_LSRR && !c->route_app);
+        CHECK(c->tcb.route.type == SL_IPOPT_LSRR && !c->tcb.route_app);
         CHECK(c->tcb.snd_mss <= 1460 - 8);
         CHECK_EQ(c->tcb.flags & SL_TF_GSO, 0);
         uint8_t buf[3000];
@@ -1230,7 +1230,7 @@ static void test_must_51_53_source_route(void)
             CHECK_EQ(ack->ip4.dst, GW);
             CHECK(o && sl_get32(o + 3) == PEER);
         }
-        CHECK(a->route_app && a->route.hop[0] == GW);
+        CHECK(a->tcb.route_app && a->tcb.route.hop[0] == GW);
     }
     /* a malformed route option is counted and the datagram dropped */
     static const uint8_t bad[8] = {SL_IPOPT_LSRR, 6, 8, 0xc6, 0x12, 0x01, 0xfe, 0};

@@ -15,6 +15,7 @@
  *     back on demand when the client's segments still reach it.
  * The store is shm (a region per test run) so that two stacks share it. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -609,7 +610,7 @@ static void unknown_flow_no_rst(int mode)
            (unsigned long long)ctr(cl.s, "tcp_rst_rx"));
     CHECK(rst == 0);
     CHECK(ctr(cl.s, "tcp_rst_rx") == 0);
-    CHECK(ctr(sv.s, "restore_on_demand") == 1);
+    CHECK(ctr(sv.s, "restore_ok") == 1); /* on demand, or by the retry timer */
     CHECK(cl.rcvd == TOTAL && cl.bad == 0);
     sl_stack_destroy(sv.s);
     sl_stack_destroy(cl.s);
@@ -676,6 +677,143 @@ static void mixed_durability(void)
     sl_store_shm_unlink(g_name);
 }
 
+/* A restored connection keeps every option the application set:
+ * NODELAY, KEEPALIVE, KEEPIDLE, RETRIES (R2, MUST-21) and TOS (MUST-48). */
+static void options_survive(void)
+{
+    struct sl_io *a, *b, *io;
+    struct srv sv;
+    struct cli cl;
+    sl_store_shm_unlink(g_name);
+    CHECK(sl_io_mem_pair(1500, 4096, &a, &b) == 0);
+    CHECK(srv_start(&sv, a, 0, SL_DUR_SYNC) == 0);
+    CHECK(cli_start(&cl, b) == 0);
+    run(&sv, &cl, 40);
+    CHECK(sv.c != NULL);
+    CHECK(sl_conn_setopt(sv.c, SL_OPT_NODELAY, 1) == 0);
+    CHECK(sl_conn_setopt(sv.c, SL_OPT_KEEPALIVE, 1) == 0);
+    CHECK(sl_conn_setopt(sv.c, SL_OPT_KEEPIDLE, 33) == 0);
+    CHECK(sl_conn_setopt(sv.c, SL_OPT_RETRIES, 7) == 0);
+    CHECK(sl_conn_setopt(sv.c, SL_OPT_TOS, 0xb8) == 0);
+    run(&sv, &cl, 20);
+    sl_stack_crash(sv.s, &io);
+    vnow += 50000;
+    CHECK(srv_start(&sv, io, 0, SL_DUR_SYNC) == 0);
+    CHECK(ctr(sv.s, "restore_ok") == 1);
+    run(&sv, &cl, 1);
+    CHECK(sv.c != NULL && sl_conn_restored(sv.c));
+    if (sv.c) {
+        const struct sl_tcb *t = &sv.c->tcb;
+        printf("  options after a restore: nodelay %d, keep-alive idle %u s (configured %u), "
+               "R2 %u, TOS %#x\n", !!(t->flags & SL_TF_NODELAY), t->keepidle_s,
+               t->keepidle_cfg, t->r2, t->tos);
+        CHECK(t->flags & SL_TF_NODELAY);
+        CHECK(t->keepidle_s == 33 && t->keepidle_cfg == 33 && t->t_keep != 0);
+        CHECK(t->r2 == 7);
+        CHECK(t->tos == 0xb8);
+    }
+    run(&sv, &cl, 60000);
+    CHECK(cl.rcvd == TOTAL && cl.bad == 0);
+    sl_stack_destroy(sv.s);
+    sl_stack_destroy(cl.s);
+    sl_store_shm_unlink(g_name);
+}
+
+/* The restore window. An instance restores the flow through a store slowed
+ * down on purpose and is SIGKILLed right after its restore, before its
+ * first loop iteration writes anything (a two-step restore had then taken
+ * the epoch without writing the record carrying it, and the flow stayed
+ * stranded until a timer in someone's memory ran out). Taking ownership
+ * and writing the record are one store operation, so the next instance
+ * restores the flow at once and it goes on byte-exact without a RST. */
+static void restore_window(void)
+{
+    struct sl_io *a, *b, *io;
+    struct srv sv;
+    struct cli cl;
+    char saved[224];
+    memcpy(saved, g_uri, sizeof(saved));
+    sl_store_shm_unlink(g_name);
+    CHECK(sl_io_mem_pair(1500, 4096, &a, &b) == 0);
+    CHECK(srv_start(&sv, a, 0, SL_DUR_SYNC) == 0);
+    CHECK(cli_start(&cl, b) == 0);
+    run(&sv, &cl, 60);
+    CHECK(cl.rcvd > 0 && cl.rcvd < TOTAL);
+    sl_stack_crash(sv.s, &io);
+    pid_t kid = fork();
+    if (kid == 0) {
+        struct sl_io *x, *y;
+        struct srv k;
+        snprintf(g_uri, sizeof(g_uri), "fault:delay_ms=50/%.200s", saved);
+        if (sl_io_mem_pair(1500, 64, &x, &y) < 0 || srv_start(&k, x, 0, SL_DUR_SYNC) < 0)
+            _exit(98);
+        if (ctr(k.s, "restore_ok") != 1)
+            _exit(97);
+        raise(SIGKILL); /* between taking the flow and its first write */
+        _exit(96);
+    }
+    int st = 0;
+    waitpid(kid, &st, 0);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    vnow += 50000;
+    CHECK(srv_start(&sv, io, 0, SL_DUR_SYNC) == 0);
+    uint64_t at_start = ctr(sv.s, "restore_ok");
+    run(&sv, &cl, 60000);
+    printf("  restore window: restorer killed after taking the flow; next instance restored "
+           "%llu flow(s) at start, %llu/%u bytes, client RSTs %llu\n",
+           (unsigned long long)at_start, (unsigned long long)cl.rcvd, TOTAL,
+           (unsigned long long)ctr(cl.s, "tcp_rst_rx"));
+    CHECK(at_start == 1);
+    CHECK(cl.rcvd == TOTAL && cl.bad == 0);
+    CHECK(ctr(cl.s, "tcp_rst_rx") == 0);
+    sl_stack_destroy(sv.s);
+    sl_stack_destroy(cl.s);
+    sl_store_shm_unlink(g_name);
+}
+
+/* Failed restores are retried from a timer: the listener starts while the
+ * store is down, so nothing is restored; once the store is back the flow
+ * is restored by the retry timer, before the client sends anything (the
+ * server alone runs), and it retransmits what is due at once. */
+static void restore_retry(void)
+{
+    struct sl_io *a, *b, *io;
+    struct srv sv;
+    struct cli cl;
+    sl_store_shm_unlink(g_name);
+    CHECK(sl_io_mem_pair(1500, 4096, &a, &b) == 0);
+    CHECK(srv_start(&sv, a, 0, SL_DUR_SYNC) == 0);
+    CHECK(cli_start(&cl, b) == 0);
+    run(&sv, &cl, 60);
+    sl_stack_crash(sv.s, &io);
+    CHECK(srv_start_unrestored(&sv, io) == 0);
+    CHECK(ctr(sv.s, "restore_ok") == 0);
+    sl_store_fault_disconnect(sl_persist_store(sv.s), true); /* still away for a while */
+    for (unsigned i = 0; i < 5; i++) {
+        vnow += 20000;
+        sl_run(sv.s, 0);
+    }
+    CHECK(ctr(sv.s, "restore_ok") == 0);
+    sl_store_fault_disconnect(sl_persist_store(sv.s), false);
+    unsigned rounds = 0;
+    for (; rounds < 400 && ctr(sv.s, "restore_ok") == 0; rounds++) {
+        vnow += 5000;
+        sl_run(sv.s, 0); /* the server alone: no client segment */
+    }
+    printf("  restore retried from a timer: %llu retries, restored after %u ms of store, "
+           "on demand %llu\n", (unsigned long long)ctr(sv.s, "restore_retries"), rounds * 5,
+           (unsigned long long)ctr(sv.s, "restore_on_demand"));
+    CHECK(ctr(sv.s, "restore_ok") == 1);
+    CHECK(ctr(sv.s, "restore_on_demand") == 0);
+    CHECK(ctr(sv.s, "restore_retries") >= 2);
+    run(&sv, &cl, 60000);
+    CHECK(cl.rcvd == TOTAL && cl.bad == 0);
+    CHECK(ctr(cl.s, "tcp_rst_rx") == 0);
+    sl_stack_destroy(sv.s);
+    sl_stack_destroy(cl.s);
+    sl_store_shm_unlink(g_name);
+}
+
 int main(void)
 {
     snprintf(g_name, sizeof(g_name), "sltest-persist-%d", (int)getpid());
@@ -691,11 +829,14 @@ int main(void)
     no_key();
     store_down();
     mixed_durability();
+    options_survive();
     untrusted(0);
     untrusted(1);
     untrusted(2);
     superseded();
     restore_race();
+    restore_window();
+    restore_retry();
     printf("unknown flows:\n");
     unknown_flow_no_rst(0);
     unknown_flow_no_rst(1);

@@ -45,7 +45,9 @@ static bool kept_equal(const struct sl_tcb *a, uint64_t now_a, const struct sl_t
     F(rcv_read) F(snd_bufsz) F(rcv_bufsz) F(snd_mss) F(rcv_mss) F(peer_mss) F(path_mss)
     F(snd_wscale) F(rcv_wscale) F(backoff) F(dupacks) F(srtt) F(rttvar) F(rto) F(cwnd)
     F(ssthresh) F(recover) F(ca_acked) F(cub_wmax) F(cub_k_ms) F(cub_west) F(high_rxt)
-    F(rxt_mark) F(ka_probes) F(keepidle_s) F(err) F(retrans_total) F(snd_off_hi)
+    F(rxt_mark) F(ka_probes) F(keepidle_s) F(err) F(retrans_total) F(snd_off_hi) F(r2) F(tos)
+    F(keepidle_cfg) F(ecn_mark) F(route_app) F(route.type) F(route.n) F(route.hop[0])
+    F(route.hop[7])
 #undef F
     if ((a->flags & ~(uint32_t)SL_TF_RTT_VALID) != b->flags) {
         fprintf(stderr, "  [%s] flags %#x != %#x\n", what, a->flags, b->flags);
@@ -290,6 +292,9 @@ static void test_pack_extremes(void)
     t.err = -4095;
     t.n_sacked = t.n_ooo = t.ooo_last = 0;
     t.rtt_seq = t.rtt_start_us = t.chack_window = t.chack_count = 0;
+    t.route.type = SL_IPOPT_SSRR; /* the widest route */
+    t.route.n = SL_SRCROUTE_MAX;
+    t.route_app = 1;
     uint64_t now = 1ull << 40;
     t.t_rexmt = UINT64_MAX; /* far future */
     t.t_delack = 1;         /* long overdue */
@@ -319,8 +324,8 @@ static void test_pack_extremes(void)
     bad = t;
     bad.flags = 0x80000000u;
     CHECK_EQ(sl_tcb_pack(&bad, now, p, sizeof(p)), -EINVAL);
-    uint8_t v3[8] = {3};
-    CHECK_EQ(sl_tcb_unpack(v3, sizeof(v3), &f, now, &u), -EPROTONOSUPPORT);
+    uint8_t v4[8] = {4}; /* a packing version this reader does not know */
+    CHECK_EQ(sl_tcb_unpack(v4, sizeof(v4), &f, now, &u), -EPROTONOSUPPORT);
 }
 
 /* Hostile packed control blocks: random bytes and mutations of a valid
@@ -568,9 +573,9 @@ static void test_record_tamper(void)
             int want;
             if (i < 4)
                 want = -ENOMSG;
-            else if (i == 4 || i == 5 || i == 7)
+            else if (i == 4 || i == 5)
                 want = -EPROTONOSUPPORT;
-            else if (i == 6 || (i >= 40 && i < 44) || (i >= 48 && i < 56))
+            else if (i == 6 || i == 7 || /* tcb_len (16 bits) */ (i >= 40 && i < 44) || (i >= 48 && i < 56))
                 want = -EMSGSIZE; /* a length: the total no longer matches */
             else
                 want = -EBADMSG;
@@ -630,6 +635,162 @@ static void test_record_inconsistent(void)
     CHECK_EQ(sl_record_decode(out, (size_t)n, KEY, NULL, 5, &r), 0);
 }
 
+/* ---------------- the control block's fields, each decided ---------------- */
+
+struct tcb_field {
+    const char *name, *why;
+    size_t off, size;
+    int packed;
+};
+#define FATE_PACKED 1
+#define FATE_DROPPED 0
+#define FIELD_ROW(type, name, arr, fate, why)                                                     \
+    {#name, why, offsetof(struct sl_tcb, name), sizeof(((struct sl_tcb *)0)->name), FATE_##fate},
+static const struct tcb_field tcb_fields[] = {SL_TCB_FIELDS(FIELD_ROW)};
+#define N_FIELDS (sizeof(tcb_fields) / sizeof(tcb_fields[0]))
+
+static int all_zero(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i])
+            return 0;
+    return 1;
+}
+
+/* A control block whose every PACKED field holds a value (not zero): a
+ * field declared PACKED and left out here fails the test below. */
+static void every_field_set(struct sl_tcb *t, uint64_t now)
+{
+    memset(t, 0, sizeof(*t));
+    uint32_t now_ms = (uint32_t)(now / 1000);
+    t->state = SL_TCP_ESTABLISHED;
+    t->cc = 1;
+    t->r2 = 7;
+    t->flags = SL_TF_TS_OK | SL_TF_SACK_OK | SL_TF_WS_OK | SL_TF_NODELAY | SL_TF_RCV_URG |
+               SL_TF_SND_URG;
+    t->iss = 1000;
+    t->snd_una = 5000;
+    t->snd_nxt = 6000;
+    t->snd_max = 6500;
+    t->snd_end = 9000;
+    t->snd_wnd = 65535 * 4;
+    t->snd_wl1 = 77000;
+    t->snd_wl2 = 5000;
+    t->max_snd_wnd = 65535 * 8;
+    t->irs = 70000;
+    t->rcv_nxt = 77001;
+    t->rcv_adv = 77001 + 65536;
+    t->rcv_up = 77001 + 3;
+    t->snd_up = 5000 + 10;
+    t->rcv_read = 76000;
+    t->snd_bufsz = 1u << 16;
+    t->rcv_bufsz = 1u << 17;
+    t->snd_mss = 1400;
+    t->rcv_mss = 1460;
+    t->peer_mss = 1440;
+    t->path_mss = 1420;
+    t->snd_wscale = 7;
+    t->rcv_wscale = 9;
+    t->backoff = 2;
+    t->dupacks = 1;
+    t->ts_recent = 123456;
+    t->ts_recent_ms = now_ms - 40;
+    t->ts_offset = 0x1234567;
+    t->last_ack_sent = 77001;
+    t->srtt = 20000;
+    t->rttvar = 5000;
+    t->rto = 200000;
+    t->cwnd = 64000;
+    t->ssthresh = 32000;
+    t->recover = 4800;
+    t->ca_acked = 300;
+    t->cub_wmax = 90000;
+    t->cub_k_ms = 700;
+    t->cub_epoch_ms = now_ms - 500;
+    t->cub_west = 50000;
+    t->high_rxt = 5600;
+    t->rxt_mark = 6400;
+    t->ka_probes = 1;
+    t->t_rexmt = now + 150000;
+    t->t_delack = now + 40000;
+    t->t_keep = now + 33000000;
+    t->keepidle_s = 33;
+    t->err = -110;
+    t->retrans_total = 9;
+    t->snd_off_hi = 2;
+    t->ecn_mark = 6500;
+    t->keepidle_cfg = 33;
+    t->tos = 0xb8;
+    t->route_app = 1;
+    t->route.type = SL_IPOPT_LSRR;
+    t->route.n = 2;
+    t->route.hop[0] = 0xc6120a01;
+    t->route.hop[1] = 0xc6120b01;
+    /* dropped ones, set too: they must come back cleared */
+    t->laddr = 0xc6120002;
+    t->raddr = 0xc6120001;
+    t->lport = 80;
+    t->rport = 40000;
+    t->oow_count = 3;
+    t->rtt_seq = 5500;
+    t->rtt_start_us = 42;
+    t->n_sacked = 1;
+    t->sacked[0].left = 6000;
+    t->sacked[0].right = 6200;
+    t->n_ooo = 1;
+    t->ooo_last = 1;
+    t->ooo[0].left = 78000;
+    t->ooo[0].right = 79000;
+    t->chack_window = 5;
+    t->chack_count = 2;
+}
+
+/* Every field of struct sl_tcb is declared with a decision (the struct is
+ * built from SL_TCB_FIELDS, so it cannot have another); a PACKED one
+ * survives a record bit for bit (packed and unpacked at the same clock),
+ * a DROPPED one comes back cleared and says why. */
+static void test_tcb_fields_decided(void)
+{
+    uint64_t now = 5000000000ull;
+    struct sl_tcb t, u;
+    every_field_set(&t, now);
+    uint8_t p[SL_TCB_PACKED_MAX];
+    int n = sl_tcb_pack(&t, now, p, sizeof(p));
+    CHECK(n > 0);
+    struct sl_flow f = {t.laddr, t.raddr, t.lport, t.rport};
+    CHECK_EQ(sl_tcb_unpack(p, (size_t)n, &f, now, &u), 0);
+    size_t covered = 0;
+    unsigned npacked = 0;
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const struct tcb_field *x = &tcb_fields[i];
+        const uint8_t *a = (const uint8_t *)&t + x->off, *b = (const uint8_t *)&u + x->off;
+        covered += x->size;
+        if (x->packed) {
+            npacked++;
+            if (all_zero(a, x->size))
+                fprintf(stderr, "  PACKED field %s has no value in every_field_set\n", x->name);
+            CHECK(!all_zero(a, x->size));
+            if (memcmp(a, b, x->size))
+                fprintf(stderr, "  PACKED field %s does not survive a record\n", x->name);
+            CHECK(memcmp(a, b, x->size) == 0);
+        } else {
+            if (!x->why || !*x->why)
+                fprintf(stderr, "  DROPPED field %s says not why\n", x->name);
+            CHECK(x->why && *x->why);
+            int identity = !strcmp(x->name, "laddr") || !strcmp(x->name, "raddr") ||
+                           !strcmp(x->name, "lport") || !strcmp(x->name, "rport");
+            if (!identity && !all_zero(b, x->size))
+                fprintf(stderr, "  DROPPED field %s not cleared\n", x->name);
+            CHECK(identity || all_zero(b, x->size));
+        }
+    }
+    /* the fields cover the struct up to its padding */
+    CHECK(covered <= sizeof(struct sl_tcb) && sizeof(struct sl_tcb) - covered < 16);
+    printf("     %zu fields: %u packed, %zu dropped (each with its reason); %d bytes packed\n",
+           N_FIELDS, npacked, N_FIELDS - npacked, n);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -637,6 +798,7 @@ int main(void)
     RUN(test_pack_real_tcbs);
     RUN(test_pack_real_tcbs_2);
     RUN(test_pack_extremes);
+    RUN(test_tcb_fields_decided);
     RUN(test_unpack_hostile);
     RUN(test_restore_continues);
     RUN(test_record_roundtrip);
