@@ -2,6 +2,7 @@
  * own crashes and its back ends' (docs/slproxy.md). Command line, signals,
  * stats and the event loop; the relay is in proxy.c. */
 #include "appcommon.h"
+#include "appopts.h"
 #include "keyfile.h"
 #include "proxy.h"
 
@@ -42,17 +43,13 @@ static void usage(FILE *f)
 "Range/If-Range and spliced in (docs/slproxy.md).\n"
 "\n"
 "required:\n"
-"  --dev packet:IFACE|tap:NAME   network device to own (client side)\n"
-"  --addr A.B.C.D/LEN            our IPv4 address and prefix length\n"
+APP_STACK_HELP_REQUIRED
 "  --port N                      TCP port to listen on (1-65535)\n"
 "  --backend IP:PORT             a back-end server (repeatable, up to 16)\n"
 "options:\n"
 "  --mode http|tcp               http (default); tcp is not built yet\n"
-"  --gateway IP                  default gateway (client side)\n"
-"  --cc newreno|cubic            congestion control (default newreno)\n"
+APP_STACK_HELP_OPTIONS
 "  --max-conns N                 client connection limit\n"
-"  --sndbuf BYTES, --rcvbuf BYTES  per-connection buffers (power of two)\n"
-"  --no-gso                      don't use TSO/GSO on transmit\n"
 "  --health-interval MS          between health checks of a back end (default 1000)\n"
 "  --backend-timeout MS          connect, response and recovery fetch timeout\n"
 "                                (default 5000)\n"
@@ -98,25 +95,18 @@ static void write_stats_file(const char *path, sl_stack *s, const struct proxy *
 }
 
 enum {
-    O_DEV = 256, O_ADDR, O_GATEWAY, O_PORT, O_BACKEND, O_MODE, O_CC, O_MAXCONNS, O_SNDBUF,
-    O_RCVBUF, O_NOGSO, O_HINT, O_BTIMEOUT, O_STATS, O_READY, O_STORE, O_DURABILITY,
-    O_STOREKEY, O_STATEDIR, O_QUIET, O_HELP
+    O_PORT = 256, O_BACKEND, O_MODE, O_MAXCONNS, O_HINT, O_BTIMEOUT, O_STATS, O_READY,
+    O_STORE, O_DURABILITY, O_STOREKEY, O_STATEDIR, O_QUIET, O_HELP
 };
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"dev", required_argument, NULL, O_DEV},
-        {"addr", required_argument, NULL, O_ADDR},
-        {"gateway", required_argument, NULL, O_GATEWAY},
+        APP_STACK_OPTIONS,
         {"port", required_argument, NULL, O_PORT},
         {"backend", required_argument, NULL, O_BACKEND},
         {"mode", required_argument, NULL, O_MODE},
-        {"cc", required_argument, NULL, O_CC},
         {"max-conns", required_argument, NULL, O_MAXCONNS},
-        {"sndbuf", required_argument, NULL, O_SNDBUF},
-        {"rcvbuf", required_argument, NULL, O_RCVBUF},
-        {"no-gso", no_argument, NULL, O_NOGSO},
         {"health-interval", required_argument, NULL, O_HINT},
         {"backend-timeout", required_argument, NULL, O_BTIMEOUT},
         {"stats-file", required_argument, NULL, O_STATS},
@@ -135,7 +125,7 @@ int main(int argc, char **argv)
     const char *state_dir = STATE_DIR_DEFAULT;
     uint8_t store_key[STORE_KEY_LEN];
     char err[256];
-    int durability = -1, have_addr = 0, c, exit_code = 0;
+    int durability = -1, c, exit_code = 0;
     uint32_t port = 0, v;
 
     memset(&cfg, 0, sizeof(cfg));
@@ -146,22 +136,6 @@ int main(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case O_DEV:
-            if ((strncmp(optarg, "packet:", 7) != 0 && strncmp(optarg, "tap:", 4) != 0) ||
-                strchr(optarg, ':')[1] == '\0')
-                return bad_usage("--dev: expected packet:IFACE or tap:NAME, got '%s'", optarg);
-            cfg.dev = optarg;
-            break;
-        case O_ADDR:
-            if (app_parse_cidr(optarg, &cfg.addr, &cfg.prefix_len) < 0 || cfg.prefix_len == 0 ||
-                cfg.addr == 0)
-                return bad_usage("--addr: expected A.B.C.D/LEN, got '%s'", optarg);
-            have_addr = 1;
-            break;
-        case O_GATEWAY:
-            if (app_parse_ip(optarg, &cfg.gateway) < 0)
-                return bad_usage("--gateway: expected A.B.C.D, got '%s'", optarg);
-            break;
         case O_PORT:
             if (app_parse_u32(optarg, 1, 65535, &port) < 0)
                 return bad_usage("--port: expected 1-65535, got '%s'", optarg);
@@ -178,31 +152,11 @@ int main(int argc, char **argv)
             if (strcmp(optarg, "http") != 0)
                 return bad_usage("--mode: expected http or tcp, got '%s'", optarg);
             break;
-        case O_CC:
-            if (strcmp(optarg, "newreno") == 0)
-                cfg.cc = SL_CC_NEWRENO;
-            else if (strcmp(optarg, "cubic") == 0)
-                cfg.cc = SL_CC_CUBIC;
-            else
-                return bad_usage("--cc: expected newreno or cubic, got '%s'", optarg);
-            break;
         case O_MAXCONNS:
             if (app_parse_u32(optarg, 1, UINT32_MAX, &v) < 0)
                 return bad_usage("--max-conns: expected a positive number, got '%s'", optarg);
             cfg.max_conns = v;
             px.max_conns = v;
-            break;
-        case O_SNDBUF:
-        case O_RCVBUF:
-            if (app_parse_u32(optarg, 4096, 1u << 30, &v) < 0 || (v & (v - 1)))
-                return bad_usage("--sndbuf/--rcvbuf: expected a power of two, got '%s'", optarg);
-            if (c == O_SNDBUF)
-                cfg.sndbuf = v;
-            else
-                cfg.rcvbuf = v;
-            break;
-        case O_NOGSO:
-            cfg.no_gso = 1;
             break;
         case O_HINT:
             if (app_parse_u32(optarg, 10, 3600000, &px.be.interval_ms) < 0)
@@ -244,13 +198,15 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            return bad_usage("unknown or incomplete option '%s'", argv[optind - 1]);
+            if (app_opt_other(c, optarg, &cfg, argc, argv, err, sizeof(err)) > 0)
+                break;
+            return bad_usage("%s", err);
         }
     }
-    if (optind < argc)
-        return bad_usage("unexpected argument '%s'", argv[optind]);
-    if (!cfg.dev || !have_addr || !port)
-        return bad_usage("%s", "--dev, --addr and --port are required");
+    if (app_opt_finish(&cfg, argc, argv, err, sizeof(err)) < 0)
+        return bad_usage("%s", err);
+    if (!port)
+        return bad_usage("%s", "--port is required");
     if (px.be.n == 0)
         return bad_usage("%s", "at least one --backend IP:PORT is required");
     if (durability > SL_DUR_OFF && !cfg.store)
@@ -276,14 +232,11 @@ int main(int argc, char **argv)
         cfg.store_key = store_key;
     }
 
+    app_signals(on_stop);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_usr1;
     sigaction(SIGUSR1, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     int rc = sl_stack_create(&cfg, &px.s, err, sizeof(err));
     if (rc < 0) {
