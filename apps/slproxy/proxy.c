@@ -144,7 +144,7 @@ static void go_closing(struct pconn *p)
     backend_close(p);
     sl_shutdown(p->c, SHUT_WR);
     p->st = C_CLOSING;
-    p->close_deadline = px_now_us() + PX_CLOSE_US;
+    p->close_deadline = app_now_us() + PX_CLOSE_US;
     client_read(p); /* drain until EOF, then close */
 }
 
@@ -318,7 +318,7 @@ static void start_backend(struct pconn *p, int avoid)
         p->bst = p->breused ? B_SENDING : B_CONNECTING;
         p->breq_off = 0;
         p->rhead_len = 0;
-        p->bdeadline = px_now_us() + (uint64_t)px->be.timeout_ms * 1000u;
+        p->bdeadline = app_now_us() + (uint64_t)px->be.timeout_ms * 1000u;
         return;
     }
 }
@@ -774,7 +774,7 @@ ssize_t proxy_ref_read(void *user, const char *object, uint64_t off, void *buf, 
         free(f);
         return -EIO;
     }
-    f->used_us = px_now_us();
+    f->used_us = app_now_us();
     stash_put(px, f); /* on_restore goes on from here */
     return (ssize_t)len;
 }
@@ -831,7 +831,7 @@ static void apply_restore(struct pconn *p, const uint8_t *blob, size_t len)
             p->bfd = f->fd;
             p->bidx = f->backend;
             p->bst = B_BODY;
-            p->bdeadline = px_now_us() + (uint64_t)px->be.timeout_ms * 1000u;
+            p->bdeadline = app_now_us() + (uint64_t)px->be.timeout_ms * 1000u;
             size_t n = f->len - f->off;
             if (n > p->ck.end - pos)
                 n = (size_t)(p->ck.end - pos);
@@ -901,7 +901,7 @@ unsigned proxy_poll_add(struct proxy *px, struct pollfd *p, struct pconn **who, 
                         int *timeout_ms)
 {
     unsigned n = 0;
-    uint64_t now = px_now_us();
+    uint64_t now = app_now_us();
     for (struct pconn *c = px->head; c; c = c->next) {
         uint64_t dl = 0;
         if (c->st == C_CLOSING)
@@ -931,7 +931,7 @@ unsigned proxy_poll_add(struct proxy *px, struct pollfd *p, struct pconn **who, 
 
 void proxy_poll_run(struct proxy *px, struct pollfd *p, struct pconn **who, unsigned n)
 {
-    uint64_t now = px_now_us();
+    uint64_t now = app_now_us();
     for (unsigned i = 0; i < n; i++) {
         struct pconn *c = who[i];
         if (!p[i].revents || c->st != C_BACKEND || c->bfd != p[i].fd)
@@ -962,7 +962,7 @@ void proxy_poll_run(struct proxy *px, struct pollfd *p, struct pconn **who, unsi
 
 void proxy_after_run(struct proxy *px)
 {
-    uint64_t now = px_now_us();
+    uint64_t now = app_now_us();
     for (struct pconn *c = px->head; c; c = c->next)
         if (c->st == C_WAIT_SYNC && (!px->durable || sl_conn_synced(c->c) == 1)) {
             c->st = C_BACKEND;
