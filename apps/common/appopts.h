@@ -39,31 +39,35 @@ enum {
     APP_O_HELP,
 };
 
+/* An application's own struct option entries. */
+#define APP_ARG(name, code) {name, required_argument, NULL, code}
+#define APP_FLAG(name, code) {name, no_argument, NULL, code}
+
 /* The struct option entries, by group, to put first in an application's
  * table. Every application: */
-#define APP_STACK_OPTIONS                                             \
-    {"dev", required_argument, NULL, APP_O_DEV},                      \
-    {"addr", required_argument, NULL, APP_O_ADDR},                    \
-    {"gateway", required_argument, NULL, APP_O_GATEWAY},              \
-    {"impair", required_argument, NULL, APP_O_IMPAIR},                \
-    {"cc", required_argument, NULL, APP_O_CC},                        \
-    {"sndbuf", required_argument, NULL, APP_O_SNDBUF},                \
-    {"rcvbuf", required_argument, NULL, APP_O_RCVBUF},                \
-    {"no-gso", no_argument, NULL, APP_O_NOGSO},                       \
-    {"rx-ring", required_argument, NULL, APP_O_RXRING},               \
-    {"stats-file", required_argument, NULL, APP_O_STATS},             \
-    {"quiet", no_argument, NULL, APP_O_QUIET},                        \
-    {"help", no_argument, NULL, APP_O_HELP}
+#define APP_STACK_OPTIONS                             \
+    APP_ARG("dev", APP_O_DEV),                        \
+    APP_ARG("addr", APP_O_ADDR),                      \
+    APP_ARG("gateway", APP_O_GATEWAY),                \
+    APP_ARG("impair", APP_O_IMPAIR),                  \
+    APP_ARG("cc", APP_O_CC),                          \
+    APP_ARG("sndbuf", APP_O_SNDBUF),                  \
+    APP_ARG("rcvbuf", APP_O_RCVBUF),                  \
+    APP_FLAG("no-gso", APP_O_NOGSO),                  \
+    APP_ARG("rx-ring", APP_O_RXRING),                 \
+    APP_ARG("stats-file", APP_O_STATS),               \
+    APP_FLAG("quiet", APP_O_QUIET),                   \
+    APP_FLAG("help", APP_O_HELP)
 /* The servers (slhttpd, slproxy): */
-#define APP_SERVER_OPTIONS                                            \
-    {"port", required_argument, NULL, APP_O_PORT},                    \
-    {"max-conns", required_argument, NULL, APP_O_MAXCONNS},           \
-    {"ready-file", required_argument, NULL, APP_O_READY},             \
-    {"store", required_argument, NULL, APP_O_STORE},                  \
-    {"durability", required_argument, NULL, APP_O_DURABILITY},        \
-    {"store-key", required_argument, NULL, APP_O_STOREKEY},           \
-    {"state-dir", required_argument, NULL, APP_O_STATEDIR}
-#define APP_VERBOSE_OPTION {"verbose", no_argument, NULL, APP_O_VERBOSE}
+#define APP_SERVER_OPTIONS                            \
+    APP_ARG("port", APP_O_PORT),                      \
+    APP_ARG("max-conns", APP_O_MAXCONNS),             \
+    APP_ARG("ready-file", APP_O_READY),               \
+    APP_ARG("store", APP_O_STORE),                    \
+    APP_ARG("durability", APP_O_DURABILITY),          \
+    APP_ARG("store-key", APP_O_STOREKEY),             \
+    APP_ARG("state-dir", APP_O_STATEDIR)
+#define APP_VERBOSE_OPTION APP_FLAG("verbose", APP_O_VERBOSE)
 
 /* Their --help lines. */
 #define APP_STACK_HELP_REQUIRED                                                     \

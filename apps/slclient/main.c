@@ -150,14 +150,14 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         APP_STACK_OPTIONS,
         APP_VERBOSE_OPTION,
-        {"url", required_argument, NULL, O_URL},
-        {"out", required_argument, NULL, O_OUT},
-        {"requests", required_argument, NULL, O_REQUESTS},
-        {"timeout", required_argument, NULL, O_TIMEOUT},
-        {"method", required_argument, NULL, O_METHOD},
-        {"range", required_argument, NULL, O_RANGE},
-        {"header", required_argument, NULL, O_HEADER},
-        {"any-status", no_argument, NULL, O_ANY},
+        APP_ARG("url", O_URL),
+        APP_ARG("out", O_OUT),
+        APP_ARG("requests", O_REQUESTS),
+        APP_ARG("timeout", O_TIMEOUT),
+        APP_ARG("method", O_METHOD),
+        APP_ARG("range", O_RANGE),
+        APP_ARG("header", O_HEADER),
+        APP_FLAG("any-status", O_ANY),
         {NULL, 0, NULL, 0},
     };
     static struct client cl;

@@ -84,10 +84,10 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         APP_STACK_OPTIONS,
         APP_SERVER_OPTIONS,
-        {"backend", required_argument, NULL, O_BACKEND},
-        {"mode", required_argument, NULL, O_MODE},
-        {"health-interval", required_argument, NULL, O_HINT},
-        {"backend-timeout", required_argument, NULL, O_BTIMEOUT},
+        APP_ARG("backend", O_BACKEND),
+        APP_ARG("mode", O_MODE),
+        APP_ARG("health-interval", O_HINT),
+        APP_ARG("backend-timeout", O_BTIMEOUT),
         {NULL, 0, NULL, 0},
     };
     static struct proxy px;
