@@ -75,12 +75,12 @@ gso_b=$(ctr_now tx_gso_frames)
 check "all back on: the device cuts again ($((gso_b - gso_a)) super-frames)" test "$gso_b" -gt "$gso_a"
 
 # switched while two downloads run: each switch when the first download
-# has moved on by another 3 MB (rate-limited so that the switches land
+# has moved on by another 2 MB (rate-limited so that the switches land
 # inside the transfer)
 rm -f "$DL/a" "$DL/b"
-bg_start dl_a "$CLI_NS" curl -sS --max-time 90 --limit-rate 8M -o "$DL/a" "$(srv_url big.bin)"
+bg_start dl_a "$CLI_NS" curl -sS --max-time 90 --limit-rate 4M -o "$DL/a" "$(srv_url big.bin)"
 pid_a=$BG_PID
-bg_start dl_b "$CLI_NS" curl -sS --max-time 90 --limit-rate 8M -o "$DL/b" "$(srv_url big.bin)"
+bg_start dl_b "$CLI_NS" curl -sS --max-time 90 --limit-rate 4M -o "$DL/b" "$(srv_url big.bin)"
 pid_b=$BG_PID
 size_a() { stat -c %s "$DL/a" 2>/dev/null || echo 0; }
 steps=("off tso" "on tso" "off tx" "on tx" "off sg" "on sg" "off tx sg tso gso" "on tx sg tso gso")
@@ -88,7 +88,7 @@ n=0
 for st in "${steps[@]}"; do
   n=$((n + 1))
   at=$(size_a)
-  wait_for "(( \$(size_a) >= $at + 3 * 1048576 )) || ! _sl_alive $pid_a" 60 || break
+  wait_for "(( \$(size_a) >= $at + 2 * 1048576 )) || ! _sl_alive $pid_a" 60 || break
   _sl_alive "$pid_a" || break
   # shellcheck disable=SC2086 # "on|off FEATURES..." splits on purpose
   offload $st
