@@ -1,5 +1,5 @@
-/* The monotonic clock, in one place: CLOCK_MONOTONIC in nanoseconds and
- * microseconds. The stack reads time through its own clock callback
+/* The monotonic clock, in one place: CLOCK_MONOTONIC in nanoseconds,
+ * microseconds and milliseconds. The stack reads time through its own clock callback
  * (sl_config.clock_us), whose default is sl_clock_us. */
 #ifndef SL_COMMON_CLOCK_H
 #define SL_COMMON_CLOCK_H
@@ -15,5 +15,6 @@ static inline uint64_t sl_clock_ns(void)
 }
 
 static inline uint64_t sl_clock_us(void) { return sl_clock_ns() / 1000u; }
+static inline uint64_t sl_clock_ms(void) { return sl_clock_ns() / 1000000u; }
 
 #endif

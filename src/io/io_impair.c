@@ -59,6 +59,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "io/io.h"
 
 #define IMP_REORDER_MAX 64
@@ -149,9 +150,7 @@ static int chance(struct imp_dir *d, double pct)
 static uint64_t monotonic_us(void *arg)
 {
     (void)arg;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return sl_clock_us();
 }
 
 static inline uint64_t imp_now(struct imp_io *m)

@@ -40,6 +40,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/clock.h"
 #include "store/store.h"
 
 /* Every write goes through this one script: it applies a run of ops in
@@ -127,12 +128,7 @@ struct redis_store {
 
 static const char *const scripts[SC_N] = {LUA_BATCH, LUA_GET};
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+static uint64_t now_ms(void) { return sl_clock_ms(); }
 
 /* Maps a hiredis context error to our convention. */
 static int ctx_err(const redisContext *c, int saved_errno)

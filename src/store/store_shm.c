@@ -54,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "store/store.h"
 
 #define SHM_MAGIC 0x31304d4853534c53ull /* "SLSSHM01" */
@@ -159,14 +160,8 @@ static uint8_t *slot_data(struct shm_store *m, struct shm_slot *sl, unsigned idx
 
 static int lock_mutex(struct shm_store *m, pthread_mutex_t *mu)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += m->lock_ms / 1000;
-    ts.tv_nsec += (long)(m->lock_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    uint64_t due = sl_clock_ns() + (uint64_t)m->lock_ms * 1000000u;
+    struct timespec ts = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
     int r = pthread_mutex_clocklock(mu, CLOCK_MONOTONIC, &ts); /* glibc >= 2.30 */
     if (r == EOWNERDEAD) {
         /* The holder died. Whatever it wrote was never published. */
@@ -755,16 +750,14 @@ int sl_store_shm_open(const char *spec, struct sl_store **out)
     /* Serialize initialization; a dead initializer's lock is released by
      * the kernel. Bounded wait. */
     int rc = 0;
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = sl_clock_ns();
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK && errno != EINTR) {
             rc = -errno;
             close(fd);
             return rc;
         }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > (long)lock_ms) {
+        if ((sl_clock_ns() - t0) / 1000000u > (uint64_t)lock_ms) {
             close(fd);
             return -ETIMEDOUT;
         }
