@@ -49,7 +49,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,22 +114,6 @@ struct imp_io {
 
     uint64_t ctr_local[SL_CTR__COUNT];
 };
-
-static inline void ctr_add(struct sl_io *io, enum sl_ctr c, uint64_t n)
-{
-    if (io->ctr)
-        io->ctr[c] += n;
-}
-
-static void imp_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static uint64_t splitmix64(uint64_t *s)
 {
@@ -249,12 +232,12 @@ static void rx_sink(struct imp_io *m, struct imp_frame *f, int owned)
     if (owned) {
         c = *f;
     } else if (frame_copy(&c, f) != 0) {
-        ctr_add(&m->io, SL_CTR_impair_dropped, 1); /* out of memory */
+        sl_io_ctr_add(&m->io, SL_CTR_impair_dropped, 1); /* out of memory */
         return;
     }
     if (fifo_push(&m->ready, &c) != 0) {
         free(c.data);
-        ctr_add(&m->io, SL_CTR_impair_dropped, 1);
+        sl_io_ctr_add(&m->io, SL_CTR_impair_dropped, 1);
     }
 }
 
@@ -294,7 +277,7 @@ static int delay_stage(struct imp_io *m, struct imp_dir *d, struct imp_frame *f,
     if (!m->delay_us)
         return sink(m, d, f, owned);
     if (d->delay.n >= IMP_DELAY_MAX) {
-        ctr_add(&m->io, SL_CTR_impair_dropped, 1);
+        sl_io_ctr_add(&m->io, SL_CTR_impair_dropped, 1);
         if (owned)
             free(f->data);
         return 0;
@@ -303,16 +286,16 @@ static int delay_stage(struct imp_io *m, struct imp_dir *d, struct imp_frame *f,
     if (owned)
         c = *f;
     else if (frame_copy(&c, f) != 0) {
-        ctr_add(&m->io, SL_CTR_impair_dropped, 1);
+        sl_io_ctr_add(&m->io, SL_CTR_impair_dropped, 1);
         return 0;
     }
     c.due = now + m->delay_us;
     if (fifo_push(&d->delay, &c) != 0) {
         free(c.data);
-        ctr_add(&m->io, SL_CTR_impair_dropped, 1);
+        sl_io_ctr_add(&m->io, SL_CTR_impair_dropped, 1);
         return 0;
     }
-    ctr_add(&m->io, SL_CTR_impair_delayed, 1);
+    sl_io_ctr_add(&m->io, SL_CTR_impair_delayed, 1);
     return 0;
 }
 
@@ -334,7 +317,7 @@ static int reorder_stage(struct imp_io *m, struct imp_dir *d, struct imp_frame *
         h->after = 1 + (uint32_t)(splitmix64(&d->rng) % 3);
         h->due = now + IMP_REORDER_HOLD_US;
         d->nreo++;
-        ctr_add(&m->io, SL_CTR_impair_reordered, 1);
+        sl_io_ctr_add(&m->io, SL_CTR_impair_reordered, 1);
         return 0;
     }
 pass:;
@@ -373,14 +356,14 @@ static void ce_stage(struct imp_io *m, struct imp_dir *d, struct imp_frame *f)
         sum = (sum & 0xffff) + (sum >> 16);
     ip[10] = (uint8_t)(~sum >> 8);
     ip[11] = (uint8_t)~sum;
-    ctr_add(&m->io, SL_CTR_impair_ce_marked, 1);
+    sl_io_ctr_add(&m->io, SL_CTR_impair_ce_marked, 1);
 }
 
 /* Run one frame (borrowed) through loss -> ce -> dup -> reorder -> delay -> sink. */
 static int pipeline(struct imp_io *m, struct imp_dir *d, struct imp_frame *f, uint64_t now)
 {
     if (m->loss > 0 && chance(d, m->loss)) {
-        ctr_add(&m->io, SL_CTR_impair_dropped, 1);
+        sl_io_ctr_add(&m->io, SL_CTR_impair_dropped, 1);
         return 0;
     }
     if (m->ce > 0)
@@ -392,7 +375,7 @@ static int pipeline(struct imp_io *m, struct imp_dir *d, struct imp_frame *f, ui
         /* the duplicate is its own copy: receivers may edit frames in place */
         if (frame_copy(&second, f) == 0) {
             have_second = 1;
-            ctr_add(&m->io, SL_CTR_impair_duplicated, 1);
+            sl_io_ctr_add(&m->io, SL_CTR_impair_duplicated, 1);
         }
     }
     int rc = reorder_stage(m, d, f, 0, now);
@@ -553,7 +536,7 @@ static uint8_t *imp_tx_alloc(struct sl_io *io, uint32_t len)
     imp_sync_ctr(m);
     if (len > io->max_frame) {
         m->tx_allocated = 0;
-        ctr_add(io, SL_CTR_drop_tx_error, 1);
+        sl_io_ctr_add(io, SL_CTR_drop_tx_error, 1);
         return NULL;
     }
     m->tx_allocated = 1;
@@ -568,7 +551,7 @@ static int imp_tx_commit(struct sl_io *io, uint32_t len, const struct sl_tx_meta
         return -EINVAL;
     m->tx_allocated = 0;
     if (len > io->max_frame) {
-        ctr_add(io, SL_CTR_drop_tx_error, 1);
+        sl_io_ctr_add(io, SL_CTR_drop_tx_error, 1);
         return -EINVAL;
     }
     struct imp_frame f = {.data = m->tx_buf, .len = len};
@@ -695,12 +678,12 @@ static int parse_spec(struct imp_io *m, const char *spec, uint64_t *seed, char *
         while (ilen && item[ilen - 1] == ' ')
             ilen--;
         if (ilen == 0) {
-            imp_err(err, errlen, "impair spec '%s': empty item", spec);
+            sl_io_err(err, errlen, "impair spec '%s': empty item", spec);
             return -EINVAL;
         }
         const char *eq = memchr(item, '=', ilen);
         if (!eq) {
-            imp_err(err, errlen, "impair spec '%s': item '%.*s' is not key=value", spec,
+            sl_io_err(err, errlen, "impair spec '%s': item '%.*s' is not key=value", spec,
                     (int)ilen, item);
             return -EINVAL;
         }
@@ -732,7 +715,7 @@ static int parse_spec(struct imp_io *m, const char *spec, uint64_t *seed, char *
             bad = parse_u64(val, vlen, seed);
             expect = "an unsigned integer";
         } else {
-            imp_err(err, errlen,
+            sl_io_err(err, errlen,
                     "impair spec '%s': unknown key '%.*s' (expected loss, dup, reorder, "
                     "delay, ce, seed)",
                     spec, (int)klen, item);
@@ -740,7 +723,7 @@ static int parse_spec(struct imp_io *m, const char *spec, uint64_t *seed, char *
         }
 #undef KEY_IS
         if (bad) {
-            imp_err(err, errlen, "impair spec '%s': bad value '%.*s' for %.*s (expected %s)",
+            sl_io_err(err, errlen, "impair spec '%s': bad value '%.*s' for %.*s (expected %s)",
                     spec, (int)vlen, val, (int)klen, item, expect);
             return -EINVAL;
         }
@@ -765,12 +748,12 @@ int sl_io_impair_wrap(struct sl_io *inner, const char *spec, sl_clock_fn clock, 
     if (err && errlen)
         err[0] = '\0';
     if (!inner || !out) {
-        imp_err(err, errlen, "impair: no inner backend");
+        sl_io_err(err, errlen, "impair: no inner backend");
         return -EINVAL;
     }
     struct imp_io *m = calloc(1, sizeof(*m));
     if (!m) {
-        imp_err(err, errlen, "impair: out of memory");
+        sl_io_err(err, errlen, "impair: out of memory");
         return -ENOMEM;
     }
     m->epfd = m->tfd = -1;
@@ -783,7 +766,7 @@ int sl_io_impair_wrap(struct sl_io *inner, const char *spec, sl_clock_fn clock, 
     m->tx_buf = malloc(inner->max_frame ? inner->max_frame : 1);
     if (!m->tx_buf) {
         free(m);
-        imp_err(err, errlen, "impair: out of memory");
+        sl_io_err(err, errlen, "impair: out of memory");
         return -ENOMEM;
     }
     m->clock = clock ? clock : monotonic_us;
@@ -805,7 +788,7 @@ int sl_io_impair_wrap(struct sl_io *inner, const char *spec, sl_clock_fn clock, 
         ok = ok && epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->tfd, &ev) == 0;
         if (!ok) {
             rc = -errno;
-            imp_err(err, errlen, "impair: epoll/timerfd setup: %s", strerror(errno));
+            sl_io_err(err, errlen, "impair: epoll/timerfd setup: %s", strerror(errno));
             if (m->epfd >= 0)
                 close(m->epfd);
             if (m->tfd >= 0)
