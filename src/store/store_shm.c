@@ -318,6 +318,21 @@ static void unlock_opt(struct shm_slot *sl)
         pthread_mutex_unlock(&sl->lock);
 }
 
+/* lock_slot while the epoch slot es is held (or NULL): 0 when sl is
+ * locked; otherwise es is released and the result is 1 when the slot was
+ * freed meanwhile (look again) or -errno. */
+static int lock_slot_fenced(struct shm_store *m, struct shm_slot *sl, uint32_t gen,
+                            struct shm_slot *es)
+{
+    bool ok;
+    int rc = lock_slot(m, sl, gen, &ok);
+    if (rc || !ok) {
+        unlock_opt(es);
+        return rc ? rc : 1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 
 static int shm_get(struct sl_store *s, const char *key, void *buf, size_t cap, size_t *len,
@@ -394,15 +409,10 @@ static int put_impl(struct sl_store *s, const char *key, const void *data, size_
             unlock_opt(es);
             return -ESTALE; /* absent: version 0 */
         }
-        bool ok;
-        if ((rc = lock_slot(m, sl, g, &ok))) {
-            unlock_opt(es);
-            return rc;
-        }
-        if (!ok) {
-            unlock_opt(es);
+        if ((rc = lock_slot_fenced(m, sl, g, es)) > 0)
             continue;
-        }
+        if (rc)
+            return rc;
         uint64_t cur = atomic_load_explicit(&sl->seq, memory_order_relaxed);
         if (expected_version != SL_STORE_ANY && expected_version != cur) {
             pthread_mutex_unlock(&sl->lock);
@@ -466,15 +476,10 @@ static int shm_del(struct sl_store *s, const char *key, uint64_t fence)
             unlock_opt(es);
             return -ENOENT;
         }
-        bool ok;
-        if ((rc = lock_slot(m, sl, g, &ok))) {
-            unlock_opt(es);
-            return rc;
-        }
-        if (!ok) {
-            unlock_opt(es);
+        if ((rc = lock_slot_fenced(m, sl, g, es)) > 0)
             continue;
-        }
+        if (rc)
+            return rc;
         bool had = atomic_load_explicit(&sl->seq, memory_order_relaxed) != 0;
         free_slot(sl);
         pthread_mutex_unlock(&sl->lock);
