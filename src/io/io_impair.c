@@ -59,6 +59,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/kv.h"
 #include "io/io.h"
 
 #define IMP_REORDER_MAX 64
@@ -656,6 +657,62 @@ static int parse_u64(const char *s, size_t n, uint64_t *out)
     return 0;
 }
 
+struct spec_ctx {
+    struct imp_io *m;
+    uint64_t *seed;
+    const char *spec;
+    char *err;
+    size_t errlen;
+};
+
+/* One item of the spec (sl_kv_fn). */
+static int spec_item(void *arg, const char *key, const char *val)
+{
+    struct spec_ctx *c = arg;
+    struct imp_io *m = c->m;
+    if (!*key && !val) {
+        sl_io_err(c->err, c->errlen, "impair spec '%s': empty item", c->spec);
+        return -EINVAL;
+    }
+    if (!val) {
+        sl_io_err(c->err, c->errlen, "impair spec '%s': item '%s' is not key=value", c->spec, key);
+        return -EINVAL;
+    }
+    size_t vlen = strlen(val);
+    int bad = 0;
+    const char *expect = "a percentage 0..100";
+    if (!strcmp(key, "loss")) {
+        bad = parse_double(val, vlen, 0, 100, &m->loss);
+    } else if (!strcmp(key, "dup")) {
+        bad = parse_double(val, vlen, 0, 100, &m->dup);
+    } else if (!strcmp(key, "ce")) {
+        bad = parse_double(val, vlen, 0, 100, &m->ce);
+    } else if (!strcmp(key, "reorder")) {
+        bad = parse_double(val, vlen, 0, 100, &m->reorder);
+    } else if (!strcmp(key, "delay")) {
+        double ms;
+        bad = parse_double(val, vlen, 0, 3600.0 * 1000.0, &ms);
+        if (!bad)
+            m->delay_us = (uint64_t)(ms * 1000.0 + 0.5);
+        expect = "milliseconds >= 0";
+    } else if (!strcmp(key, "seed")) {
+        bad = parse_u64(val, vlen, c->seed);
+        expect = "an unsigned integer";
+    } else {
+        sl_io_err(c->err, c->errlen,
+                  "impair spec '%s': unknown key '%s' (expected loss, dup, reorder, "
+                  "delay, ce, seed)",
+                  c->spec, key);
+        return -EINVAL;
+    }
+    if (bad) {
+        sl_io_err(c->err, c->errlen, "impair spec '%s': bad value '%s' for %s (expected %s)",
+                  c->spec, val, key, expect);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int parse_spec(struct imp_io *m, const char *spec, uint64_t *seed, char *err,
                       size_t errlen)
 {
@@ -667,71 +724,11 @@ static int parse_spec(struct imp_io *m, const char *spec, uint64_t *seed, char *
         p++;
     if (!*p)
         return 0;
-    for (;;) {
-        const char *item = p;
-        const char *comma = strchr(p, ',');
-        size_t ilen = comma ? (size_t)(comma - p) : strlen(p);
-        while (ilen && item[0] == ' ') {
-            item++;
-            ilen--;
-        }
-        while (ilen && item[ilen - 1] == ' ')
-            ilen--;
-        if (ilen == 0) {
-            sl_io_err(err, errlen, "impair spec '%s': empty item", spec);
-            return -EINVAL;
-        }
-        const char *eq = memchr(item, '=', ilen);
-        if (!eq) {
-            sl_io_err(err, errlen, "impair spec '%s': item '%.*s' is not key=value", spec,
-                    (int)ilen, item);
-            return -EINVAL;
-        }
-        size_t klen = (size_t)(eq - item);
-        const char *val = eq + 1;
-        size_t vlen = ilen - klen - 1;
-        int bad = 0;
-        const char *expect = "";
-#define KEY_IS(k) (klen == sizeof(k) - 1 && memcmp(item, k, klen) == 0)
-        if (KEY_IS("loss")) {
-            bad = parse_double(val, vlen, 0, 100, &m->loss);
-            expect = "a percentage 0..100";
-        } else if (KEY_IS("dup")) {
-            bad = parse_double(val, vlen, 0, 100, &m->dup);
-            expect = "a percentage 0..100";
-        } else if (KEY_IS("ce")) {
-            bad = parse_double(val, vlen, 0, 100, &m->ce);
-            expect = "a percentage 0..100";
-        } else if (KEY_IS("reorder")) {
-            bad = parse_double(val, vlen, 0, 100, &m->reorder);
-            expect = "a percentage 0..100";
-        } else if (KEY_IS("delay")) {
-            double ms;
-            bad = parse_double(val, vlen, 0, 3600.0 * 1000.0, &ms);
-            if (!bad)
-                m->delay_us = (uint64_t)(ms * 1000.0 + 0.5);
-            expect = "milliseconds >= 0";
-        } else if (KEY_IS("seed")) {
-            bad = parse_u64(val, vlen, seed);
-            expect = "an unsigned integer";
-        } else {
-            sl_io_err(err, errlen,
-                    "impair spec '%s': unknown key '%.*s' (expected loss, dup, reorder, "
-                    "delay, ce, seed)",
-                    spec, (int)klen, item);
-            return -EINVAL;
-        }
-#undef KEY_IS
-        if (bad) {
-            sl_io_err(err, errlen, "impair spec '%s': bad value '%.*s' for %.*s (expected %s)",
-                    spec, (int)vlen, val, (int)klen, item, expect);
-            return -EINVAL;
-        }
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
-    return 0;
+    struct spec_ctx c = {m, seed, spec, err, errlen};
+    int rc = sl_kv_parse(spec, ',', SL_KV_TRIM | SL_KV_EMPTY, 0, spec_item, &c);
+    if (rc == -ENOMEM)
+        sl_io_err(err, errlen, "impair spec: out of memory");
+    return rc;
 }
 
 int sl_io_impair_check(const char *spec, char *err, size_t errlen)

@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/kv.h"
 #include "store/store.h"
 
 #define SHM_MAGIC 0x31304d4853534c53ull /* "SLSSHM01" */
@@ -705,6 +706,28 @@ static int parse_u64(const char *v, uint64_t *out)
     return 0;
 }
 
+struct shm_opts {
+    uint64_t slots, max, lock_ms;
+};
+
+/* One option of the query string "?slots=N&max=BYTES&lock_ms=MS" (sl_kv_fn). */
+static int shm_opt(void *arg, const char *key, const char *val)
+{
+    struct shm_opts *o = arg;
+    uint64_t v;
+    if (!val || parse_u64(val, &v))
+        return -EINVAL;
+    if (!strcmp(key, "slots"))
+        o->slots = v;
+    else if (!strcmp(key, "max"))
+        o->max = v;
+    else if (!strcmp(key, "lock_ms"))
+        o->lock_ms = v;
+    else
+        return -EINVAL;
+    return 0;
+}
+
 int sl_store_shm_open(const char *spec, struct sl_store **out)
 {
     const char *q = strchr(spec, '?');
@@ -714,34 +737,16 @@ int sl_store_shm_open(const char *spec, struct sl_store **out)
     char path[256];
     snprintf(path, sizeof(path), "/%.*s", (int)nl, spec);
 
-    uint64_t nslots = 0, val_cap = 0, lock_ms = 2000;
+    struct shm_opts o = {.lock_ms = 2000};
     if (q) {
-        char opts[256];
-        if (strlen(q + 1) >= sizeof(opts))
-            return -EINVAL;
-        strcpy(opts, q + 1);
-        char *save = NULL;
-        for (char *tok = strtok_r(opts, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
-            char *eq = strchr(tok, '=');
-            if (!eq)
-                return -EINVAL;
-            *eq = 0;
-            uint64_t v;
-            if (parse_u64(eq + 1, &v))
-                return -EINVAL;
-            if (!strcmp(tok, "slots"))
-                nslots = v;
-            else if (!strcmp(tok, "max"))
-                val_cap = v;
-            else if (!strcmp(tok, "lock_ms"))
-                lock_ms = v;
-            else
-                return -EINVAL;
-        }
-        if ((q && nslots && (nslots < 2 || nslots > (1u << 24))) ||
-            (val_cap && val_cap > (1ull << 30)) || lock_ms == 0 || lock_ms > 3600000)
+        int rc = sl_kv_parse(q + 1, '&', 0, 256, shm_opt, &o);
+        if (rc)
+            return rc;
+        if ((q && o.slots && (o.slots < 2 || o.slots > (1u << 24))) ||
+            (o.max && o.max > (1ull << 30)) || o.lock_ms == 0 || o.lock_ms > 3600000)
             return -EINVAL;
     }
+    uint64_t nslots = o.slots, val_cap = o.max, lock_ms = o.lock_ms;
     bool explicit_dims = nslots || val_cap;
     uint64_t want_slots = nslots ? nslots : SHM_DEF_SLOTS;
     uint64_t want_cap = (val_cap ? val_cap : SHM_DEF_MAX + 7) & ~7ull;
