@@ -283,18 +283,7 @@ static int pk_rx_burst(struct sl_io *io, struct sl_frame *frames, int max)
             unverified = 1;
         if (st & TP_STATUS_CSUM_VALID)
             flags |= SL_FRAME_CSUM_TRUSTED;
-        if (unverified) {
-            flags |= SL_FRAME_CSUM_TRUSTED;
-            sl_io_ctr_add(io, SL_CTR_rx_csum_unverified, 1);
-        }
-        if (len > io->mtu + PK_ETH_HLEN)
-            sl_io_ctr_add(io, SL_CTR_rx_oversize_frames, 1);
-        sl_io_ctr_add(io, SL_CTR_rx_frames, 1);
-        sl_io_ctr_add(io, SL_CTR_rx_bytes, len);
-        frames[n].data = data;
-        frames[n].len = len;
-        frames[n].flags = flags;
-        n++;
+        sl_vnet_rx_frame(io, &frames[n++], data, len, flags, unverified);
     }
     return n;
 }

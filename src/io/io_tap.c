@@ -81,18 +81,9 @@ static int tap_rx_burst(struct sl_io *io, struct sl_frame *frames, int max)
         uint8_t *data = buf + t->vnet_len;
         uint32_t len = (uint32_t)r - t->vnet_len;
         uint32_t flags = 0;
-        if (t->vnet && sl_vnet_rx_unverified((const struct virtio_net_hdr *)buf, &flags)) {
-            flags |= SL_FRAME_CSUM_TRUSTED;
-            sl_io_ctr_add(io, SL_CTR_rx_csum_unverified, 1);
-        }
-        if (len > io->mtu + TAP_ETH_HLEN)
-            sl_io_ctr_add(io, SL_CTR_rx_oversize_frames, 1);
-        sl_io_ctr_add(io, SL_CTR_rx_frames, 1);
-        sl_io_ctr_add(io, SL_CTR_rx_bytes, len);
-        frames[n].data = data;
-        frames[n].len = len;
-        frames[n].flags = flags;
-        n++;
+        int unverified =
+            t->vnet && sl_vnet_rx_unverified((const struct virtio_net_hdr *)buf, &flags);
+        sl_vnet_rx_frame(io, &frames[n++], data, len, flags, unverified);
     }
     return n;
 }
