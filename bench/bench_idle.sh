@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idle-connection memory benchmark (issue 3, "externalized state"): resident
+# Idle-connection memory benchmark (externalized state): resident
 # memory per idle connection with idle eviction on. A benchmark, not a test:
 # not in ctest, never fails on numbers (it exits non-zero only if the run
 # itself could not be done: connections refused, evictions that never came).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Externalized-state benchmark (issue 3): what durability costs. Not a test.
+# Externalized-state benchmark (externalized state): what durability costs. Not a test.
 #
 # slhttpd on the usual namespace pair (tests/integration/lib.sh), once per
 # configuration: --durability off (the baseline, measured in the same run),

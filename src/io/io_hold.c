@@ -1,5 +1,5 @@
 /* Output-commit hold: a wrapper that keeps every transmitted frame until
- * the stack says the state that produced it is durable (issue 3, sync
+ * the stack says the state that produced it is durable (sync
  * durability; the "output commit" of Stateless TCP and of Rio/Vista).
  *
  * tx_alloc hands out space in a private staging arena; tx_commit records

@@ -1,4 +1,4 @@
-/* Flow records: the bytes a store holds for one TCP connection (issue 3).
+/* Flow records: the bytes a store holds for one TCP connection (externalized state).
  *
  * A record is (flow key, owner epoch, packed control block, unacknowledged
  * send bytes, uncommitted receive bytes, application checkpoint), framed by
@@ -115,7 +115,7 @@ int sl_record_decode(const uint8_t *buf, size_t len, const uint8_t key[SL_REC_KE
  * checks magic, version and lengths only. */
 int sl_record_peek(const uint8_t *buf, size_t len, struct sl_flow *flow, uint64_t *epoch);
 
-/* ---- compact control block (issue 3: <= 128 bytes) ----
+/* ---- compact control block (aim: <= 128 bytes) ----
  *
  * sl_tcb_pack writes a versioned, varint/delta encoding of the fields of
  * struct sl_tcb that a restored connection needs. The 4-tuple is NOT part

@@ -1,4 +1,4 @@
-/* Connection-state store (issue 3): a key/value store with per-key versions,
+/* Connection-state store (externalized state): a key/value store with per-key versions,
  * per-flow owner epochs for fencing, and batched writes (group commit).
  *
  * Backends, chosen by URI (sl_store_open):

@@ -17,9 +17,14 @@
 #   - KT_UPLOADS curl PUTs (spooled, level-2 commit), rate-limited so that
 #     they span the kill phase.
 # Checks: every client exits 0 with every body (and upload) byte-exact, no
-# RST from the server in a capture at the client, and no stream silent for
-# more than KT_MAX_SILENCE seconds. The stall distribution (waits over
-# 20 ms) is printed; bench/bench_kill.sh runs the same with 1,000 kills.
+# RST from the server in a capture at the client, and no download (the
+# KT_STREAMS clients, which always have data due from the server) silent
+# for more than KT_MAX_SILENCE seconds. The keep-alive loops' longest
+# silences are printed, not bounded: when consecutive kills leave no
+# instance alive for a while, a request the client sent meanwhile waits
+# for the client's own retransmission timer (200 ms, doubling), which no
+# server can shorten. The stall distribution (waits over 20 ms) is
+# printed; bench/bench_kill.sh runs the same with 1,000 kills.
 #
 # Environment: KT_KILLS (300; 100 under an ASan build), KT_STREAMS (6),
 # KT_LOOPS (4), KT_UPLOADS (2), KT_RATE (4000000 bytes/s per stream),
@@ -180,7 +185,7 @@ for i in "${!CLI_PIDS[@]}"; do
   mw=$(sed -n 's/^max_wait_ms=//p' "$WORK/$tag.log")
   w=$(sed -n 's/^waits_ms=//p' "$WORK/$tag.log")
   [[ -n $w ]] && IFS=, read -r -a ws <<<"$w" && all_waits+=("${ws[@]}")
-  worst=$(awk -v a="$worst" -v b="${mw:-0}" 'BEGIN { print (b > a) ? b : a }')
+  [[ $tag == stream* ]] && worst=$(awk -v a="$worst" -v b="${mw:-0}" 'BEGIN { print (b > a) ? b : a }')
   if [[ $rc == 0 ]]; then
     ok=$((ok + 1))
   else
@@ -208,7 +213,7 @@ done
 check "$ok/$KT_UPLOADS uploads byte-exact across the kills" test "$ok" -eq "$KT_UPLOADS"
 
 limit_ms=$(awk -v s="$KT_MAX_SILENCE" 'BEGIN { print s * 1000 }')
-check "no stream silent for more than ${KT_MAX_SILENCE} s (longest ${worst} ms)" \
+check "no download silent for more than ${KT_MAX_SILENCE} s (longest ${worst} ms)" \
   awk -v w="$worst" -v l="$limit_ms" 'BEGIN { exit !(w <= l) }'
 if ((${#all_waits[@]} > 0)); then
   printf '%s\n' "${all_waits[@]}" | sort -n | awk '

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2119 # lib helpers take optional arguments
-# Idle eviction (issue 3): resident memory follows active connections, not
+# Idle eviction (externalized state): resident memory follows active connections, not
 # open ones.
 #
 # EVICT_N (2000) kernel clients in sl$$-cli each open a keep-alive

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2119 # lib helpers take optional arguments
-# Hostile segments, black box (issue 4, part 2): py/hostile.py crafts frames
+# Hostile segments, black box (hostile input): py/hostile.py crafts frames
 # in the client namespace and sends them through the veth from addresses the
 # client kernel does not own (198.18.0.50, ...), so the kernel never RSTs
 # the hand-driven connections. Cases: blind in-window RST/SYN/data (RFC

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2119 # lib helpers take optional arguments
-# Resource limits (issue 4): with --max-conns N, and then with --max-mem
+# Resource limits (hostile input): with --max-conns N, and then with --max-mem
 # (a budget for all connection buffers), connection N+1 is refused cleanly
 # with a RST while the N connections held keep working; counters
 # drop_tcp_max_conns / drop_tcp_nomem show the refusals.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2119,SC2317 # lib helpers take optional arguments; wait_for conditions
-# Move (issue 3): a download started on instance A in namespace X is
+# Move (externalized state): a download started on instance A in namespace X is
 # finished by instance B in namespace Y after A is killed, through Redis.
 #
 # The client is unmodified kernel TCP (curl, python http.client) in its own

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2119 # lib helpers take optional arguments
-# Store outage (issue 3, principle 8): Redis is SIGKILLed in the middle of
+# Store outage (an unreachable store stalls connections; they resume): Redis is SIGKILLed in the middle of
 # transfers and restarted (empty: no persistence) a few seconds later.
 #
 #   netns sl$$-cli: 4 curl downloads (100 MB, rate-limited) and 4 python

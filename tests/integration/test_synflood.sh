@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2119 # lib helpers take optional arguments
-# SYN flood (issue 4): a generator floods slhttpd with spoofed SYNs from
+# SYN flood (hostile input): a generator floods slhttpd with spoofed SYNs from
 # 198.19.0.0/16 (within 198.18.0.0/15; slhttpd routes its SYN-ACKs to them
 # through the gateway 198.18.0.1, whose kernel drops them) at the highest
 # rate it can produce, for FLOOD_SECS, while a legitimate client (ab, one

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2119 # lib helpers take optional arguments
 # shellcheck disable=SC2317 # functions called indirectly (trap, wait_for)
-# Uploads across kills (issue 3, level-2 commit): PUT bodies that slhttpd
+# Uploads across kills (level-2 commit): PUT bodies that slhttpd
 # spools to disk survive kill -9 of the server byte-exact.
 #
 # slhttpd runs with --store shm:NAME (a region per run in /dev/shm, removed

@@ -1,5 +1,5 @@
 /* Externalized state through the whole stack, on the in-memory link and a
- * virtual clock (issue 3):
+ * virtual clock (externalized state):
  *   - sync durability: frames leave only after their state is stored;
  *     with the store down they are discarded (counted), the connection
  *     stalls, and it resumes byte-exact when the store is back;
@@ -291,7 +291,7 @@ static void store_down(void)
     sl_store_shm_unlink(g_name);
 }
 
-/* The store as untrusted input (issue 4). mode 0: one byte of the record
+/* The store as untrusted input (hostile input). mode 0: one byte of the record
  * flipped; 1: the record replaced by random bytes; 2: the record copied
  * under another flow's key (a foreign record). A bad record is refused and
  * counted, never loaded; the flow is then unknown and the client's next

@@ -3,7 +3,7 @@
  * - sl_tcb_pack/unpack round-trip real control blocks made by the engine
  *   (tests/lib/tcp_harness): every kept field comes back, dropped fields
  *   are cleared, clocks are rebased onto another host's clock, and the
- *   packed size stays within issue 3's 128 bytes.
+ *   packed size stays within the 128-byte aim.
  * - A connection saved in the middle of a transfer is rebuilt in a fresh
  *   harness (new rings, another clock) and carries on: un-committed
  *   received bytes are re-delivered, unacknowledged bytes retransmitted
@@ -101,7 +101,7 @@ static void check_pack(const struct sl_tcb *t, uint64_t now, const char *what)
         g_max_packed = (unsigned)n;
     if ((unsigned)n < g_min_packed)
         g_min_packed = (unsigned)n;
-    CHECK(n <= 128); /* issue 3 target */
+    CHECK(n <= 128); /* the 128-byte aim */
     struct sl_flow f = {t->laddr, t->raddr, t->lport, t->rport};
     const uint64_t clocks[3] = {now, now + 7 * TH_SEC + 123, 500 * TH_SEC + 999};
     for (int c = 0; c < 3; c++) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Black-box hostile-segment checks against slhttpd (issue 4, part 2).
+"""Black-box hostile-segment checks against slhttpd (hostile input).
 
 Run in the client namespace (see test_hostile.sh):
   hostile.py --iface vcli --srv-ip 198.18.0.2 --srv-mac MAC --port 80

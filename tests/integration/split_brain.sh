@@ -14,6 +14,10 @@
 #   round 2: B stopped in turn, C (--ttl 63) spawned, and B continued at
 #            once, while C is still starting.
 # Then: every client exits 0, every body byte-exact, no RST at the client.
+#
+# Not in the suite (no test_ prefix) until instances hold leases: today a
+# continued instance takes flows back and emits (see README, "What is not
+# there yet"). Run it by hand: bash tests/integration/split_brain.sh
 SL_TEST_BUDGET=${SL_TEST_BUDGET:-300}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
