@@ -283,6 +283,35 @@ static void free_slot(struct shm_slot *sl)
     atomic_store_explicit(&sl->seq, 0, memory_order_release);
 }
 
+/* Finds the flow's epoch slot (creating it if `create`) and locks it:
+ * 0 with *out locked, -ENOENT if it is absent (and not created), or
+ * -errno. */
+static int lock_epoch_slot(struct shm_store *m, const char *key, bool create,
+                           struct shm_slot **out)
+{
+    char ek[SL_STORE_KEY_MAX];
+    if (sl_store_epoch_key(ek, sizeof(ek), key) < 0)
+        return -ENAMETOOLONG;
+    for (;;) {
+        struct shm_slot *sl;
+        uint32_t g;
+        int rc;
+        if (create) {
+            if ((rc = find_or_alloc(m, ek, &sl, &g)))
+                return rc;
+        } else if (!(sl = lookup(m, ek, &g))) {
+            return -ENOENT;
+        }
+        bool ok;
+        if ((rc = lock_slot(m, sl, g, &ok)))
+            return rc;
+        if (ok) {
+            *out = sl;
+            return 0;
+        }
+    }
+}
+
 /* Locks the flow's epoch slot (creating it) and checks the fence. On
  * success *es is locked (or NULL when fence is SL_STORE_ANY). */
 static int fence_lock(struct shm_store *m, const char *key, uint64_t fence, struct shm_slot **es)
@@ -290,27 +319,16 @@ static int fence_lock(struct shm_store *m, const char *key, uint64_t fence, stru
     *es = NULL;
     if (fence == SL_STORE_ANY)
         return 0;
-    char ek[SL_STORE_KEY_MAX];
-    if (sl_store_epoch_key(ek, sizeof(ek), key) < 0)
-        return -ENAMETOOLONG;
-    for (;;) {
-        struct shm_slot *sl;
-        uint32_t g;
-        int rc = find_or_alloc(m, ek, &sl, &g);
-        if (rc)
-            return rc;
-        bool ok;
-        if ((rc = lock_slot(m, sl, g, &ok)))
-            return rc;
-        if (!ok)
-            continue;
-        if (atomic_load_explicit(&sl->epoch, memory_order_acquire) != fence) {
-            pthread_mutex_unlock(&sl->lock);
-            return -ESTALE;
-        }
-        *es = sl;
-        return 0;
+    struct shm_slot *sl;
+    int rc = lock_epoch_slot(m, key, true, &sl);
+    if (rc)
+        return rc;
+    if (atomic_load_explicit(&sl->epoch, memory_order_acquire) != fence) {
+        pthread_mutex_unlock(&sl->lock);
+        return -ESTALE;
     }
+    *es = sl;
+    return 0;
 }
 
 static void unlock_opt(struct shm_slot *sl)
@@ -515,37 +533,24 @@ static int shm_cas_epoch(struct sl_store *s, const char *key, uint64_t expected,
                          uint64_t *current)
 {
     struct shm_store *m = (struct shm_store *)s;
-    char ek[SL_STORE_KEY_MAX];
-    if (sl_store_epoch_key(ek, sizeof(ek), key) < 0)
-        return -ENAMETOOLONG;
-    for (;;) {
-        struct shm_slot *sl;
-        uint32_t g;
-        int rc;
-        if (expected == 0) {
-            if ((rc = find_or_alloc(m, ek, &sl, &g)))
-                return rc;
-        } else if (!(sl = lookup(m, ek, &g))) {
-            *current = 0;
-            return -ESTALE;
-        }
-        bool ok;
-        if ((rc = lock_slot(m, sl, g, &ok)))
-            return rc;
-        if (!ok)
-            continue;
-        uint64_t e = expected;
-        /* Holding the lock excludes fenced writers; the compare-exchange
-         * keeps lock-free epoch readers coherent. */
-        bool won = atomic_compare_exchange_strong_explicit(&sl->epoch, &e, desired,
-                                                           memory_order_acq_rel,
-                                                           memory_order_acquire);
-        if (won && desired == 0)
-            free_slot(sl);
-        pthread_mutex_unlock(&sl->lock);
-        *current = won ? desired : e;
-        return won ? 0 : -ESTALE;
+    struct shm_slot *sl;
+    int rc = lock_epoch_slot(m, key, expected == 0, &sl);
+    if (rc == -ENOENT) {
+        *current = 0;
+        return -ESTALE;
     }
+    if (rc)
+        return rc;
+    uint64_t e = expected;
+    /* Holding the lock excludes fenced writers; the compare-exchange
+     * keeps lock-free epoch readers coherent. */
+    bool won = atomic_compare_exchange_strong_explicit(&sl->epoch, &e, desired,
+                                                       memory_order_acq_rel, memory_order_acquire);
+    if (won && desired == 0)
+        free_slot(sl);
+    pthread_mutex_unlock(&sl->lock);
+    *current = won ? desired : e;
+    return won ? 0 : -ESTALE;
 }
 
 static int shm_list(struct sl_store *s, const char *prefix, sl_store_list_fn fn, void *arg)
