@@ -60,6 +60,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "io/io.h"
 #include "io/vnet.h"
 
@@ -290,12 +291,7 @@ static int pk_rx_burst(struct sl_io *io, struct sl_frame *frames, int max)
 
 /* ---- device offloads --------------------------------------------------- */
 
-static uint64_t pk_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+static uint64_t pk_now_ns(void) { return sl_clock_coarse_ns(); }
 
 static int pk_ethtool(struct pk_io *p, void *cmd)
 {
