@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sltcp/sltcp.h"
 
@@ -49,4 +50,11 @@ int app_impair_ok(const char *spec)
 {
     char err[128];
     return sl_impair_check(spec, err, sizeof(err)) == 0;
+}
+
+uint64_t app_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

@@ -13,13 +13,6 @@
 static char g_rbuf[RBUF];
 static void conn_cb(sl_conn *c, unsigned events, void *user);
 
-double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void fail(struct client *cl, const char *fmt, const char *arg)
 {
     if (cl->failed)

@@ -67,7 +67,6 @@ struct client {
 };
 
 /* Monotonic seconds. */
-double mono(void);
 /* Records the first failure (fmt has one %s for arg). */
 void fail(struct client *cl, const char *fmt, const char *arg);
 /* Closes the current connection, if any (its handle is kept in

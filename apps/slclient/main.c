@@ -27,14 +27,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t g_stop;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -62,22 +54,12 @@ APP_STACK_HELP_OPTIONS
 "  --stats-file PATH             write stack counters here at exit\n"
 "  --verbose                     log progress to stderr\n"
 "  --quiet                       don't log errors to stderr\n"
-"  --help                        this text\n"
+APP_HELP_HELP
 "\n"
 "Exit status: 0 when every response arrived complete with a 2xx status\n"
 "(any status with --any-status), 1 on failure or timeout, 2 on usage error.\n",
             MAX_HEADERS);
 }
-
-static int bad_usage(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "slclient: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n");
-    usage(stderr);
-    return 2;
-}
-
 
 /* http://A.B.C.D[:PORT][/path] */
 static int parse_url(const char *url, uint32_t *addr, uint16_t *port, const char **path,
@@ -112,110 +94,98 @@ static int parse_url(const char *url, uint32_t *addr, uint16_t *port, const char
     return 0;
 }
 
-enum {
-    O__FIRST = 256, O_URL, O_OUT, O_REQUESTS, O_TIMEOUT,
-    O_METHOD, O_RANGE, O_HEADER, O_ANY, O_STATS, O_VERBOSE, O_QUIET, O_HELP
+enum { O_URL = 256, O_OUT, O_REQUESTS, O_TIMEOUT, O_METHOD, O_RANGE, O_HEADER, O_ANY };
+
+/* What slclient's own options fill. */
+struct own {
+    struct client *cl;
+    const char *url, *range;
+    const char *headers[MAX_HEADERS];
+    unsigned nheaders;
+    uint32_t timeout_s;
 };
+
+static int own_opt(int c, const char *arg, struct app_opts *o, void *user)
+{
+    struct own *w = user;
+    switch (c) {
+    case O_URL:
+        w->url = arg;
+        return 0;
+    case O_OUT:
+        w->cl->out_path = arg;
+        return 0;
+    case O_REQUESTS:
+        if (app_parse_u32(arg, 1, 100000000, &w->cl->requests) < 0)
+            return app_bad_usage(o, "--requests: expected a positive number, got '%s'", arg);
+        return 0;
+    case O_TIMEOUT:
+        if (app_parse_u32(arg, 1, 86400, &w->timeout_s) < 0)
+            return app_bad_usage(o, "--timeout: expected seconds (1-86400), got '%s'", arg);
+        return 0;
+    case O_METHOD:
+        if (strcmp(arg, "GET") != 0 && strcmp(arg, "HEAD") != 0)
+            return app_bad_usage(o, "--method: expected GET or HEAD, got '%s'", arg);
+        w->cl->head_method = arg[0] == 'H';
+        return 0;
+    case O_RANGE:
+        if (strpbrk(arg, "\r\n") != NULL)
+            return app_bad_usage(o, "--range: bad value '%s'", arg);
+        w->range = arg;
+        return 0;
+    case O_HEADER:
+        if (w->nheaders >= MAX_HEADERS || strchr(arg, ':') == NULL ||
+            strpbrk(arg, "\r\n") != NULL)
+            return app_bad_usage(o, "--header: expected 'Name: value' (at most 16), got '%s'", arg);
+        w->headers[w->nheaders++] = arg;
+        return 0;
+    default: /* O_ANY */
+        w->cl->any_status = 1;
+        return 0;
+    }
+}
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         APP_STACK_OPTIONS,
-        {"url", required_argument, NULL, O_URL},
-        {"out", required_argument, NULL, O_OUT},
-        {"requests", required_argument, NULL, O_REQUESTS},
-        {"timeout", required_argument, NULL, O_TIMEOUT},
-        {"method", required_argument, NULL, O_METHOD},
-        {"range", required_argument, NULL, O_RANGE},
-        {"header", required_argument, NULL, O_HEADER},
-        {"any-status", no_argument, NULL, O_ANY},
-        {"stats-file", required_argument, NULL, O_STATS},
-        {"verbose", no_argument, NULL, O_VERBOSE},
-        {"quiet", no_argument, NULL, O_QUIET},
-        {"help", no_argument, NULL, O_HELP},
+        APP_VERBOSE_OPTION,
+        APP_ARG("url", O_URL),
+        APP_ARG("out", O_OUT),
+        APP_ARG("requests", O_REQUESTS),
+        APP_ARG("timeout", O_TIMEOUT),
+        APP_ARG("method", O_METHOD),
+        APP_ARG("range", O_RANGE),
+        APP_ARG("header", O_HEADER),
+        APP_FLAG("any-status", O_ANY),
         {NULL, 0, NULL, 0},
     };
     static struct client cl;
-    struct sl_config cfg;
-    const char *url = NULL, *path = NULL, *range = NULL, *stats_file = NULL;
-    const char *headers[MAX_HEADERS];
-    unsigned nheaders = 0, i;
-    char hostport[64], err[256], hex[crypto_hash_sha256_BYTES * 2 + 1];
-    uint32_t v, timeout_s = 60;
-    int c, rc, n;
-    double t0, secs;
+    static struct app_opts o;
+    struct own w;
+    const char *url, *path = NULL;
+    unsigned i;
+    char hostport[64], hex[crypto_hash_sha256_BYTES * 2 + 1];
+    int rc, n;
+    uint64_t t0, secs_us;
+    double secs;
 
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.cc = SL_CC_NEWRENO;
+    app_opts_init(&o, "slclient", usage);
+    memset(&w, 0, sizeof(w));
+    w.cl = &cl;
+    w.timeout_s = 60;
     cl.requests = 1;
     cl.out_fd = -1;
     cl.all_ok = 1;
-
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case O_URL:
-            url = optarg;
-            break;
-        case O_OUT:
-            cl.out_path = optarg;
-            break;
-        case O_REQUESTS:
-            if (app_parse_u32(optarg, 1, 100000000, &v) < 0)
-                return bad_usage("--requests: expected a positive number, got '%s'", optarg);
-            cl.requests = v;
-            break;
-        case O_TIMEOUT:
-            if (app_parse_u32(optarg, 1, 86400, &timeout_s) < 0)
-                return bad_usage("--timeout: expected seconds (1-86400), got '%s'", optarg);
-            break;
-        case O_METHOD:
-            if (strcmp(optarg, "GET") == 0)
-                cl.head_method = 0;
-            else if (strcmp(optarg, "HEAD") == 0)
-                cl.head_method = 1;
-            else
-                return bad_usage("--method: expected GET or HEAD, got '%s'", optarg);
-            break;
-        case O_RANGE:
-            if (strpbrk(optarg, "\r\n") != NULL)
-                return bad_usage("--range: bad value '%s'", optarg);
-            range = optarg;
-            break;
-        case O_HEADER:
-            if (nheaders >= MAX_HEADERS || strchr(optarg, ':') == NULL ||
-                strpbrk(optarg, "\r\n") != NULL)
-                return bad_usage("--header: expected 'Name: value' (at most 16), got '%s'",
-                                 optarg);
-            headers[nheaders++] = optarg;
-            break;
-        case O_ANY:
-            cl.any_status = 1;
-            break;
-        case O_STATS:
-            stats_file = optarg;
-            break;
-        case O_VERBOSE:
-            cl.verbose = 1;
-            break;
-        case O_QUIET:
-            cl.quiet = 1;
-            break;
-        case O_HELP:
-            usage(stdout);
-            return 0;
-        default:
-            if (app_opt_other(c, optarg, &cfg, argc, argv, err, sizeof(err)) > 0)
-                break;
-            return bad_usage("%s", err);
-        }
-    }
-    if (app_opt_finish(&cfg, argc, argv, err, sizeof(err)) < 0)
-        return bad_usage("%s", err);
+    if ((rc = app_parse(&o, argc, argv, opts, own_opt, &w)) != APP_GO)
+        return rc;
+    cl.verbose = o.verbose;
+    cl.quiet = o.quiet;
+    url = w.url;
     if (url == NULL)
-        return bad_usage("%s", "--url is required");
+        return app_bad_usage(&o, "%s", "--url is required");
     if (parse_url(url, &cl.daddr, &cl.dport, &path, hostport, sizeof(hostport)) < 0)
-        return bad_usage("--url: expected http://A.B.C.D[:PORT]/path, got '%s'", url);
+        return app_bad_usage(&o, "--url: expected http://A.B.C.D[:PORT]/path, got '%s'", url);
 
     /* the request, identical for every repetition */
     {
@@ -225,19 +195,19 @@ int main(int argc, char **argv)
         for (k = 0; k < plen; k++) {
             unsigned char ch = (unsigned char)path[k];
             if (ch <= 0x20 || ch >= 0x7f)
-                return bad_usage("--url: bad character in path of '%s'", url);
+                return app_bad_usage(&o, "--url: bad character in path of '%s'", url);
         }
         n = snprintf(cl.req, sizeof(cl.req),
                      "%s %s%.*s HTTP/1.1\r\nHost: %s\r\nUser-Agent: slclient\r\nAccept: */*\r\n",
                      cl.head_method ? "HEAD" : "GET", slash, (int)plen, path, hostport);
-        if (range != NULL && n >= 0 && (size_t)n < sizeof(cl.req))
-            n += snprintf(cl.req + n, sizeof(cl.req) - (size_t)n, "Range: bytes=%s\r\n", range);
-        for (i = 0; i < nheaders && n >= 0 && (size_t)n < sizeof(cl.req); i++)
-            n += snprintf(cl.req + n, sizeof(cl.req) - (size_t)n, "%s\r\n", headers[i]);
+        if (w.range != NULL && n >= 0 && (size_t)n < sizeof(cl.req))
+            n += snprintf(cl.req + n, sizeof(cl.req) - (size_t)n, "Range: bytes=%s\r\n", w.range);
+        for (i = 0; i < w.nheaders && n >= 0 && (size_t)n < sizeof(cl.req); i++)
+            n += snprintf(cl.req + n, sizeof(cl.req) - (size_t)n, "%s\r\n", w.headers[i]);
         if (n >= 0 && (size_t)n < sizeof(cl.req))
             n += snprintf(cl.req + n, sizeof(cl.req) - (size_t)n, "\r\n");
         if (n < 0 || (size_t)n >= sizeof(cl.req))
-            return bad_usage("%s", "request too long");
+            return app_bad_usage(&o, "%s", "request too long");
         cl.req_len = (size_t)n;
     }
 
@@ -253,16 +223,11 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    app_signals(on_stop);
-
-    err[0] = '\0';
-    rc = sl_stack_create(&cfg, &cl.s, err, sizeof(err));
-    if (rc < 0) {
-        fprintf(stderr, "slclient: %s: %s\n", cfg.dev, err[0] ? err : sl_strerror(rc));
+    app_signals(0);
+    if (app_stack_create(&o, &cl.s) < 0)
         return 1;
-    }
 
-    t0 = mono();
+    t0 = app_now_us();
     next_request(&cl);
     while (!cl.finished && !cl.failed) {
         rc = sl_run(cl.s, 50);
@@ -270,38 +235,31 @@ int main(int argc, char **argv)
             fail(&cl, "sl_run: %s", sl_strerror(rc));
             break;
         }
-        if (g_stop) {
+        if (app_stop) {
             fail(&cl, "%s", "interrupted");
             break;
         }
-        if (mono() - t0 > (double)timeout_s) {
+        if (app_now_us() - t0 > (uint64_t)w.timeout_s * 1000000u) {
             char ts[32];
-            snprintf(ts, sizeof(ts), "%u", timeout_s);
+            snprintf(ts, sizeof(ts), "%u", w.timeout_s);
             fail(&cl, "timeout after %s s", ts);
             break;
         }
     }
-    secs = mono() - t0;
+    secs_us = app_now_us() - t0;
 
     /* close politely and let the FIN go out */
     drop_connection(&cl);
     {
-        double t1 = mono();
-        while (cl.closing != NULL && mono() - t1 < 0.2 && !g_stop) {
+        uint64_t t1 = app_now_us();
+        while (cl.closing != NULL && app_now_us() - t1 < 200000 && !app_stop) {
             rc = sl_run(cl.s, 20);
             if (rc < 0 && rc != -EINTR && rc != -EAGAIN)
                 break;
         }
     }
-    if (stats_file != NULL) {
-        int fd = open(stats_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-            sl_stats_dump(cl.s, fd, 0);
-            close(fd);
-        } else {
-            fprintf(stderr, "slclient: %s: %s\n", stats_file, strerror(errno));
-        }
-    }
+    if (o.stats_file != NULL)
+        app_write_stats(&o, cl.s, NULL, NULL);
     sl_stack_destroy(cl.s);
     if (cl.out_fd >= 0 && close(cl.out_fd) < 0)
         fail(&cl, "close %s failed", cl.out_path);
@@ -310,8 +268,7 @@ int main(int argc, char **argv)
         sodium_bin2hex(hex, sizeof(hex), cl.digest, sizeof(cl.digest));
     else
         snprintf(hex, sizeof(hex), "none");
-    if (secs <= 0)
-        secs = 1e-9;
+    secs = secs_us > 0 ? (double)secs_us / 1e6 : 1e-9;
     printf("status=%d bytes=%" PRIu64 " sha256=%s secs=%.3f MB/s=%.2f", cl.done ? cl.last_status
                                                                                   : cl.status,
            cl.total_bytes, hex, secs, (double)cl.total_bytes / secs / 1e6);

@@ -1,4 +1,5 @@
 /* slhttpd: externalized state (checkpoints, commits, restore). */
+#include "appcommon.h"
 #include "conn.h"
 
 #include <errno.h>
@@ -37,12 +38,6 @@
 #define CKPT_VERSION 2
 #define CKPT_RESP 33 /* fixed part of a response checkpoint */
 #define CKPT_UP 29   /* fixed part of an upload checkpoint */
-static void put_u16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put_u32(uint8_t *p, uint32_t v) { put_u16(p, v); put_u16(p + 2, v >> 16); }
-static void put_u64(uint8_t *p, uint64_t v) { put_u32(p, (uint32_t)v); put_u32(p + 4, (uint32_t)(v >> 32)); }
-static uint32_t get_u16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static uint32_t get_u32(const uint8_t *p) { return get_u16(p) | get_u16(p + 2) << 16; }
-static uint64_t get_u64(const uint8_t *p) { return get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
 
 /* Commits every byte read so far that no request is still waiting for. */
 void commit_consumed(struct conn *cn)
@@ -68,11 +63,11 @@ void persist_response(struct conn *cn)
     b[1] = 1;
     b[2] = (uint8_t)cn->keep;
     b[3] = (uint8_t)cn->v10;
-    put_u16(b + 4, (uint32_t)cn->status);
-    put_u16(b + 6, (uint32_t)cn->hdr_len);
-    put_u64(b + 8, cn->resp_off);
-    put_u64(b + 16, cn->body_off);
-    put_u64(b + 24, cn->body_end);
+    app_put_le16(b + 4, (uint32_t)cn->status);
+    app_put_le16(b + 6, (uint32_t)cn->hdr_len);
+    app_put_le64(b + 8, cn->resp_off);
+    app_put_le64(b + 16, cn->body_off);
+    app_put_le64(b + 24, cn->body_end);
     b[32] = (uint8_t)ol;
     memcpy(b + CKPT_RESP, cn->obj, ol);
     memcpy(b + CKPT_RESP + ol, cn->io->hdr, cn->hdr_len);
@@ -88,9 +83,9 @@ void persist_upload(struct conn *cn)
     b[1] = 2;
     b[2] = (uint8_t)cn->keep;
     b[3] = (uint8_t)cn->v10;
-    put_u64(b + 4, cn->up_len);
-    put_u64(b + 12, cn->up_got);
-    put_u64(b + 20, cn->up_id);
+    app_put_le64(b + 4, cn->up_len);
+    app_put_le64(b + 12, cn->up_got);
+    app_put_le64(b + 20, cn->up_id);
     b[28] = (uint8_t)nl;
     memcpy(b + CKPT_UP, cn->up_name, nl);
     sl_conn_checkpoint(cn->c, b, CKPT_UP + nl);
@@ -145,13 +140,13 @@ int restore_conn(struct conn *cn, const uint8_t *b, size_t n)
     cn->keep = b[2];
     cn->v10 = b[3];
     if (b[1] == 1 && n >= CKPT_RESP) {
-        uint32_t hl = get_u16(b + 6), ol = b[32];
-        uint64_t boff = get_u64(b + 16), bend = get_u64(b + 24), total, start, pos, wr;
+        uint32_t hl = app_le16(b + 6), ol = b[32];
+        uint64_t boff = app_le64(b + 16), bend = app_le64(b + 24), total, start, pos, wr;
         if (hl > HDR_BUF || ol >= OBJ_MAX || n != CKPT_RESP + ol + hl || bend < boff)
             goto bad;
-        cn->status = (int)get_u16(b + 4);
+        cn->status = (int)app_le16(b + 4);
         cn->hdr_len = hl;
-        cn->resp_off = get_u64(b + 8);
+        cn->resp_off = app_le64(b + 8);
         memcpy(cn->obj, b + CKPT_RESP, ol);
         cn->obj[ol] = '\0';
         memcpy(cn->io->hdr, b + CKPT_RESP + ol, hl);
@@ -189,9 +184,9 @@ int restore_conn(struct conn *cn, const uint8_t *b, size_t n)
         cn->up_name[nl] = '\0';
         if (strchr(cn->up_name, '/') || cn->up_name[0] == '.')
             goto bad;
-        cn->up_len = get_u64(b + 4);
-        cn->up_got = cn->up_synced = get_u64(b + 12);
-        cn->up_id = get_u64(b + 20);
+        cn->up_len = app_le64(b + 4);
+        cn->up_got = cn->up_synced = app_le64(b + 12);
+        cn->up_id = app_le64(b + 20);
         if (cn->up_got > cn->up_len)
             goto bad;
         part_name(cn, part, sizeof(part));

@@ -46,19 +46,25 @@ int spool_open(struct server *srv, const char *name, int flags)
     return fd < 0 ? -1 : (int)fd;
 }
 
+/* The spool directory, to read its entries: NULL if it cannot be. */
+static DIR *spool_dir(struct server *srv)
+{
+    int fd = openat(srv->spool_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL && fd >= 0)
+        close(fd);
+    return d;
+}
+
 /* Bytes the spool holds plus those uploads in progress still announce. */
 static uint64_t spool_used(struct server *srv)
 {
     uint64_t used = 0;
-    int fd = openat(srv->spool_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    DIR *d = spool_dir(srv);
     struct dirent *e;
     struct stat st;
-    if (d == NULL) {
-        if (fd >= 0)
-            close(fd);
+    if (d == NULL)
         return UINT64_MAX; /* unknown: over any quota */
-    }
     while ((e = readdir(d)) != NULL)
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
             used += (uint64_t)st.st_size;
@@ -75,15 +81,11 @@ void spool_sweep(struct server *srv)
 {
     char mine[OBJ_MAX + 32];
     time_t now = time(NULL);
-    int fd = openat(srv->spool_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    DIR *d = spool_dir(srv);
     struct dirent *e;
     struct stat st;
-    if (d == NULL) {
-        if (fd >= 0)
-            close(fd);
+    if (d == NULL)
         return;
-    }
     while ((e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
         int owned = 0;

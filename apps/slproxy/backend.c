@@ -13,13 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-uint64_t px_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 int backend_add(struct backends *be, const char *spec)
 {
     char host[64];
@@ -233,7 +226,7 @@ void backend_close_all(struct backends *be)
 static int wait_fd(int fd, short ev, uint64_t deadline)
 {
     for (;;) {
-        uint64_t now = px_now_us();
+        uint64_t now = app_now_us();
         if (now >= deadline)
             return -ETIMEDOUT;
         struct pollfd p = {fd, ev, 0};
@@ -253,7 +246,7 @@ static int fetch_try(struct backends *be, int i, struct fetch *f, const char *va
     int n = px_build_range_req(req, sizeof(req), host, target, off, PX_NO_END, validator);
     if (n < 0)
         return -EIO;
-    uint64_t deadline = px_now_us() + (uint64_t)be->timeout_ms * 1000u;
+    uint64_t deadline = app_now_us() + (uint64_t)be->timeout_ms * 1000u;
     int fd = backend_connect(be, i);
     if (fd < 0)
         return -EIO;
@@ -332,7 +325,7 @@ int fetch_open(struct backends *be, struct fetch *f, const char *obj, uint64_t o
 int fetch_read(struct backends *be, struct fetch *f, void *dst, size_t n)
 {
     uint8_t *d = dst;
-    uint64_t deadline = px_now_us() + (uint64_t)be->timeout_ms * 1000u;
+    uint64_t deadline = app_now_us() + (uint64_t)be->timeout_ms * 1000u;
     while (n) {
         if (f->off < f->len) {
             size_t a = f->len - f->off < n ? f->len - f->off : n;

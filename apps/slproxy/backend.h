@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "appcommon.h"
+
 #define PX_MAX_BACKENDS 16
 #define PX_POOL 64 /* idle keep-alive connections kept per back end */
 
@@ -81,6 +83,6 @@ int fetch_open(struct backends *be, struct fetch *f, const char *obj, uint64_t o
 /* Reads exactly n bytes (blocking, deadline): 0 or -EIO. */
 int fetch_read(struct backends *be, struct fetch *f, void *dst, size_t n);
 
-uint64_t px_now_us(void);
+
 
 #endif

@@ -1,5 +1,5 @@
 /* slproxy: the relay between sltcp client connections and kernel-TCP back
- * ends (proxy.c), driven by main.c's event loop. */
+ * ends (proxy*.c, parts in proxy_int.h), driven by main.c's event loop. */
 #ifndef SLPROXY_PROXY_H
 #define SLPROXY_PROXY_H
 

@@ -21,6 +21,12 @@ check "--backend without a port: exit 2" test $? = 2
 out=$("$PX" --dev packet:x --addr 198.18.0.2/24 --port 80 --backend 198.19.0.2:80 --mode tcp 2>&1)
 rc=$?
 check "--mode tcp: exit 2 with a clear message ($out)" test "$rc" = 2 -a -n "$(grep 'not built' <<<"$out")"
+# the options slproxy shares with slhttpd are checked as slhttpd checks them
+for bad in "--store nowhere" "--durability sync" "--max-conns 0" "--cc vegas"; do
+  # shellcheck disable=SC2086 # one option and its value
+  "$PX" --dev packet:x --addr 198.18.0.2/24 --port 80 --backend 198.19.0.2:80 $bad >/dev/null 2>&1
+  check "$bad: exit 2" test $? = 2
+done
 head -c 32 /dev/urandom >"$WORK/loose.key"
 chmod 644 "$WORK/loose.key"
 out=$("$PX" --dev packet:x --addr 198.18.0.2/24 --port 80 --backend 198.19.0.2:80 \
