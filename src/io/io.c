@@ -13,7 +13,7 @@
 
 #include "io/io.h"
 
-static void io_err(char *err, size_t errlen, const char *fmt, ...)
+void sl_io_err(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || !errlen)
         return;
@@ -34,13 +34,13 @@ int sl_io_open_opts(const char *spec, const struct sl_io_opts *opts, struct sl_i
     if (err && errlen)
         err[0] = '\0';
     if (!spec || !out) {
-        io_err(err, errlen, "io: no spec given");
+        sl_io_err(err, errlen, "io: no spec given");
         return -EINVAL;
     }
     *out = NULL;
     const char *colon = strchr(spec, ':');
     if (!colon || colon[1] == '\0') {
-        io_err(err, errlen, "io spec '%s': expected packet:IFACE or tap:NAME", spec);
+        sl_io_err(err, errlen, "io spec '%s': expected packet:IFACE or tap:NAME", spec);
         return -EINVAL;
     }
     size_t klen = (size_t)(colon - spec);
@@ -49,7 +49,7 @@ int sl_io_open_opts(const char *spec, const struct sl_io_opts *opts, struct sl_i
         return sl_io_packet_open(arg, opts, out, err, errlen);
     if (klen == 3 && memcmp(spec, "tap", 3) == 0)
         return sl_io_tap_open(arg, out, err, errlen);
-    io_err(err, errlen, "io spec '%s': unknown backend '%.*s' (expected packet or tap)", spec,
+    sl_io_err(err, errlen, "io spec '%s': unknown backend '%.*s' (expected packet or tap)", spec,
            (int)klen, spec);
     return -EINVAL;
 }

@@ -77,6 +77,15 @@ struct sl_io_opts {
     uint32_t rx_frames;
 };
 
+/* Backend helpers: count n on counter c if the stack gave a counter array;
+ * write a printf-style reason into err (may be NULL / 0-sized). */
+static inline void sl_io_ctr_add(struct sl_io *io, enum sl_ctr c, uint64_t n)
+{
+    if (io->ctr)
+        io->ctr[c] += n;
+}
+void sl_io_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Open a backend from a spec: "packet:IFACE", "tap:NAME". opts may be
  * NULL. Returns 0 or -errno and writes a human-readable reason into err. */
 int sl_io_open(const char *spec, struct sl_io **out, char *err, size_t errlen);

@@ -44,12 +44,6 @@ struct hold_io {
     uint32_t n;
 };
 
-static inline void ctr_add(struct sl_io *io, enum sl_ctr c, uint64_t n)
-{
-    if (io->ctr)
-        io->ctr[c] += n;
-}
-
 static int h_rx_burst(struct sl_io *io, struct sl_frame *f, int max)
 {
     struct hold_io *h = (struct hold_io *)io;
@@ -76,7 +70,7 @@ static uint8_t *h_tx_alloc(struct sl_io *io, uint32_t len)
      * padding to 60 bytes): reserve at least 128 */
     uint32_t need = ((len < 128 ? 128 : len) + 63u) & ~63u;
     if (len > io->max_frame || h->n >= SL_HOLD_MAX_FRAMES || need > SL_HOLD_ARENA - h->used) {
-        ctr_add(io, SL_CTR_drop_tx_hold_full, 1);
+        sl_io_ctr_add(io, SL_CTR_drop_tx_hold_full, 1);
         h->allocated = 0;
         return NULL;
     }
@@ -193,7 +187,7 @@ void sl_io_hold_discard(struct sl_io *io)
     if (!sl_io_is_hold(io))
         return;
     struct hold_io *h = (struct hold_io *)io;
-    ctr_add(io, SL_CTR_drop_tx_held_discard, h->n);
+    sl_io_ctr_add(io, SL_CTR_drop_tx_held_discard, h->n);
     h->n = 0;
     h->used = 0;
     h_tx_flush(io); /* passed frames leave */

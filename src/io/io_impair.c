@@ -49,7 +49,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +58,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/kv.h"
 #include "io/io.h"
 
 #define IMP_REORDER_MAX 64
@@ -115,22 +116,6 @@ struct imp_io {
     uint64_t ctr_local[SL_CTR__COUNT];
 };
 
-static inline void ctr_add(struct sl_io *io, enum sl_ctr c, uint64_t n)
-{
-    if (io->ctr)
-        io->ctr[c] += n;
-}
-
-static void imp_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static uint64_t splitmix64(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
@@ -149,9 +134,7 @@ static int chance(struct imp_dir *d, double pct)
 static uint64_t monotonic_us(void *arg)
 {
     (void)arg;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return sl_clock_us();
 }
 
 static inline uint64_t imp_now(struct imp_io *m)
@@ -250,12 +233,12 @@ static void rx_sink(struct imp_io *m, struct imp_frame *f, int owned)
     if (owned) {
         c = *f;
     } else if (frame_copy(&c, f) != 0) {
-        ctr_add(&m->io, SL_CTR_impair_dropped, 1); /* out of memory */
+        sl_io_ctr_add(&m->io, SL_CTR_impair_dropped, 1); /* out of memory */
         return;
     }
     if (fifo_push(&m->ready, &c) != 0) {
         free(c.data);
-        ctr_add(&m->io, SL_CTR_impair_dropped, 1);
+        sl_io_ctr_add(&m->io, SL_CTR_impair_dropped, 1);
     }
 }
 
@@ -295,7 +278,7 @@ static int delay_stage(struct imp_io *m, struct imp_dir *d, struct imp_frame *f,
     if (!m->delay_us)
         return sink(m, d, f, owned);
     if (d->delay.n >= IMP_DELAY_MAX) {
-        ctr_add(&m->io, SL_CTR_impair_dropped, 1);
+        sl_io_ctr_add(&m->io, SL_CTR_impair_dropped, 1);
         if (owned)
             free(f->data);
         return 0;
@@ -304,16 +287,16 @@ static int delay_stage(struct imp_io *m, struct imp_dir *d, struct imp_frame *f,
     if (owned)
         c = *f;
     else if (frame_copy(&c, f) != 0) {
-        ctr_add(&m->io, SL_CTR_impair_dropped, 1);
+        sl_io_ctr_add(&m->io, SL_CTR_impair_dropped, 1);
         return 0;
     }
     c.due = now + m->delay_us;
     if (fifo_push(&d->delay, &c) != 0) {
         free(c.data);
-        ctr_add(&m->io, SL_CTR_impair_dropped, 1);
+        sl_io_ctr_add(&m->io, SL_CTR_impair_dropped, 1);
         return 0;
     }
-    ctr_add(&m->io, SL_CTR_impair_delayed, 1);
+    sl_io_ctr_add(&m->io, SL_CTR_impair_delayed, 1);
     return 0;
 }
 
@@ -335,7 +318,7 @@ static int reorder_stage(struct imp_io *m, struct imp_dir *d, struct imp_frame *
         h->after = 1 + (uint32_t)(splitmix64(&d->rng) % 3);
         h->due = now + IMP_REORDER_HOLD_US;
         d->nreo++;
-        ctr_add(&m->io, SL_CTR_impair_reordered, 1);
+        sl_io_ctr_add(&m->io, SL_CTR_impair_reordered, 1);
         return 0;
     }
 pass:;
@@ -374,14 +357,14 @@ static void ce_stage(struct imp_io *m, struct imp_dir *d, struct imp_frame *f)
         sum = (sum & 0xffff) + (sum >> 16);
     ip[10] = (uint8_t)(~sum >> 8);
     ip[11] = (uint8_t)~sum;
-    ctr_add(&m->io, SL_CTR_impair_ce_marked, 1);
+    sl_io_ctr_add(&m->io, SL_CTR_impair_ce_marked, 1);
 }
 
 /* Run one frame (borrowed) through loss -> ce -> dup -> reorder -> delay -> sink. */
 static int pipeline(struct imp_io *m, struct imp_dir *d, struct imp_frame *f, uint64_t now)
 {
     if (m->loss > 0 && chance(d, m->loss)) {
-        ctr_add(&m->io, SL_CTR_impair_dropped, 1);
+        sl_io_ctr_add(&m->io, SL_CTR_impair_dropped, 1);
         return 0;
     }
     if (m->ce > 0)
@@ -393,7 +376,7 @@ static int pipeline(struct imp_io *m, struct imp_dir *d, struct imp_frame *f, ui
         /* the duplicate is its own copy: receivers may edit frames in place */
         if (frame_copy(&second, f) == 0) {
             have_second = 1;
-            ctr_add(&m->io, SL_CTR_impair_duplicated, 1);
+            sl_io_ctr_add(&m->io, SL_CTR_impair_duplicated, 1);
         }
     }
     int rc = reorder_stage(m, d, f, 0, now);
@@ -554,7 +537,7 @@ static uint8_t *imp_tx_alloc(struct sl_io *io, uint32_t len)
     imp_sync_ctr(m);
     if (len > io->max_frame) {
         m->tx_allocated = 0;
-        ctr_add(io, SL_CTR_drop_tx_error, 1);
+        sl_io_ctr_add(io, SL_CTR_drop_tx_error, 1);
         return NULL;
     }
     m->tx_allocated = 1;
@@ -569,7 +552,7 @@ static int imp_tx_commit(struct sl_io *io, uint32_t len, const struct sl_tx_meta
         return -EINVAL;
     m->tx_allocated = 0;
     if (len > io->max_frame) {
-        ctr_add(io, SL_CTR_drop_tx_error, 1);
+        sl_io_ctr_add(io, SL_CTR_drop_tx_error, 1);
         return -EINVAL;
     }
     struct imp_frame f = {.data = m->tx_buf, .len = len};
@@ -674,6 +657,62 @@ static int parse_u64(const char *s, size_t n, uint64_t *out)
     return 0;
 }
 
+struct spec_ctx {
+    struct imp_io *m;
+    uint64_t *seed;
+    const char *spec;
+    char *err;
+    size_t errlen;
+};
+
+/* One item of the spec (sl_kv_fn). */
+static int spec_item(void *arg, const char *key, const char *val)
+{
+    struct spec_ctx *c = arg;
+    struct imp_io *m = c->m;
+    if (!*key && !val) {
+        sl_io_err(c->err, c->errlen, "impair spec '%s': empty item", c->spec);
+        return -EINVAL;
+    }
+    if (!val) {
+        sl_io_err(c->err, c->errlen, "impair spec '%s': item '%s' is not key=value", c->spec, key);
+        return -EINVAL;
+    }
+    size_t vlen = strlen(val);
+    int bad = 0;
+    const char *expect = "a percentage 0..100";
+    if (!strcmp(key, "loss")) {
+        bad = parse_double(val, vlen, 0, 100, &m->loss);
+    } else if (!strcmp(key, "dup")) {
+        bad = parse_double(val, vlen, 0, 100, &m->dup);
+    } else if (!strcmp(key, "ce")) {
+        bad = parse_double(val, vlen, 0, 100, &m->ce);
+    } else if (!strcmp(key, "reorder")) {
+        bad = parse_double(val, vlen, 0, 100, &m->reorder);
+    } else if (!strcmp(key, "delay")) {
+        double ms;
+        bad = parse_double(val, vlen, 0, 3600.0 * 1000.0, &ms);
+        if (!bad)
+            m->delay_us = (uint64_t)(ms * 1000.0 + 0.5);
+        expect = "milliseconds >= 0";
+    } else if (!strcmp(key, "seed")) {
+        bad = parse_u64(val, vlen, c->seed);
+        expect = "an unsigned integer";
+    } else {
+        sl_io_err(c->err, c->errlen,
+                  "impair spec '%s': unknown key '%s' (expected loss, dup, reorder, "
+                  "delay, ce, seed)",
+                  c->spec, key);
+        return -EINVAL;
+    }
+    if (bad) {
+        sl_io_err(c->err, c->errlen, "impair spec '%s': bad value '%s' for %s (expected %s)",
+                  c->spec, val, key, expect);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int parse_spec(struct imp_io *m, const char *spec, uint64_t *seed, char *err,
                       size_t errlen)
 {
@@ -685,71 +724,11 @@ static int parse_spec(struct imp_io *m, const char *spec, uint64_t *seed, char *
         p++;
     if (!*p)
         return 0;
-    for (;;) {
-        const char *item = p;
-        const char *comma = strchr(p, ',');
-        size_t ilen = comma ? (size_t)(comma - p) : strlen(p);
-        while (ilen && item[0] == ' ') {
-            item++;
-            ilen--;
-        }
-        while (ilen && item[ilen - 1] == ' ')
-            ilen--;
-        if (ilen == 0) {
-            imp_err(err, errlen, "impair spec '%s': empty item", spec);
-            return -EINVAL;
-        }
-        const char *eq = memchr(item, '=', ilen);
-        if (!eq) {
-            imp_err(err, errlen, "impair spec '%s': item '%.*s' is not key=value", spec,
-                    (int)ilen, item);
-            return -EINVAL;
-        }
-        size_t klen = (size_t)(eq - item);
-        const char *val = eq + 1;
-        size_t vlen = ilen - klen - 1;
-        int bad = 0;
-        const char *expect = "";
-#define KEY_IS(k) (klen == sizeof(k) - 1 && memcmp(item, k, klen) == 0)
-        if (KEY_IS("loss")) {
-            bad = parse_double(val, vlen, 0, 100, &m->loss);
-            expect = "a percentage 0..100";
-        } else if (KEY_IS("dup")) {
-            bad = parse_double(val, vlen, 0, 100, &m->dup);
-            expect = "a percentage 0..100";
-        } else if (KEY_IS("ce")) {
-            bad = parse_double(val, vlen, 0, 100, &m->ce);
-            expect = "a percentage 0..100";
-        } else if (KEY_IS("reorder")) {
-            bad = parse_double(val, vlen, 0, 100, &m->reorder);
-            expect = "a percentage 0..100";
-        } else if (KEY_IS("delay")) {
-            double ms;
-            bad = parse_double(val, vlen, 0, 3600.0 * 1000.0, &ms);
-            if (!bad)
-                m->delay_us = (uint64_t)(ms * 1000.0 + 0.5);
-            expect = "milliseconds >= 0";
-        } else if (KEY_IS("seed")) {
-            bad = parse_u64(val, vlen, seed);
-            expect = "an unsigned integer";
-        } else {
-            imp_err(err, errlen,
-                    "impair spec '%s': unknown key '%.*s' (expected loss, dup, reorder, "
-                    "delay, ce, seed)",
-                    spec, (int)klen, item);
-            return -EINVAL;
-        }
-#undef KEY_IS
-        if (bad) {
-            imp_err(err, errlen, "impair spec '%s': bad value '%.*s' for %.*s (expected %s)",
-                    spec, (int)vlen, val, (int)klen, item, expect);
-            return -EINVAL;
-        }
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
-    return 0;
+    struct spec_ctx c = {m, seed, spec, err, errlen};
+    int rc = sl_kv_parse(spec, ',', SL_KV_TRIM | SL_KV_EMPTY, 0, spec_item, &c);
+    if (rc == -ENOMEM)
+        sl_io_err(err, errlen, "impair spec: out of memory");
+    return rc;
 }
 
 int sl_io_impair_check(const char *spec, char *err, size_t errlen)
@@ -766,12 +745,12 @@ int sl_io_impair_wrap(struct sl_io *inner, const char *spec, sl_clock_fn clock, 
     if (err && errlen)
         err[0] = '\0';
     if (!inner || !out) {
-        imp_err(err, errlen, "impair: no inner backend");
+        sl_io_err(err, errlen, "impair: no inner backend");
         return -EINVAL;
     }
     struct imp_io *m = calloc(1, sizeof(*m));
     if (!m) {
-        imp_err(err, errlen, "impair: out of memory");
+        sl_io_err(err, errlen, "impair: out of memory");
         return -ENOMEM;
     }
     m->epfd = m->tfd = -1;
@@ -784,7 +763,7 @@ int sl_io_impair_wrap(struct sl_io *inner, const char *spec, sl_clock_fn clock, 
     m->tx_buf = malloc(inner->max_frame ? inner->max_frame : 1);
     if (!m->tx_buf) {
         free(m);
-        imp_err(err, errlen, "impair: out of memory");
+        sl_io_err(err, errlen, "impair: out of memory");
         return -ENOMEM;
     }
     m->clock = clock ? clock : monotonic_us;
@@ -806,7 +785,7 @@ int sl_io_impair_wrap(struct sl_io *inner, const char *spec, sl_clock_fn clock, 
         ok = ok && epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->tfd, &ev) == 0;
         if (!ok) {
             rc = -errno;
-            imp_err(err, errlen, "impair: epoll/timerfd setup: %s", strerror(errno));
+            sl_io_err(err, errlen, "impair: epoll/timerfd setup: %s", strerror(errno));
             if (m->epfd >= 0)
                 close(m->epfd);
             if (m->tfd >= 0)

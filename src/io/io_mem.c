@@ -58,12 +58,6 @@ struct mem_pair {
     int refs;
 };
 
-static inline void ctr_add(struct sl_io *io, enum sl_ctr c, uint64_t n)
-{
-    if (io->ctr)
-        io->ctr[c] += n;
-}
-
 static inline uint8_t *slot_ptr(struct mem_pair *mp, struct mem_ring *r, uint64_t i)
 {
     return r->buf + (size_t)(i % mp->depth) * mp->slot_sz;
@@ -88,8 +82,8 @@ static int mem_rx_burst(struct sl_io *io, struct sl_frame *frames, int max)
         frames[n].data = slot_ptr(mp, r, r->cons);
         frames[n].len = len;
         frames[n].flags = 0;
-        ctr_add(io, SL_CTR_rx_frames, 1);
-        ctr_add(io, SL_CTR_rx_bytes, len);
+        sl_io_ctr_add(io, SL_CTR_rx_frames, 1);
+        sl_io_ctr_add(io, SL_CTR_rx_bytes, len);
         r->cons++;
         n++;
     }
@@ -103,12 +97,12 @@ static uint8_t *mem_tx_alloc(struct sl_io *io, uint32_t len)
     struct mem_ring *r = &mp->ring[e->side];
     if (len > io->max_frame) {
         e->tx_allocated = 0;
-        ctr_add(io, SL_CTR_drop_tx_error, 1);
+        sl_io_ctr_add(io, SL_CTR_drop_tx_error, 1);
         return NULL;
     }
     if (r->prod - r->rel >= mp->depth) {
         e->tx_allocated = 0;
-        ctr_add(io, SL_CTR_drop_tx_ring_full, 1);
+        sl_io_ctr_add(io, SL_CTR_drop_tx_ring_full, 1);
         return NULL;
     }
     e->tx_allocated = 1;
@@ -124,13 +118,13 @@ static int mem_tx_commit(struct sl_io *io, uint32_t len, const struct sl_tx_meta
         return -EINVAL;
     e->tx_allocated = 0;
     if (len == 0 || len > io->max_frame || (meta && (meta->gso_size || meta->csum_partial))) {
-        ctr_add(io, SL_CTR_drop_tx_error, 1);
+        sl_io_ctr_add(io, SL_CTR_drop_tx_error, 1);
         return -EINVAL;
     }
     r->len[r->prod % mp->depth] = len;
     r->prod++;
-    ctr_add(io, SL_CTR_tx_frames, 1);
-    ctr_add(io, SL_CTR_tx_bytes, len);
+    sl_io_ctr_add(io, SL_CTR_tx_frames, 1);
+    sl_io_ctr_add(io, SL_CTR_tx_bytes, len);
     return 0;
 }
 

@@ -48,10 +48,8 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sockios.h>
-#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <net/if_arp.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +60,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "io/io.h"
+#include "io/vnet.h"
 
 #ifndef PACKET_QDISC_BYPASS
 #define PACKET_QDISC_BYPASS 20
@@ -189,22 +189,6 @@ struct pk_io {
     uint64_t ctr_local[SL_CTR__COUNT];
 };
 
-static inline void ctr_add(struct sl_io *io, enum sl_ctr c, uint64_t n)
-{
-    if (io->ctr)
-        io->ctr[c] += n;
-}
-
-static void pk_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static inline uint32_t st_load(const void *frame)
 {
     const struct tpacket2_hdr *h = frame;
@@ -267,7 +251,7 @@ static int pk_rx_burst(struct sl_io *io, struct sl_frame *frames, int max)
             struct tpacket_stats ts;
             socklen_t tl = sizeof(ts);
             if (getsockopt(p->fd, SOL_PACKET, PACKET_STATISTICS, &ts, &tl) == 0)
-                ctr_add(io, SL_CTR_drop_rx_ring_full, ts.tp_drops);
+                sl_io_ctr_add(io, SL_CTR_drop_rx_ring_full, ts.tp_drops);
         }
         uint8_t *data = fr + h->tp_mac;
         uint32_t len = h->tp_snaplen;
@@ -278,15 +262,15 @@ static int pk_rx_burst(struct sl_io *io, struct sl_frame *frames, int max)
             ssize_t r = recv(p->fd, b, p->vnet_len + PK_MAX_FRAME, MSG_DONTWAIT | MSG_TRUNC);
             if (r < (ssize_t)(p->vnet_len + PK_ETH_HLEN) ||
                 r > (ssize_t)(p->vnet_len + PK_MAX_FRAME)) {
-                ctr_add(io, SL_CTR_drop_rx_truncated, 1);
+                sl_io_ctr_add(io, SL_CTR_drop_rx_truncated, 1);
                 continue;
             }
             p->rx_big_used++;
             data = b + p->vnet_len;
             len = (uint32_t)r - p->vnet_len;
-            ctr_add(io, SL_CTR_rx_copied_frames, 1);
+            sl_io_ctr_add(io, SL_CTR_rx_copied_frames, 1);
         } else if (h->tp_snaplen < h->tp_len || h->tp_snaplen < PK_ETH_HLEN) {
-            ctr_add(io, SL_CTR_drop_rx_truncated, 1);
+            sl_io_ctr_add(io, SL_CTR_drop_rx_truncated, 1);
             continue;
         }
         const struct sockaddr_ll *sll =
@@ -295,40 +279,19 @@ static int pk_rx_burst(struct sl_io *io, struct sl_frame *frames, int max)
             continue; /* our own transmission (IGNORE_OUTGOING unsupported) */
         uint32_t flags = 0;
         int unverified = (st & TP_STATUS_CSUMNOTREADY) != 0;
-        if (p->vnet) {
-            const struct virtio_net_hdr *vh =
-                (const struct virtio_net_hdr *)(data - sizeof(struct virtio_net_hdr));
-            if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
-                unverified = 1;
-            else if (vh->flags & VIRTIO_NET_HDR_F_DATA_VALID)
-                flags |= SL_FRAME_CSUM_TRUSTED;
-        }
+        if (p->vnet && sl_vnet_rx_unverified((const struct virtio_net_hdr *)(data - PK_VNET_LEN),
+                                             &flags))
+            unverified = 1;
         if (st & TP_STATUS_CSUM_VALID)
             flags |= SL_FRAME_CSUM_TRUSTED;
-        if (unverified) {
-            flags |= SL_FRAME_CSUM_TRUSTED;
-            ctr_add(io, SL_CTR_rx_csum_unverified, 1);
-        }
-        if (len > io->mtu + PK_ETH_HLEN)
-            ctr_add(io, SL_CTR_rx_oversize_frames, 1);
-        ctr_add(io, SL_CTR_rx_frames, 1);
-        ctr_add(io, SL_CTR_rx_bytes, len);
-        frames[n].data = data;
-        frames[n].len = len;
-        frames[n].flags = flags;
-        n++;
+        sl_vnet_rx_frame(io, &frames[n++], data, len, flags, unverified);
     }
     return n;
 }
 
 /* ---- device offloads --------------------------------------------------- */
 
-static uint64_t pk_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+static uint64_t pk_now_ns(void) { return sl_clock_coarse_ns(); }
 
 static int pk_ethtool(struct pk_io *p, void *cmd)
 {
@@ -400,7 +363,7 @@ static void pk_feat_read(struct pk_io *p, uint64_t now)
             f |= 1u << k;
     }
     if (f != p->feat && p->feat_seen) {
-        ctr_add(&p->io, SL_CTR_tx_offload_changes, 1);
+        sl_io_ctr_add(&p->io, SL_CTR_tx_offload_changes, 1);
         p->tso_refused = 0; /* a new configuration: try the device again */
     }
     p->feat = f;
@@ -507,7 +470,7 @@ static int pk_tx_reap(struct pk_io *p)
         uint8_t *fr = p->tx_fr[p->tx_oldest];
         uint32_t st = st_load(fr);
         if (st & TP_STATUS_WRONG_FORMAT) {
-            ctr_add(&p->io, SL_CTR_drop_tx_error, 1);
+            sl_io_ctr_add(&p->io, SL_CTR_drop_tx_error, 1);
             pk_tx_neutralize(p, p->tx_oldest);
             return 1;
         }
@@ -532,7 +495,7 @@ static void pk_tx_drop_hwgso(struct pk_io *p)
             n++;
         }
     }
-    ctr_add(&p->io, SL_CTR_drop_tx_gso_refused, n);
+    sl_io_ctr_add(&p->io, SL_CTR_drop_tx_gso_refused, n);
 }
 
 /* The kernel refused the frame at the head of the ring (it stays there in
@@ -562,15 +525,15 @@ static int pk_tx_refused(struct pk_io *p, uint64_t now)
             /* the device says it segments but refuses: cut in software
              * until its features change */
             p->tso_refused = 1;
-            ctr_add(&p->io, SL_CTR_drop_tx_gso_refused, 1);
+            sl_io_ctr_add(&p->io, SL_CTR_drop_tx_gso_refused, 1);
         } else {
-            ctr_add(&p->io, SL_CTR_drop_tx_retry_exhausted, 1);
+            sl_io_ctr_add(&p->io, SL_CTR_drop_tx_retry_exhausted, 1);
         }
         pk_tx_neutralize(p, slot);
         p->stuck = 0;
         return 1;
     }
-    ctr_add(&p->io, SL_CTR_tx_retries, 1);
+    sl_io_ctr_add(&p->io, SL_CTR_tx_retries, 1);
     p->retry_ns = now + (PK_TX_BACKOFF_NS << (p->stuck_tries - 1));
     return 0;
 }
@@ -626,12 +589,12 @@ static uint8_t *pk_tx_alloc(struct sl_io *io, uint32_t len)
     struct pk_io *p = (struct pk_io *)io;
     p->tx_allocated = 0;
     if (len > io->max_frame) {
-        ctr_add(io, SL_CTR_drop_tx_error, 1);
+        sl_io_ctr_add(io, SL_CTR_drop_tx_error, 1);
         return NULL;
     }
     uint8_t *d = pk_tx_slot(p);
     if (!d) {
-        ctr_add(io, SL_CTR_drop_tx_ring_full, 1);
+        sl_io_ctr_add(io, SL_CTR_drop_tx_ring_full, 1);
         return NULL;
     }
     p->tx_allocated = 1;
@@ -657,27 +620,20 @@ static void pk_tx_queue(struct pk_io *p, uint32_t len, uint32_t csum_l4, uint16_
         if (len > PK_LINEAR_MAX && (p->feat & (1u << PK_F_SG)))
             lin = hdr_len ? hdr_len : PK_ETH_HLEN;
         vh->hdr_len = (uint16_t)lin;
-        if (csum_l4) {
-            vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-            vh->csum_start = (uint16_t)csum_l4;
-            vh->csum_offset = 16; /* offsetof(struct tcphdr, check) */
-        }
-        if (gso_size) {
-            vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-            if (data[csum_l4 + 13] & 0x80) /* CWR */
-                vh->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
-            vh->gso_size = gso_size;
-        }
+        if (csum_l4)
+            sl_vnet_tx_csum(vh, csum_l4);
+        if (gso_size)
+            sl_vnet_tx_gso(vh, data, csum_l4, gso_size);
     }
     p->tx_hwgso[slot] = gso_size != 0;
     ((struct tpacket2_hdr *)fr)->tp_len = len + p->vnet_len;
     st_store(fr, TP_STATUS_SEND_REQUEST);
     p->tx_next = tx_inc(p->tx_next);
     p->tx_unsent++;
-    ctr_add(&p->io, SL_CTR_tx_frames, 1);
-    ctr_add(&p->io, SL_CTR_tx_bytes, len);
+    sl_io_ctr_add(&p->io, SL_CTR_tx_frames, 1);
+    sl_io_ctr_add(&p->io, SL_CTR_tx_bytes, len);
     if (gso_size)
-        ctr_add(&p->io, SL_CTR_tx_gso_frames, 1);
+        sl_io_ctr_add(&p->io, SL_CTR_tx_gso_frames, 1);
 }
 
 /* Cut the super-frame in slot tx_next into gso_size segments, one slot
@@ -691,18 +647,18 @@ static int pk_tx_soft_gso(struct pk_io *p, uint32_t len, uint16_t gso_size)
     if (sl_gso_init(&g, p->gso_buf, len, gso_size) < 0)
         return -EINVAL;
     int partial = pk_hw_csum(p);
-    ctr_add(&p->io, SL_CTR_tx_sw_gso_frames, 1);
+    sl_io_ctr_add(&p->io, SL_CTR_tx_sw_gso_frames, 1);
     for (uint32_t i = 0; i < g.nsegs; i++) {
         uint8_t *d = i == 0 ? data : pk_tx_slot(p);
         if (!d) {
-            ctr_add(&p->io, SL_CTR_drop_tx_ring_full, g.nsegs - i);
+            sl_io_ctr_add(&p->io, SL_CTR_drop_tx_ring_full, g.nsegs - i);
             break;
         }
         uint32_t n = sl_gso_seg(&g, i, d, partial);
         pk_tx_queue(p, n, partial ? g.l4_off : 0, 0, 0);
     }
     if (!partial)
-        ctr_add(&p->io, SL_CTR_tx_sw_csum, g.nsegs);
+        sl_io_ctr_add(&p->io, SL_CTR_tx_sw_csum, g.nsegs);
     return 0;
 }
 
@@ -750,12 +706,12 @@ static int pk_tx_commit(struct sl_io *io, uint32_t len, const struct sl_tx_meta 
         if (sl_csum_complete(data, len, csum_l4) < 0)
             goto bad;
         csum_l4 = 0;
-        ctr_add(io, SL_CTR_tx_sw_csum, 1);
+        sl_io_ctr_add(io, SL_CTR_tx_sw_csum, 1);
     }
     pk_tx_queue(p, len, csum_l4, gso, gso ? hl : 0);
     return 0;
 bad:
-    ctr_add(io, SL_CTR_drop_tx_error, 1);
+    sl_io_ctr_add(io, SL_CTR_drop_tx_error, 1);
     return -EINVAL;
 }
 
@@ -821,12 +777,12 @@ int sl_io_packet_open(const char *ifname, const struct sl_io_opts *opts, struct 
     if (err && errlen)
         err[0] = '\0';
     if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ) {
-        pk_err(err, errlen, "packet: bad interface name '%s'", ifname ? ifname : "");
+        sl_io_err(err, errlen, "packet: bad interface name '%s'", ifname ? ifname : "");
         return -EINVAL;
     }
     struct pk_io *p = calloc(1, sizeof(*p));
     if (!p) {
-        pk_err(err, errlen, "packet: out of memory");
+        sl_io_err(err, errlen, "packet: out of memory");
         return -ENOMEM;
     }
     p->fd = -1;
@@ -840,7 +796,7 @@ int sl_io_packet_open(const char *ifname, const struct sl_io_opts *opts, struct 
     p->ifindex = (int)if_nametoindex(ifname);
     if (!p->ifindex) {
         rc = -errno;
-        pk_err(err, errlen, "packet: interface '%s': %s", ifname, strerror(errno));
+        sl_io_err(err, errlen, "packet: interface '%s': %s", ifname, strerror(errno));
         goto fail;
     }
     /* Protocol 0: receive nothing until bound to the interface below. */
@@ -859,7 +815,7 @@ int sl_io_packet_open(const char *ifname, const struct sl_io_opts *opts, struct 
     }
     if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
         rc = -EINVAL;
-        pk_err(err, errlen, "packet: '%s' is not an Ethernet interface (hw type %d)", ifname,
+        sl_io_err(err, errlen, "packet: '%s' is not an Ethernet interface (hw type %d)", ifname,
                ifr.ifr_hwaddr.sa_family);
         goto fail;
     }
@@ -917,7 +873,7 @@ int sl_io_packet_open(const char *ifname, const struct sl_io_opts *opts, struct 
         oom |= !(p->rx_big[i] = malloc(PK_VNET_LEN + PK_MAX_FRAME));
     if (oom) {
         rc = -ENOMEM;
-        pk_err(err, errlen, "packet: out of memory for %u receive slots", p->rx_nr);
+        sl_io_err(err, errlen, "packet: out of memory for %u receive slots", p->rx_nr);
         goto fail;
     }
     struct tpacket_req req = {
@@ -969,7 +925,7 @@ int sl_io_packet_open(const char *ifname, const struct sl_io_opts *opts, struct 
         p->gso_buf = malloc(PK_MAX_FRAME);
         if (!p->gso_buf) {
             rc = -ENOMEM;
-            pk_err(err, errlen, "packet: out of memory");
+            sl_io_err(err, errlen, "packet: out of memory");
             goto fail;
         }
         /* subscribe first: a change after the read is not missed */
@@ -985,7 +941,7 @@ int sl_io_packet_open(const char *ifname, const struct sl_io_opts *opts, struct 
 
 sys_fail:
     rc = -errno;
-    pk_err(err, errlen, "packet: %s on '%s': %s", what, ifname, strerror(errno));
+    sl_io_err(err, errlen, "packet: %s on '%s': %s", what, ifname, strerror(errno));
 fail:
     pk_destroy(&p->io);
     return rc;

@@ -21,10 +21,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
-#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <net/if_arp.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +32,7 @@
 #include <unistd.h>
 
 #include "io/io.h"
+#include "io/vnet.h"
 
 #define TAP_RX_SLOTS 32u
 #define TAP_ETH_HLEN 14u
@@ -53,22 +52,6 @@ struct tap_io {
     int tx_allocated;
     uint64_t ctr_local[SL_CTR__COUNT];
 };
-
-static inline void ctr_add(struct sl_io *io, enum sl_ctr c, uint64_t n)
-{
-    if (io->ctr)
-        io->ctr[c] += n;
-}
-
-static void tap_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void tap_rx_release(struct sl_io *io)
 {
@@ -92,29 +75,15 @@ static int tap_rx_burst(struct sl_io *io, struct sl_frame *frames, int max)
             break;
         slot++;
         if ((size_t)r >= TAP_SLOT_SZ || (uint32_t)r < t->vnet_len + TAP_ETH_HLEN) {
-            ctr_add(io, SL_CTR_drop_rx_truncated, 1);
+            sl_io_ctr_add(io, SL_CTR_drop_rx_truncated, 1);
             continue;
         }
         uint8_t *data = buf + t->vnet_len;
         uint32_t len = (uint32_t)r - t->vnet_len;
         uint32_t flags = 0;
-        if (t->vnet) {
-            const struct virtio_net_hdr *vh = (const struct virtio_net_hdr *)buf;
-            if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-                flags |= SL_FRAME_CSUM_TRUSTED;
-                ctr_add(io, SL_CTR_rx_csum_unverified, 1);
-            } else if (vh->flags & VIRTIO_NET_HDR_F_DATA_VALID) {
-                flags |= SL_FRAME_CSUM_TRUSTED;
-            }
-        }
-        if (len > io->mtu + TAP_ETH_HLEN)
-            ctr_add(io, SL_CTR_rx_oversize_frames, 1);
-        ctr_add(io, SL_CTR_rx_frames, 1);
-        ctr_add(io, SL_CTR_rx_bytes, len);
-        frames[n].data = data;
-        frames[n].len = len;
-        frames[n].flags = flags;
-        n++;
+        int unverified =
+            t->vnet && sl_vnet_rx_unverified((const struct virtio_net_hdr *)buf, &flags);
+        sl_vnet_rx_frame(io, &frames[n++], data, len, flags, unverified);
     }
     return n;
 }
@@ -124,7 +93,7 @@ static uint8_t *tap_tx_alloc(struct sl_io *io, uint32_t len)
     struct tap_io *t = (struct tap_io *)io;
     if (len > io->max_frame) {
         t->tx_allocated = 0;
-        ctr_add(io, SL_CTR_drop_tx_error, 1);
+        sl_io_ctr_add(io, SL_CTR_drop_tx_error, 1);
         return NULL;
     }
     t->tx_allocated = 1;
@@ -147,9 +116,7 @@ static int tap_tx_commit(struct sl_io *io, uint32_t len, const struct sl_tx_meta
         if (meta && meta->csum_partial) {
             if ((uint32_t)meta->l4_off + 18u > len || meta->l4_off < TAP_ETH_HLEN + 20u)
                 goto bad;
-            vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-            vh->csum_start = meta->l4_off;
-            vh->csum_offset = 16;
+            sl_vnet_tx_csum(vh, meta->l4_off);
         }
         if (meta && meta->gso_size) {
             uint32_t l4 = meta->l4_off;
@@ -162,10 +129,7 @@ static int tap_tx_commit(struct sl_io *io, uint32_t len, const struct sl_tx_meta
             if (len - hl > meta->gso_size) {
                 if (len - hl > io->max_gso)
                     goto bad;
-                vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-                if (data[l4 + 13] & 0x80)
-                    vh->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
-                vh->gso_size = meta->gso_size;
+                sl_vnet_tx_gso(vh, data, l4, meta->gso_size);
                 vh->hdr_len = (uint16_t)hl;
                 gso = 1;
             }
@@ -181,18 +145,18 @@ static int tap_tx_commit(struct sl_io *io, uint32_t len, const struct sl_tx_meta
             continue;
         if (w < 0) {
             int e = errno;
-            ctr_add(io, SL_CTR_drop_tx_error, 1);
+            sl_io_ctr_add(io, SL_CTR_drop_tx_error, 1);
             return -e;
         }
         break;
     }
-    ctr_add(io, SL_CTR_tx_frames, 1);
-    ctr_add(io, SL_CTR_tx_bytes, len);
+    sl_io_ctr_add(io, SL_CTR_tx_frames, 1);
+    sl_io_ctr_add(io, SL_CTR_tx_bytes, len);
     if (gso)
-        ctr_add(io, SL_CTR_tx_gso_frames, 1);
+        sl_io_ctr_add(io, SL_CTR_tx_gso_frames, 1);
     return 0;
 bad:
-    ctr_add(io, SL_CTR_drop_tx_error, 1);
+    sl_io_ctr_add(io, SL_CTR_drop_tx_error, 1);
     return -EINVAL;
 }
 
@@ -252,12 +216,12 @@ int sl_io_tap_open(const char *name, struct sl_io **out, char *err, size_t errle
     if (err && errlen)
         err[0] = '\0';
     if (!name || !*name || strlen(name) >= IFNAMSIZ) {
-        tap_err(err, errlen, "tap: bad interface name '%s'", name ? name : "");
+        sl_io_err(err, errlen, "tap: bad interface name '%s'", name ? name : "");
         return -EINVAL;
     }
     struct tap_io *t = calloc(1, sizeof(*t));
     if (!t) {
-        tap_err(err, errlen, "tap: out of memory");
+        sl_io_err(err, errlen, "tap: out of memory");
         return -ENOMEM;
     }
     t->fd = -1;
@@ -268,7 +232,7 @@ int sl_io_tap_open(const char *name, struct sl_io **out, char *err, size_t errle
     t->tx_buf = malloc(TAP_SLOT_SZ);
     if (!t->rx_buf || !t->tx_buf) {
         rc = -ENOMEM;
-        tap_err(err, errlen, "tap: out of memory");
+        sl_io_err(err, errlen, "tap: out of memory");
         goto fail;
     }
 
@@ -282,7 +246,7 @@ int sl_io_tap_open(const char *name, struct sl_io **out, char *err, size_t errle
         t->fd = tap_attach(name, IFF_TAP | IFF_NO_PI);
         if (t->fd < 0) {
             rc = t->fd;
-            tap_err(err, errlen, "tap: TUNSETIFF '%s': %s", name, strerror(-rc));
+            sl_io_err(err, errlen, "tap: TUNSETIFF '%s': %s", name, strerror(-rc));
             goto fail;
         }
     }
@@ -298,7 +262,7 @@ int sl_io_tap_open(const char *name, struct sl_io **out, char *err, size_t errle
             t->fd = tap_attach(name, IFF_TAP | IFF_NO_PI);
             if (t->fd < 0) {
                 rc = t->fd;
-                tap_err(err, errlen, "tap: TUNSETIFF '%s': %s", name, strerror(-rc));
+                sl_io_err(err, errlen, "tap: TUNSETIFF '%s': %s", name, strerror(-rc));
                 goto fail;
             }
         }
@@ -308,7 +272,7 @@ int sl_io_tap_open(const char *name, struct sl_io **out, char *err, size_t errle
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) {
         rc = -errno;
-        tap_err(err, errlen, "tap: socket: %s", strerror(errno));
+        sl_io_err(err, errlen, "tap: socket: %s", strerror(errno));
         goto fail;
     }
     struct ifreq ifr;
@@ -338,7 +302,7 @@ int sl_io_tap_open(const char *name, struct sl_io **out, char *err, size_t errle
     }
     if (what) {
         rc = -errno;
-        tap_err(err, errlen, "tap: %s on '%s': %s", what, name, strerror(errno));
+        sl_io_err(err, errlen, "tap: %s on '%s': %s", what, name, strerror(errno));
         close(s);
         goto fail;
     }

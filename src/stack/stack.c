@@ -690,17 +690,24 @@ void sl_stack_tcp_rx(struct sl_stack *s, uint32_t saddr, uint32_t daddr,
  * RFC 5927 4.1 sequence check, is recorded as a soft error and reported to
  * the application (MUST-47). The connection goes on (RFC 5927 4.2: no
  * abort on hard errors an attacker could forge). */
+/* The connection an ICMP error's quoted TCP header names: our own segment
+ * (RFC 5927 4.1: the quoted source is our address) of a connection we
+ * have. NULL (counted as `miss`) otherwise. */
+static struct sl_conn *icmp_conn(struct sl_stack *s, const struct sl_icmp *ic, enum sl_ctr miss)
+{
+    struct sl_conn *c = NULL;
+    if (ic->inner_ok && ic->inner_proto == SL_IPPROTO_TCP && ic->inner_src == s->addr)
+        c = sl_table_find(s, ic->inner_dst, ic->inner_dport, ic->inner_sport);
+    if (!c)
+        s->ctr[miss]++;
+    return c;
+}
+
 void sl_stack_icmp_error(struct sl_stack *s, const struct sl_icmp *ic)
 {
-    if (!ic->inner_ok || ic->inner_proto != SL_IPPROTO_TCP || ic->inner_src != s->addr) {
-        SCTR(s, drop_icmp_err_no_conn);
+    struct sl_conn *c = icmp_conn(s, ic, SL_CTR_drop_icmp_err_no_conn);
+    if (!c)
         return;
-    }
-    struct sl_conn *c = sl_table_find(s, ic->inner_dst, ic->inner_dport, ic->inner_sport);
-    if (!c) {
-        SCTR(s, drop_icmp_err_no_conn);
-        return;
-    }
     enum sl_ctr r = sl_tcp_icmp_error(&c->tcb, ic->inner_seq);
     if (r) {
         s->ctr[r]++;
@@ -744,15 +751,9 @@ void sl_conn_set_route(struct sl_conn *c, const struct sl_srcroute *r, int app)
 
 void sl_stack_icmp_ptb(struct sl_stack *s, const struct sl_icmp *ic)
 {
-    if (!ic->inner_ok || ic->inner_proto != SL_IPPROTO_TCP || ic->inner_src != s->addr) {
-        SCTR(s, drop_icmp_ptb_no_conn);
+    struct sl_conn *c = icmp_conn(s, ic, SL_CTR_drop_icmp_ptb_no_conn);
+    if (!c)
         return;
-    }
-    struct sl_conn *c = sl_table_find(s, ic->inner_dst, ic->inner_dport, ic->inner_sport);
-    if (!c) {
-        SCTR(s, drop_icmp_ptb_no_conn);
-        return;
-    }
     s->ctr[sl_tcp_icmp_ptb(&c->tcb, ic->inner_seq, ic->mtu)]++;
 }
 

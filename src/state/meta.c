@@ -4,27 +4,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/bytes.h"
+
 #define META_VERSION 1
 #define META_HDR 8
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 size_t sl_meta_size(const struct sl_meta *m)
 {
@@ -40,14 +23,14 @@ void sl_meta_encode(const struct sl_meta *m, uint8_t *out)
     out[1] = m->flags;
     out[2] = m->n_refs;
     out[3] = 0;
-    put32(out + 4, m->ckpt_len);
+    sl_put_le32(out + 4, m->ckpt_len);
     size_t o = META_HDR;
     for (unsigned i = 0; i < m->n_refs; i++) {
         const struct sl_ref *r = &m->refs[i];
         size_t nl = strlen(r->obj);
-        put32(out + o, r->seq);
-        put32(out + o + 4, r->len);
-        put64(out + o + 8, r->off);
+        sl_put_le32(out + o, r->seq);
+        sl_put_le32(out + o + 4, r->len);
+        sl_put_le64(out + o + 8, r->off);
         out[o + 16] = (uint8_t)nl;
         memcpy(out + o + 17, r->obj, nl);
         o += 17 + nl;
@@ -62,16 +45,16 @@ int sl_meta_parse(const uint8_t *in, uint32_t len, struct sl_meta *m)
         (in[1] & ~(SL_META_APP_CLOSED | SL_META_COMMIT)))
         return -EINVAL;
     m->flags = in[1];
-    uint32_t cl = get32(in + 4);
+    uint32_t cl = sl_get_le32(in + 4);
     size_t o = META_HDR;
     m->n_refs = 0;
     for (unsigned i = 0; i < in[2]; i++) {
         if (len - o < 17)
             return -EINVAL;
         struct sl_ref *r = &m->refs[m->n_refs++];
-        r->seq = get32(in + o);
-        r->len = get32(in + o + 4);
-        r->off = get64(in + o + 8);
+        r->seq = sl_get_le32(in + o);
+        r->len = sl_get_le32(in + o + 4);
+        r->off = sl_get_le64(in + o + 8);
         uint8_t nl = in[o + 16];
         if (nl >= SL_REF_NAME || len - o - 17 < nl)
             return -EINVAL;

@@ -5,30 +5,7 @@
 #include <sodium.h>
 #include <string.h>
 
-/* ------------------------------------------------------------------ */
-/* little-endian helpers                                               */
-
-static void le16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+#include "common/bytes.h"
 
 /* ------------------------------------------------------------------ */
 /* compact control block                                               */
@@ -503,22 +480,22 @@ ssize_t sl_record_encode(const struct sl_record_in *in, const uint8_t key[SL_REC
 
     const struct sl_tcb *t = in->tcb;
     uint8_t *p = out;
-    le32(p, SL_REC_MAGIC);
+    sl_put_le32(p, SL_REC_MAGIC);
     p[4] = SL_REC_VERSION;
     p[5] = 0;
     p[6] = (uint8_t)tl;
     p[7] = (uint8_t)(tl >> 8);
-    le32(p + 8, t->laddr);
-    le32(p + 12, t->raddr);
-    le16(p + 16, t->lport);
-    le16(p + 18, t->rport);
-    le64(p + 20, in->epoch);
-    le64(p + 28, in->gen);
-    le32(p + 36, in->snd_seq);
-    le32(p + 40, (uint32_t)s);
-    le32(p + 44, in->rcv_seq);
-    le32(p + 48, (uint32_t)r);
-    le32(p + 52, in->ckpt_len);
+    sl_put_le32(p + 8, t->laddr);
+    sl_put_le32(p + 12, t->raddr);
+    sl_put_le16(p + 16, t->lport);
+    sl_put_le16(p + 18, t->rport);
+    sl_put_le64(p + 20, in->epoch);
+    sl_put_le64(p + 28, in->gen);
+    sl_put_le32(p + 36, in->snd_seq);
+    sl_put_le32(p + 40, (uint32_t)s);
+    sl_put_le32(p + 44, in->rcv_seq);
+    sl_put_le32(p + 48, (uint32_t)r);
+    sl_put_le32(p + 52, in->ckpt_len);
     p += SL_REC_HDR_LEN;
     memcpy(p, tcb, (size_t)tl);
     p += tl;
@@ -539,18 +516,18 @@ static int check_header(const uint8_t *buf, size_t len, uint32_t *tl, uint32_t *
 {
     if (!buf || len < SL_REC_HDR_LEN + SL_REC_MAC_LEN) {
         /* Too short to hold a header: still tell "not a record" apart. */
-        if (buf && len >= 4 && rd32(buf) != SL_REC_MAGIC)
+        if (buf && len >= 4 && sl_get_le32(buf) != SL_REC_MAGIC)
             return -ENOMSG;
         return -EMSGSIZE;
     }
-    if (rd32(buf) != SL_REC_MAGIC)
+    if (sl_get_le32(buf) != SL_REC_MAGIC)
         return -ENOMSG;
     if (buf[4] != SL_REC_VERSION || buf[5] != 0)
         return -EPROTONOSUPPORT;
     *tl = buf[6] | (uint32_t)buf[7] << 8;
-    *sl = rd32(buf + 40);
-    *rl = rd32(buf + 48);
-    *cl = rd32(buf + 52);
+    *sl = sl_get_le32(buf + 40);
+    *rl = sl_get_le32(buf + 48);
+    *cl = sl_get_le32(buf + 52);
     if (*tl == 0 || *tl > SL_TCB_PACKED_MAX || *sl > SL_REC_MAX_STREAM ||
         *rl > SL_REC_MAX_STREAM || *cl > SL_REC_MAX_CKPT)
         return -EMSGSIZE;
@@ -567,13 +544,13 @@ int sl_record_peek(const uint8_t *buf, size_t len, struct sl_flow *flow, uint64_
     if (rc)
         return rc;
     if (flow) {
-        flow->laddr = rd32(buf + 8);
-        flow->raddr = rd32(buf + 12);
-        flow->lport = rd16(buf + 16);
-        flow->rport = rd16(buf + 18);
+        flow->laddr = sl_get_le32(buf + 8);
+        flow->raddr = sl_get_le32(buf + 12);
+        flow->lport = sl_get_le16(buf + 16);
+        flow->rport = sl_get_le16(buf + 18);
     }
     if (epoch)
-        *epoch = rd64(buf + 20);
+        *epoch = sl_get_le64(buf + 20);
     return 0;
 }
 
@@ -591,18 +568,18 @@ int sl_record_decode(const uint8_t *buf, size_t len, const uint8_t key[SL_REC_KE
 
     struct sl_record x;
     memset(&x, 0, sizeof(x));
-    x.flow.laddr = rd32(buf + 8);
-    x.flow.raddr = rd32(buf + 12);
-    x.flow.lport = rd16(buf + 16);
-    x.flow.rport = rd16(buf + 18);
+    x.flow.laddr = sl_get_le32(buf + 8);
+    x.flow.raddr = sl_get_le32(buf + 12);
+    x.flow.lport = sl_get_le16(buf + 16);
+    x.flow.rport = sl_get_le16(buf + 18);
     if (expect && (expect->laddr != x.flow.laddr || expect->raddr != x.flow.raddr ||
                    expect->lport != x.flow.lport || expect->rport != x.flow.rport))
         return -EXDEV;
-    x.epoch = rd64(buf + 20);
-    x.gen = rd64(buf + 28);
-    x.snd_seq = rd32(buf + 36);
+    x.epoch = sl_get_le64(buf + 20);
+    x.gen = sl_get_le64(buf + 28);
+    x.snd_seq = sl_get_le32(buf + 36);
     x.snd_len = sl;
-    x.rcv_seq = rd32(buf + 44);
+    x.rcv_seq = sl_get_le32(buf + 44);
     x.rcv_len = rl;
     x.ckpt_len = cl;
     x.tcb_len = tl;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/kv.h"
+
 const char *const sl_store_stat_names[] = {
 #define SL_STORE_STAT_NAME(n) #n,
     SL_STORE_STATS_LIST(SL_STORE_STAT_NAME)
@@ -16,6 +18,43 @@ const char *const sl_store_stat_names[] = {
 
 /* ------------------------------------------------------------------ */
 /* opening                                                             */
+
+/* One option of "fault:OPTS/INNER" (sl_kv_fn; OPTS is comma-separated
+ * key=value). */
+static int fault_opt(void *arg, const char *key, const char *val)
+{
+    struct sl_store_fault_cfg *cfg = arg;
+    const char *v = val ? val : "";
+    char *end = NULL;
+    unsigned long long n = strtoull(v, &end, 10);
+    bool num = val && *v && end && !*end;
+    if (!strcmp(key, "nth") && num)
+        cfg->fail_nth = n;
+    else if (!strcmp(key, "after") && num)
+        cfg->fail_after = n;
+    else if (!strcmp(key, "delay_ms") && num && n <= 600000)
+        cfg->delay_ms = (uint32_t)n;
+    else if (!strcmp(key, "lost_reply") && !val)
+        cfg->lost_reply = true;
+    else if (!strcmp(key, "down") && !val)
+        cfg->down = true;
+    else if (!strcmp(key, "err") && val) {
+        static const struct { const char *n; int e; } errs[] = {
+            {"EIO", EIO}, {"ETIMEDOUT", ETIMEDOUT}, {"ECONNREFUSED", ECONNREFUSED},
+            {"ESTALE", ESTALE}, {"ENOENT", ENOENT}, {"EBADMSG", EBADMSG},
+            {"ENOSPC", ENOSPC}};
+        size_t i;
+        for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+            if (!strcmp(v, errs[i].n))
+                break;
+        if (i == sizeof(errs) / sizeof(errs[0]))
+            return -EINVAL;
+        cfg->err = -errs[i].e;
+    } else if (*key) {
+        return -EINVAL;
+    }
+    return 0;
+}
 
 int sl_store_open(const char *uri, struct sl_store **out)
 {
@@ -47,43 +86,11 @@ int sl_store_open(const char *uri, struct sl_store **out)
             return -EINVAL;
         memcpy(opts, uri + 6, ol);
         opts[ol] = 0;
-        char *save = NULL;
-        for (char *tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            char *eq = strchr(tok, '=');
-            const char *v = eq ? eq + 1 : "";
-            if (eq)
-                *eq = 0;
-            char *end = NULL;
-            unsigned long long n = strtoull(v, &end, 10);
-            bool num = eq && *v && end && !*end;
-            if (!strcmp(tok, "nth") && num)
-                cfg.fail_nth = n;
-            else if (!strcmp(tok, "after") && num)
-                cfg.fail_after = n;
-            else if (!strcmp(tok, "delay_ms") && num && n <= 600000)
-                cfg.delay_ms = (uint32_t)n;
-            else if (!strcmp(tok, "lost_reply") && !eq)
-                cfg.lost_reply = true;
-            else if (!strcmp(tok, "down") && !eq)
-                cfg.down = true;
-            else if (!strcmp(tok, "err") && eq) {
-                static const struct { const char *n; int e; } errs[] = {
-                    {"EIO", EIO}, {"ETIMEDOUT", ETIMEDOUT}, {"ECONNREFUSED", ECONNREFUSED},
-                    {"ESTALE", ESTALE}, {"ENOENT", ENOENT}, {"EBADMSG", EBADMSG},
-                    {"ENOSPC", ENOSPC}};
-                size_t i;
-                for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
-                    if (!strcmp(v, errs[i].n))
-                        break;
-                if (i == sizeof(errs) / sizeof(errs[0]))
-                    return -EINVAL;
-                cfg.err = -errs[i].e;
-            } else if (*tok) {
-                return -EINVAL;
-            }
-        }
+        int rc = sl_kv_parse(opts, ',', 0, 0, fault_opt, &cfg);
+        if (rc)
+            return rc;
         struct sl_store *inner;
-        int rc = sl_store_open(slash + 1, &inner);
+        rc = sl_store_open(slash + 1, &inner);
         if (rc)
             return rc;
         rc = sl_store_fault_wrap(inner, &cfg, out);

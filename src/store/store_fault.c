@@ -53,12 +53,27 @@ static int next_fault(struct fault_store *f)
  * the store is "down" (nothing reaches it then). */
 static bool apply_failed(const struct fault_store *f) { return f->cfg.lost_reply && !f->cfg.down; }
 
+/* The start of every read: the delay, then the error to report (0: pass). */
+static int read_fault(struct fault_store *f)
+{
+    delay(f);
+    return next_fault(f);
+}
+
+/* The start of every write: the delay and the error to report in *err.
+ * True if the write stops there (not applied to the inner store). */
+static bool write_stops(struct fault_store *f, int *err)
+{
+    delay(f);
+    *err = next_fault(f);
+    return *err && !apply_failed(f);
+}
+
 static int f_get(struct sl_store *s, const char *key, void *buf, size_t cap, size_t *len,
                  uint64_t *version)
 {
     struct fault_store *f = (struct fault_store *)s;
-    delay(f);
-    int err = next_fault(f);
+    int err = read_fault(f);
     if (err)
         return err;
     return sl_store_get(f->inner, key, buf, cap, len, version);
@@ -68,9 +83,8 @@ static int f_put(struct sl_store *s, const char *key, const void *data, size_t l
                  uint64_t expected_version, uint64_t fence, uint64_t *new_version)
 {
     struct fault_store *f = (struct fault_store *)s;
-    delay(f);
-    int err = next_fault(f);
-    if (err && !apply_failed(f))
+    int err;
+    if (write_stops(f, &err))
         return err;
     int rc = sl_store_put(f->inner, key, data, len, expected_version, fence, new_version);
     return err ? err : rc;
@@ -81,9 +95,8 @@ static int f_take(struct sl_store *s, const char *key, const void *data, size_t 
                   uint64_t *current)
 {
     struct fault_store *f = (struct fault_store *)s;
-    delay(f);
-    int err = next_fault(f);
-    if (err && !apply_failed(f))
+    int err;
+    if (write_stops(f, &err))
         return err;
     int rc = sl_store_take(f->inner, key, data, len, expected_version, expected_epoch,
                            desired_epoch, current);
@@ -93,9 +106,8 @@ static int f_take(struct sl_store *s, const char *key, const void *data, size_t 
 static int f_del(struct sl_store *s, const char *key, uint64_t fence)
 {
     struct fault_store *f = (struct fault_store *)s;
-    delay(f);
-    int err = next_fault(f);
-    if (err && !apply_failed(f))
+    int err;
+    if (write_stops(f, &err))
         return err;
     int rc = sl_store_del(f->inner, key, fence);
     return err ? err : rc;
@@ -104,8 +116,7 @@ static int f_del(struct sl_store *s, const char *key, uint64_t fence)
 static int f_epoch_get(struct sl_store *s, const char *key, uint64_t *epoch)
 {
     struct fault_store *f = (struct fault_store *)s;
-    delay(f);
-    int err = next_fault(f);
+    int err = read_fault(f);
     if (err)
         return err;
     return sl_store_epoch_get(f->inner, key, epoch);
@@ -115,9 +126,8 @@ static int f_cas_epoch(struct sl_store *s, const char *key, uint64_t expected, u
                        uint64_t *current)
 {
     struct fault_store *f = (struct fault_store *)s;
-    delay(f);
-    int err = next_fault(f);
-    if (err && !apply_failed(f))
+    int err;
+    if (write_stops(f, &err))
         return err;
     int rc = sl_store_cas_epoch(f->inner, key, expected, desired, current);
     return err ? err : rc;
@@ -126,8 +136,7 @@ static int f_cas_epoch(struct sl_store *s, const char *key, uint64_t expected, u
 static int f_list(struct sl_store *s, const char *prefix, sl_store_list_fn fn, void *arg)
 {
     struct fault_store *f = (struct fault_store *)s;
-    delay(f);
-    int err = next_fault(f);
+    int err = read_fault(f);
     if (err)
         return err;
     return sl_store_list(f->inner, prefix, fn, arg);

@@ -40,6 +40,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/clock.h"
+#include "common/kv.h"
 #include "store/store.h"
 
 /* Every write goes through this one script: it applies a run of ops in
@@ -127,12 +129,7 @@ struct redis_store {
 
 static const char *const scripts[SC_N] = {LUA_BATCH, LUA_GET};
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+static uint64_t now_ms(void) { return sl_clock_ms(); }
 
 /* Maps a hiredis context error to our convention. */
 static int ctx_err(const redisContext *c, int saved_errno)
@@ -790,6 +787,30 @@ static const struct sl_store_ops redis_ops = {
     .close = redis_close,
 };
 
+/* One option of the query string "?wait=N&wait_ms=MS&timeout_ms=MS&cluster=0|1"
+ * (sl_kv_fn). */
+static int redis_opt(void *arg, const char *key, const char *val)
+{
+    struct redis_store *r = arg;
+    char *end;
+    if (!val || !*val)
+        return -EINVAL;
+    unsigned long v = strtoul(val, &end, 10);
+    if (*end || v > 600000)
+        return -EINVAL;
+    if (!strcmp(key, "wait"))
+        r->wait_n = (uint32_t)v;
+    else if (!strcmp(key, "wait_ms"))
+        r->wait_ms = (uint32_t)v;
+    else if (!strcmp(key, "timeout_ms") && v > 0)
+        r->timeout_ms = (uint32_t)v;
+    else if (!strcmp(key, "cluster") && v <= 1)
+        r->cluster = v == 1;
+    else
+        return -EINVAL;
+    return 0;
+}
+
 int sl_store_redis_open(const char *spec, struct sl_store **out)
 {
     struct redis_store *r = calloc(1, sizeof(*r));
@@ -833,32 +854,8 @@ int sl_store_redis_open(const char *spec, struct sl_store **out)
         goto bad;
     memcpy(r->host, spec, (size_t)(colon - spec));
     r->port = (int)port;
-    if (q) {
-        char opts[256];
-        if (strlen(q + 1) >= sizeof(opts))
-            goto bad;
-        strcpy(opts, q + 1);
-        char *save = NULL;
-        for (char *tok = strtok_r(opts, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
-            char *eq = strchr(tok, '=');
-            if (!eq || !eq[1])
-                goto bad;
-            *eq = 0;
-            unsigned long v = strtoul(eq + 1, &end, 10);
-            if (*end || v > 600000)
-                goto bad;
-            if (!strcmp(tok, "wait"))
-                r->wait_n = (uint32_t)v;
-            else if (!strcmp(tok, "wait_ms"))
-                r->wait_ms = (uint32_t)v;
-            else if (!strcmp(tok, "timeout_ms") && v > 0)
-                r->timeout_ms = (uint32_t)v;
-            else if (!strcmp(tok, "cluster") && v <= 1)
-                r->cluster = v == 1;
-            else
-                goto bad;
-        }
-    }
+    if (q && sl_kv_parse(q + 1, '&', 0, 256, redis_opt, r))
+        goto bad;
     /* A store that is down at start-up is an ordinary -ECONNREFUSED for
      * the first ops, not a failed open; but one that answers and refuses
      * our credentials is a configuration error the operator must see now. */

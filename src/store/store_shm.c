@@ -54,6 +54,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/kv.h"
 #include "store/store.h"
 
 #define SHM_MAGIC 0x31304d4853534c53ull /* "SLSSHM01" */
@@ -159,14 +161,8 @@ static uint8_t *slot_data(struct shm_store *m, struct shm_slot *sl, unsigned idx
 
 static int lock_mutex(struct shm_store *m, pthread_mutex_t *mu)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += m->lock_ms / 1000;
-    ts.tv_nsec += (long)(m->lock_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    uint64_t due = sl_clock_ns() + (uint64_t)m->lock_ms * 1000000u;
+    struct timespec ts = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
     int r = pthread_mutex_clocklock(mu, CLOCK_MONOTONIC, &ts); /* glibc >= 2.30 */
     if (r == EOWNERDEAD) {
         /* The holder died. Whatever it wrote was never published. */
@@ -287,6 +283,35 @@ static void free_slot(struct shm_slot *sl)
     atomic_store_explicit(&sl->seq, 0, memory_order_release);
 }
 
+/* Finds the flow's epoch slot (creating it if `create`) and locks it:
+ * 0 with *out locked, -ENOENT if it is absent (and not created), or
+ * -errno. */
+static int lock_epoch_slot(struct shm_store *m, const char *key, bool create,
+                           struct shm_slot **out)
+{
+    char ek[SL_STORE_KEY_MAX];
+    if (sl_store_epoch_key(ek, sizeof(ek), key) < 0)
+        return -ENAMETOOLONG;
+    for (;;) {
+        struct shm_slot *sl;
+        uint32_t g;
+        int rc;
+        if (create) {
+            if ((rc = find_or_alloc(m, ek, &sl, &g)))
+                return rc;
+        } else if (!(sl = lookup(m, ek, &g))) {
+            return -ENOENT;
+        }
+        bool ok;
+        if ((rc = lock_slot(m, sl, g, &ok)))
+            return rc;
+        if (ok) {
+            *out = sl;
+            return 0;
+        }
+    }
+}
+
 /* Locks the flow's epoch slot (creating it) and checks the fence. On
  * success *es is locked (or NULL when fence is SL_STORE_ANY). */
 static int fence_lock(struct shm_store *m, const char *key, uint64_t fence, struct shm_slot **es)
@@ -294,33 +319,37 @@ static int fence_lock(struct shm_store *m, const char *key, uint64_t fence, stru
     *es = NULL;
     if (fence == SL_STORE_ANY)
         return 0;
-    char ek[SL_STORE_KEY_MAX];
-    if (sl_store_epoch_key(ek, sizeof(ek), key) < 0)
-        return -ENAMETOOLONG;
-    for (;;) {
-        struct shm_slot *sl;
-        uint32_t g;
-        int rc = find_or_alloc(m, ek, &sl, &g);
-        if (rc)
-            return rc;
-        bool ok;
-        if ((rc = lock_slot(m, sl, g, &ok)))
-            return rc;
-        if (!ok)
-            continue;
-        if (atomic_load_explicit(&sl->epoch, memory_order_acquire) != fence) {
-            pthread_mutex_unlock(&sl->lock);
-            return -ESTALE;
-        }
-        *es = sl;
-        return 0;
+    struct shm_slot *sl;
+    int rc = lock_epoch_slot(m, key, true, &sl);
+    if (rc)
+        return rc;
+    if (atomic_load_explicit(&sl->epoch, memory_order_acquire) != fence) {
+        pthread_mutex_unlock(&sl->lock);
+        return -ESTALE;
     }
+    *es = sl;
+    return 0;
 }
 
 static void unlock_opt(struct shm_slot *sl)
 {
     if (sl)
         pthread_mutex_unlock(&sl->lock);
+}
+
+/* lock_slot while the epoch slot es is held (or NULL): 0 when sl is
+ * locked; otherwise es is released and the result is 1 when the slot was
+ * freed meanwhile (look again) or -errno. */
+static int lock_slot_fenced(struct shm_store *m, struct shm_slot *sl, uint32_t gen,
+                            struct shm_slot *es)
+{
+    bool ok;
+    int rc = lock_slot(m, sl, gen, &ok);
+    if (rc || !ok) {
+        unlock_opt(es);
+        return rc ? rc : 1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -399,15 +428,10 @@ static int put_impl(struct sl_store *s, const char *key, const void *data, size_
             unlock_opt(es);
             return -ESTALE; /* absent: version 0 */
         }
-        bool ok;
-        if ((rc = lock_slot(m, sl, g, &ok))) {
-            unlock_opt(es);
-            return rc;
-        }
-        if (!ok) {
-            unlock_opt(es);
+        if ((rc = lock_slot_fenced(m, sl, g, es)) > 0)
             continue;
-        }
+        if (rc)
+            return rc;
         uint64_t cur = atomic_load_explicit(&sl->seq, memory_order_relaxed);
         if (expected_version != SL_STORE_ANY && expected_version != cur) {
             pthread_mutex_unlock(&sl->lock);
@@ -471,15 +495,10 @@ static int shm_del(struct sl_store *s, const char *key, uint64_t fence)
             unlock_opt(es);
             return -ENOENT;
         }
-        bool ok;
-        if ((rc = lock_slot(m, sl, g, &ok))) {
-            unlock_opt(es);
-            return rc;
-        }
-        if (!ok) {
-            unlock_opt(es);
+        if ((rc = lock_slot_fenced(m, sl, g, es)) > 0)
             continue;
-        }
+        if (rc)
+            return rc;
         bool had = atomic_load_explicit(&sl->seq, memory_order_relaxed) != 0;
         free_slot(sl);
         pthread_mutex_unlock(&sl->lock);
@@ -514,37 +533,24 @@ static int shm_cas_epoch(struct sl_store *s, const char *key, uint64_t expected,
                          uint64_t *current)
 {
     struct shm_store *m = (struct shm_store *)s;
-    char ek[SL_STORE_KEY_MAX];
-    if (sl_store_epoch_key(ek, sizeof(ek), key) < 0)
-        return -ENAMETOOLONG;
-    for (;;) {
-        struct shm_slot *sl;
-        uint32_t g;
-        int rc;
-        if (expected == 0) {
-            if ((rc = find_or_alloc(m, ek, &sl, &g)))
-                return rc;
-        } else if (!(sl = lookup(m, ek, &g))) {
-            *current = 0;
-            return -ESTALE;
-        }
-        bool ok;
-        if ((rc = lock_slot(m, sl, g, &ok)))
-            return rc;
-        if (!ok)
-            continue;
-        uint64_t e = expected;
-        /* Holding the lock excludes fenced writers; the compare-exchange
-         * keeps lock-free epoch readers coherent. */
-        bool won = atomic_compare_exchange_strong_explicit(&sl->epoch, &e, desired,
-                                                           memory_order_acq_rel,
-                                                           memory_order_acquire);
-        if (won && desired == 0)
-            free_slot(sl);
-        pthread_mutex_unlock(&sl->lock);
-        *current = won ? desired : e;
-        return won ? 0 : -ESTALE;
+    struct shm_slot *sl;
+    int rc = lock_epoch_slot(m, key, expected == 0, &sl);
+    if (rc == -ENOENT) {
+        *current = 0;
+        return -ESTALE;
     }
+    if (rc)
+        return rc;
+    uint64_t e = expected;
+    /* Holding the lock excludes fenced writers; the compare-exchange
+     * keeps lock-free epoch readers coherent. */
+    bool won = atomic_compare_exchange_strong_explicit(&sl->epoch, &e, desired,
+                                                       memory_order_acq_rel, memory_order_acquire);
+    if (won && desired == 0)
+        free_slot(sl);
+    pthread_mutex_unlock(&sl->lock);
+    *current = won ? desired : e;
+    return won ? 0 : -ESTALE;
 }
 
 static int shm_list(struct sl_store *s, const char *prefix, sl_store_list_fn fn, void *arg)
@@ -705,6 +711,28 @@ static int parse_u64(const char *v, uint64_t *out)
     return 0;
 }
 
+struct shm_opts {
+    uint64_t slots, max, lock_ms;
+};
+
+/* One option of the query string "?slots=N&max=BYTES&lock_ms=MS" (sl_kv_fn). */
+static int shm_opt(void *arg, const char *key, const char *val)
+{
+    struct shm_opts *o = arg;
+    uint64_t v;
+    if (!val || parse_u64(val, &v))
+        return -EINVAL;
+    if (!strcmp(key, "slots"))
+        o->slots = v;
+    else if (!strcmp(key, "max"))
+        o->max = v;
+    else if (!strcmp(key, "lock_ms"))
+        o->lock_ms = v;
+    else
+        return -EINVAL;
+    return 0;
+}
+
 int sl_store_shm_open(const char *spec, struct sl_store **out)
 {
     const char *q = strchr(spec, '?');
@@ -714,34 +742,16 @@ int sl_store_shm_open(const char *spec, struct sl_store **out)
     char path[256];
     snprintf(path, sizeof(path), "/%.*s", (int)nl, spec);
 
-    uint64_t nslots = 0, val_cap = 0, lock_ms = 2000;
+    struct shm_opts o = {.lock_ms = 2000};
     if (q) {
-        char opts[256];
-        if (strlen(q + 1) >= sizeof(opts))
-            return -EINVAL;
-        strcpy(opts, q + 1);
-        char *save = NULL;
-        for (char *tok = strtok_r(opts, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
-            char *eq = strchr(tok, '=');
-            if (!eq)
-                return -EINVAL;
-            *eq = 0;
-            uint64_t v;
-            if (parse_u64(eq + 1, &v))
-                return -EINVAL;
-            if (!strcmp(tok, "slots"))
-                nslots = v;
-            else if (!strcmp(tok, "max"))
-                val_cap = v;
-            else if (!strcmp(tok, "lock_ms"))
-                lock_ms = v;
-            else
-                return -EINVAL;
-        }
-        if ((q && nslots && (nslots < 2 || nslots > (1u << 24))) ||
-            (val_cap && val_cap > (1ull << 30)) || lock_ms == 0 || lock_ms > 3600000)
+        int rc = sl_kv_parse(q + 1, '&', 0, 256, shm_opt, &o);
+        if (rc)
+            return rc;
+        if ((q && o.slots && (o.slots < 2 || o.slots > (1u << 24))) ||
+            (o.max && o.max > (1ull << 30)) || o.lock_ms == 0 || o.lock_ms > 3600000)
             return -EINVAL;
     }
+    uint64_t nslots = o.slots, val_cap = o.max, lock_ms = o.lock_ms;
     bool explicit_dims = nslots || val_cap;
     uint64_t want_slots = nslots ? nslots : SHM_DEF_SLOTS;
     uint64_t want_cap = (val_cap ? val_cap : SHM_DEF_MAX + 7) & ~7ull;
@@ -755,16 +765,14 @@ int sl_store_shm_open(const char *spec, struct sl_store **out)
     /* Serialize initialization; a dead initializer's lock is released by
      * the kernel. Bounded wait. */
     int rc = 0;
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = sl_clock_ns();
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK && errno != EINTR) {
             rc = -errno;
             close(fd);
             return rc;
         }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > (long)lock_ms) {
+        if ((sl_clock_ns() - t0) / 1000000u > (uint64_t)lock_ms) {
             close(fd);
             return -ETIMEDOUT;
         }
