@@ -229,7 +229,7 @@ if ((${#all_waits[@]} > 0)); then
 fi
 
 rst_capture_stop
-check "no RST reached a client (capture: $RST_COUNT)" test "$RST_COUNT" = 0
+check "no RST reached a connection the client had open (capture: $RST_COUNT; after its FIN: $RST_AFTER_CLOSE)" test "$RST_COUNT" = 0
 if f=$(slhttpd_stats); then
   log "last instance's counters:"
   grep -E '^(restore_|persist_|lease_|drop_superseded|tcp_rst_tx|http_restored)' "$f" | sed 's/^/  /'

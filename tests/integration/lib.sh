@@ -608,13 +608,15 @@ fetch_check() {
 
 # ---------------------------------------------------------------- RST capture
 
-# rst_capture_start: tcpdump in the client namespace, keeping only RSTs sent
-# by the server (198.18.0.2) to the client. Informational only.
+# rst_capture_start: tcpdump in the client namespace, keeping the RSTs sent
+# by the server (198.18.0.2) to the client and the client's own FINs (to
+# tell a RST on a connection the client still had open from one that came
+# after the client closed it).
 rst_capture_start() {
   command -v tcpdump >/dev/null 2>&1 || { log "tcpdump missing: no RST capture"; return 0; }
   _SL_RST_PCAP=$WORK/rst.pcap
   bg_start tcpdump "$CLI_NS" tcpdump -i "$CLI_IF" -n -U --immediate-mode -Z root -w "$_SL_RST_PCAP" \
-    "src host $SRV_IP and tcp[tcpflags] & tcp-rst != 0"
+    "(src host $SRV_IP and tcp[tcpflags] & tcp-rst != 0) or (dst host $SRV_IP and tcp[tcpflags] & tcp-fin != 0)"
   _SL_RST_PID=$BG_PID
   if ! wait_for "grep -q 'listening on' $WORK/tcpdump.log || ! _sl_alive $_SL_RST_PID" 10 ||
     ! _sl_alive "$_SL_RST_PID"; then
@@ -623,16 +625,24 @@ rst_capture_start() {
   fi
 }
 
-# rst_capture_stop: stop tcpdump, print and set RST_COUNT.
 rst_capture_stop() {
   RST_COUNT=n/a
+  RST_AFTER_CLOSE=0
   [[ -n $_SL_RST_PID ]] || return 0
   stop_pid "$_SL_RST_PID" INT 5
   _SL_RST_PID=
-  RST_COUNT=$(tcpdump -r "$_SL_RST_PCAP" -n 2>/dev/null | wc -l)
-  log "RSTs from server to client: $RST_COUNT (informational)"
-  if ((RST_COUNT > 0)); then
-    tcpdump -r "$_SL_RST_PCAP" -n 2>/dev/null | head -n 5 | sed 's/^/  /'
+  # RST_COUNT: RSTs on connections the client had not closed (a FIN from
+  # the client's port came first: RST_AFTER_CLOSE, logged, not counted)
+  local counts
+  counts=$(tcpdump -r "$_SL_RST_PCAP" -n 2>/dev/null | awk -v srv="$SRV_IP" '
+    { src = $3; dst = $5; sub(/:$/, "", dst) }
+    index(dst, srv ".") == 1 && $0 ~ /Flags \[[^]]*F/ { n = split(src, a, "."); fin[a[n]] = 1; next }
+    index(src, srv ".") == 1 && $0 ~ /Flags \[R/ { n = split(dst, a, "."); if (a[n] in fin) late++; else open++ }
+    END { print open + 0, late + 0 }')
+  read -r RST_COUNT RST_AFTER_CLOSE <<<"$counts"
+  log "RSTs from server to client: $RST_COUNT on open connections, $RST_AFTER_CLOSE after the client's FIN"
+  if ((RST_COUNT + RST_AFTER_CLOSE > 0)); then
+    tcpdump -r "$_SL_RST_PCAP" -n 'tcp[tcpflags] & tcp-rst != 0' 2>/dev/null | head -n 5 | sed 's/^/  /'
   fi
 }
 
