@@ -49,18 +49,9 @@ int sl_run(sl_stack *s, int timeout_ms) { return sl_stack_step(s, timeout_ms); }
 
 int sl_poll_fd(sl_stack *s, int *timeout_ms)
 {
-    int wait = -1;
-    struct sl_conn *top = sl_heap_top(s);
-    if (top) {
-        uint64_t now = s->clock(s->clock_arg);
-        int64_t d = top->deadline > now ? (int64_t)((top->deadline - now + 999) / 1000) : 0;
-        wait = d > 60000 ? 60000 : (int)d;
-    }
-    if (s->pending_head || s->dirty_head || s->n_notify)
-        wait = 0; /* work queued outside sl_run (writes, closes) */
-    else if (sl_persist_busy(s) && (wait < 0 || wait > 10))
-        wait = 10; /* the store is away: retry the held batch soon */
-    *timeout_ms = wait;
+    /* work queued outside sl_run (writes, closes) is due at once */
+    int wait = s->pending_head || s->dirty_head || s->n_notify ? 0 : sl_stack_wait_ms(s, -1);
+    *timeout_ms = wait > 60000 ? 60000 : wait;
     return s->io->ops->poll_fd(s->io);
 }
 
@@ -441,12 +432,7 @@ uint64_t sl_conn_write_off(const sl_conn *c)
     return (uint64_t)c->tcb.snd_off_hi << 32 | (uint32_t)(c->tcb.snd_end - c->tcb.iss - 1);
 }
 
-int sl_conn_synced(const sl_conn *c)
-{
-    if (!c->p)
-        return -EINVAL;
-    return !(c->p->flags & SL_PC_LISTED) && (c->p->flags & (SL_PC_WRITTEN | SL_PC_DONE)) != 0;
-}
+int sl_conn_synced(const sl_conn *c) { return sl_persist_synced(c); }
 
 int sl_conn_setopt(sl_conn *c, enum sl_opt opt, int value)
 {

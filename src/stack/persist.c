@@ -331,3 +331,10 @@ void sl_persist_tx(struct sl_stack *s, const struct sl_conn *c)
     if (p && p->hold) /* frames of no connection are held (conservative) */
         sl_io_hold_pass(p->hold, c && (!c->p || c->p->dur != SL_DUR_SYNC));
 }
+
+int sl_persist_synced(const struct sl_conn *c)
+{
+    if (!c->p)
+        return -EINVAL;
+    return !(c->p->flags & SL_PC_LISTED) && (c->p->flags & (SL_PC_WRITTEN | SL_PC_DONE)) != 0;
+}

@@ -63,6 +63,10 @@ void sl_persist_drop(struct sl_conn *c);
 /* 1 while the store is away or the offloader has work in flight: the
  * loop polls at most 10 ms apart, so results and later changes go on. */
 int sl_persist_busy(const struct sl_stack *s);
+/* 1 if c's state, checkpoint and commit are written (sync: in the store;
+ * async: handed to the writer), 0 if a write is due, -EINVAL without
+ * durability (sl_conn_synced). */
+int sl_persist_synced(const struct sl_conn *c);
 /* Starts the asynchronous offloader (a worker thread, its own store
  * handle); async listeners use it. mem: stores stay inline. */
 int sl_persist_offload_start(struct sl_stack *s);

@@ -864,21 +864,27 @@ static int step(struct sl_stack *s)
     return work;
 }
 
+int sl_stack_wait_ms(struct sl_stack *s, int cap)
+{
+    struct sl_conn *top = sl_heap_top(s);
+    int wait = cap;
+    if (top) {
+        uint64_t now = s->clock(s->clock_arg);
+        int64_t d = top->deadline > now ? (int64_t)((top->deadline - now + 999) / 1000) : 0;
+        if (wait < 0 || d < wait)
+            wait = d > INT32_MAX ? INT32_MAX : (int)d;
+    }
+    if (sl_persist_busy(s) && (wait < 0 || wait > 10))
+        wait = 10; /* the store is away: retry the held batch soon */
+    return wait;
+}
+
 int sl_stack_step(struct sl_stack *s, int timeout_ms)
 {
     if (step(s) || timeout_ms == 0)
         return 0;
     int fd = s->io->ops->poll_fd(s->io);
-    struct sl_conn *top = sl_heap_top(s);
-    int wait = timeout_ms;
-    if (top) {
-        uint64_t now = s->clock(s->clock_arg);
-        int64_t d = top->deadline > now ? (int64_t)((top->deadline - now + 999) / 1000) : 0;
-        if (wait < 0 || d < wait)
-            wait = (int)d;
-    }
-    if (sl_persist_busy(s) && (wait < 0 || wait > 10))
-        wait = 10; /* the store is away: retry the held batch soon */
+    int wait = sl_stack_wait_ms(s, timeout_ms);
     if (wait != 0) {
         if (fd >= 0) {
             struct pollfd p = {.fd = fd, .events = POLLIN};

@@ -209,6 +209,9 @@ struct sl_listener *sl_find_listener(struct sl_stack *s, uint16_t port);
 void sl_stack_crash(struct sl_stack *s, struct sl_io **io);
 /* One event-loop iteration (see sl_run). */
 int sl_stack_step(struct sl_stack *s, int timeout_ms);
+/* How long the loop may wait for packets: until the next timer, at most
+ * cap ms (-1: no cap), at most 10 ms while the store is away. */
+int sl_stack_wait_ms(struct sl_stack *s, int cap);
 
 #define SCTR(s, name) ((s)->ctr[SL_CTR_##name]++)
 
